@@ -9,3 +9,4 @@
 //! particular workloads, faults and systems (`workloads`, `nemesis`, `targets`).
 
 pub mod generator;
+pub mod store;
