@@ -10,3 +10,4 @@
 
 pub mod generator;
 pub mod store;
+pub mod interpreter;

@@ -1,0 +1,492 @@
+//! The interpreter: the one impure loop of a run.
+//!
+//! ```text
+//!            poll(now, in_flight)           op                 invoke ──► history
+//! Generator ◄───────────────────── loop ──────────► worker k ─────────► Client
+//!                                   ▲                  │   ok|fail|info ──► history
+//!                                   └──── idle(k) ─────┘
+//! ```
+//!
+//! The loop asks the pure [`Generator`] for the next operation whenever a worker is
+//! idle and hands it to that worker. Each worker owns one [`Client`] (opened by the
+//! caller) and a process id. Every invocation and completion goes to the [`Recorder`]
+//! *before* anything else looks at it, so a crash loses nothing already recorded.
+//!
+//! Invariants:
+//! - At most `concurrency` operations are in flight; a process has at most one.
+//! - An operation that does not complete within `op_timeout` is recorded as
+//!   [`Completion::Info`] (its effect is unknown) and the worker continues as a fresh
+//!   process id (`process + concurrency`), as Jepsen does: a process id never has two
+//!   operations whose effects could overlap.
+//! - Stopping (the time limit, Ctrl-C, a recorder error) lets in-flight operations
+//!   finish or time out, so every recorded invocation has a recorded completion.
+//!
+//! References: Jepsen's `jepsen.generator.interpreter`.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::generator::{Ctx, Generator, Poll};
+
+/// A client process id: workers start at `0..concurrency` and move on by
+/// `concurrency` each time an operation's outcome is unknown.
+pub type ProcessId = u64;
+
+/// How a client call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion<O> {
+    /// It happened, with this result.
+    Ok(O),
+    /// It certainly did not happen (a definite error), with the reason.
+    Fail(String),
+    /// It may or may not have happened (timeout, connection lost, …), with the reason.
+    Info(String),
+}
+
+/// One connection to the system under test, used by one worker at a time.
+pub trait Client: Send + 'static {
+    type Input: Send + Sync + 'static;
+    type Output: Send + 'static;
+
+    /// Performs one operation. Must classify its errors: [`Completion::Fail`] only
+    /// when the operation certainly had no effect.
+    fn invoke(
+        &mut self,
+        input: &Self::Input,
+    ) -> impl Future<Output = Completion<Self::Output>> + Send;
+}
+
+/// Where operations are written as they happen (the history file, in a real run).
+/// Both calls must be durable enough that a crash of the controller right after
+/// them loses nothing (written and flushed), and return an error otherwise.
+pub trait Recorder<I, O>: Send + Sync + 'static {
+    fn invoke(&self, process: ProcessId, input: &I) -> io::Result<()>;
+    fn complete(&self, process: ProcessId, input: &I, completion: &Completion<O>)
+        -> io::Result<()>;
+}
+
+/// Settings of one interpreter run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Per-operation timeout; past it the outcome is unknown.
+    pub op_timeout: Duration,
+}
+
+/// What the interpreter did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub invoked: u64,
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+    /// Of the `info`s, how many were the interpreter's own timeouts.
+    pub timeouts: u64,
+    /// True when the run was stopped from outside before the generator was exhausted.
+    pub interrupted: bool,
+}
+
+/// Runs `generator` against one worker per client until the generator is exhausted or
+/// `stop` turns true, then waits for in-flight operations. `start` is the run's time
+/// origin (the same one the recorder uses), so generator times are times in the run.
+///
+/// Returns an error only when recording failed; the caller still owns everything
+/// recorded until then.
+pub async fn run<G, C, R>(
+    mut generator: G,
+    clients: Vec<C>,
+    recorder: Arc<R>,
+    mut rng: ChaCha8Rng,
+    config: Config,
+    start: Instant,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<Summary>
+where
+    G: Generator<Op = C::Input>,
+    C: Client,
+    R: Recorder<C::Input, C::Output>,
+{
+    let concurrency = clients.len();
+    if concurrency == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the interpreter needs at least one client",
+        ));
+    }
+    let (idle_tx, mut idle_rx) = mpsc::unbounded_channel::<Result<WorkerDone, io::Error>>();
+    let mut op_txs = Vec::with_capacity(concurrency);
+    let mut handles = Vec::with_capacity(concurrency);
+    for (k, client) in clients.into_iter().enumerate() {
+        let (tx, rx) = mpsc::channel::<C::Input>(1);
+        op_txs.push(tx);
+        let worker = Worker {
+            index: k,
+            process: k as ProcessId,
+            stride: concurrency as ProcessId,
+            client,
+            recorder: Arc::clone(&recorder),
+            op_timeout: config.op_timeout,
+        };
+        handles.push(tokio::spawn(worker.run(rx, idle_tx.clone())));
+    }
+    drop(idle_tx);
+
+    let mut summary = Summary::default();
+    let mut idle: VecDeque<usize> = (0..concurrency).collect();
+    let mut failure: Option<io::Error> = None;
+    let absorb = |done: Result<WorkerDone, io::Error>,
+                      idle: &mut VecDeque<usize>,
+                      summary: &mut Summary,
+                      failure: &mut Option<io::Error>| match done {
+        Ok(d) => {
+            match d.outcome {
+                Outcome::Ok => summary.ok += 1,
+                Outcome::Fail => summary.fail += 1,
+                Outcome::Info { timeout } => {
+                    summary.info += 1;
+                    summary.timeouts += u64::from(timeout);
+                }
+            }
+            idle.push_back(d.worker);
+        }
+        Err(e) => {
+            if failure.is_none() {
+                *failure = Some(e);
+            }
+        }
+    };
+
+    'main: loop {
+        if *stop.borrow() {
+            summary.interrupted = true;
+            break;
+        }
+        if failure.is_some() {
+            break;
+        }
+        // Take every completion that is already there, without waiting.
+        while let Ok(done) = idle_rx.try_recv() {
+            absorb(done, &mut idle, &mut summary, &mut failure);
+        }
+        if idle.is_empty() {
+            tokio::select! {
+                done = idle_rx.recv() => match done {
+                    Some(done) => absorb(done, &mut idle, &mut summary, &mut failure),
+                    None => break 'main, // every worker died: nothing more can run
+                },
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        let ctx = Ctx {
+            now: start.elapsed(),
+            in_flight: concurrency - idle.len(),
+        };
+        match generator.poll(&ctx, &mut rng) {
+            Poll::Op(op) => {
+                let k = idle.pop_front().expect("checked non-empty above");
+                summary.invoked += 1;
+                if op_txs[k].send(op).await.is_err() {
+                    // The worker is gone (it failed to record and said so).
+                    continue;
+                }
+            }
+            Poll::At(t) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(start + t) => {}
+                    done = idle_rx.recv() => if let Some(done) = done {
+                        absorb(done, &mut idle, &mut summary, &mut failure)
+                    },
+                    _ = stop.changed() => {}
+                }
+            }
+            Poll::Blocked => {
+                tokio::select! {
+                    done = idle_rx.recv() => match done {
+                        Some(done) => absorb(done, &mut idle, &mut summary, &mut failure),
+                        None => break 'main,
+                    },
+                    _ = stop.changed() => {}
+                }
+            }
+            Poll::Exhausted => break,
+        }
+    }
+
+    // Closing the op channels ends each worker after its current operation.
+    drop(op_txs);
+    while let Some(done) = idle_rx.recv().await {
+        absorb(done, &mut idle, &mut summary, &mut failure);
+    }
+    for h in handles {
+        if let Err(e) = h.await {
+            if failure.is_none() {
+                failure = Some(io::Error::other(format!("a client worker panicked: {e}")));
+            }
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(summary),
+    }
+}
+
+enum Outcome {
+    Ok,
+    Fail,
+    Info { timeout: bool },
+}
+
+struct WorkerDone {
+    worker: usize,
+    outcome: Outcome,
+}
+
+struct Worker<C, R> {
+    index: usize,
+    process: ProcessId,
+    stride: ProcessId,
+    client: C,
+    recorder: Arc<R>,
+    op_timeout: Duration,
+}
+
+impl<C, R> Worker<C, R>
+where
+    C: Client,
+    R: Recorder<C::Input, C::Output>,
+{
+    async fn run(
+        mut self,
+        mut ops: mpsc::Receiver<C::Input>,
+        done: mpsc::UnboundedSender<Result<WorkerDone, io::Error>>,
+    ) {
+        while let Some(input) = ops.recv().await {
+            let result = self.one(&input).await;
+            let failed = result.is_err();
+            if done.send(result).is_err() || failed {
+                return;
+            }
+        }
+    }
+
+    async fn one(&mut self, input: &C::Input) -> io::Result<WorkerDone> {
+        self.recorder.invoke(self.process, input)?;
+        let (completion, timeout) =
+            match tokio::time::timeout(self.op_timeout, self.client.invoke(input)).await {
+                Ok(c) => (c, false),
+                Err(_) => (
+                    Completion::Info(format!("timed out after {:?}", self.op_timeout)),
+                    true,
+                ),
+            };
+        self.recorder.complete(self.process, input, &completion)?;
+        let outcome = match completion {
+            Completion::Ok(_) => Outcome::Ok,
+            Completion::Fail(_) => Outcome::Fail,
+            Completion::Info(_) => {
+                self.process += self.stride;
+                Outcome::Info { timeout }
+            }
+        };
+        Ok(WorkerDone {
+            worker: self.index,
+            outcome,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generator::{FromFn, Limit, Stagger, TimeLimit};
+    use rand::SeedableRng;
+    use std::sync::Mutex;
+
+    /// What the recorder saw, in order.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Seen {
+        Invoke(ProcessId, u32),
+        Complete(ProcessId, u32, Completion<u32>),
+    }
+
+    #[derive(Default)]
+    struct Log {
+        seen: Mutex<Vec<Seen>>,
+        fail_after: Option<usize>,
+    }
+
+    impl Recorder<u32, u32> for Log {
+        fn invoke(&self, p: ProcessId, i: &u32) -> io::Result<()> {
+            let mut seen = self.seen.lock().unwrap();
+            if self.fail_after.is_some_and(|n| seen.len() >= n) {
+                return Err(io::Error::other("disk full"));
+            }
+            seen.push(Seen::Invoke(p, *i));
+            Ok(())
+        }
+        fn complete(&self, p: ProcessId, i: &u32, c: &Completion<u32>) -> io::Result<()> {
+            self.seen
+                .lock()
+                .unwrap()
+                .push(Seen::Complete(p, *i, c.clone()));
+            Ok(())
+        }
+    }
+
+    /// Answers `x * 10`; `x % 7 == 3` fails definitely; `x % 5 == 4` hangs past any
+    /// timeout (an unknown outcome).
+    struct Echo;
+
+    impl Client for Echo {
+        type Input = u32;
+        type Output = u32;
+        async fn invoke(&mut self, x: &u32) -> Completion<u32> {
+            if x % 5 == 4 {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            if x % 7 == 3 {
+                return Completion::Fail("nope".into());
+            }
+            tokio::task::yield_now().await;
+            Completion::Ok(x * 10)
+        }
+    }
+
+    fn counter() -> FromFn<impl FnMut(&mut ChaCha8Rng) -> u32 + Send> {
+        let mut n = 0;
+        FromFn(move |_: &mut ChaCha8Rng| {
+            n += 1;
+            n
+        })
+    }
+
+    fn config() -> Config {
+        Config {
+            op_timeout: Duration::from_millis(100),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_invoke_completes_and_info_retires_the_process() {
+        let log = Arc::new(Log::default());
+        let (_tx, stop) = watch::channel(false);
+        let summary = run(
+            Limit::new(counter(), 40),
+            vec![Echo, Echo, Echo],
+            Arc::clone(&log),
+            ChaCha8Rng::seed_from_u64(1),
+            config(),
+            Instant::now(),
+            stop,
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.invoked, 40);
+        assert_eq!(summary.ok + summary.fail + summary.info, 40);
+        // 4, 9, 14, … hang: 8 of 1..=40. 3, 10, 17, 31, 38 fail (24 hangs first).
+        assert_eq!(summary.info, 8);
+        assert_eq!(summary.timeouts, 8);
+        assert_eq!(summary.fail, 5);
+
+        let seen = log.seen.lock().unwrap().clone();
+        let mut open: std::collections::BTreeMap<ProcessId, u32> = Default::default();
+        let mut retired = std::collections::BTreeSet::new();
+        for s in &seen {
+            match s {
+                Seen::Invoke(p, x) => {
+                    assert!(!retired.contains(p), "process {p} reused after info");
+                    assert!(
+                        open.insert(*p, *x).is_none(),
+                        "process {p} had two ops open"
+                    );
+                }
+                Seen::Complete(p, x, c) => {
+                    assert_eq!(open.remove(p), Some(*x));
+                    match c {
+                        Completion::Ok(v) => assert_eq!(*v, x * 10),
+                        Completion::Fail(_) => assert_eq!(x % 7, 3),
+                        Completion::Info(_) => {
+                            assert_eq!(x % 5, 4);
+                            retired.insert(*p);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(open.is_empty(), "every invocation has a completion");
+        assert_eq!(retired.len(), 8);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_ends_the_run_and_lets_in_flight_ops_finish() {
+        let log = Arc::new(Log::default());
+        let (tx, stop) = watch::channel(false);
+        let start = Instant::now();
+        let gen = TimeLimit::new(
+            Stagger::per_second(counter(), Some(100.0)),
+            Duration::from_secs(3600),
+        );
+        let stopper = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            tx.send(true).unwrap();
+        });
+        let summary = run(
+            gen,
+            vec![Echo, Echo],
+            Arc::clone(&log),
+            ChaCha8Rng::seed_from_u64(2),
+            config(),
+            start,
+            stop,
+        )
+        .await
+        .unwrap();
+        stopper.await.unwrap();
+        assert!(summary.interrupted);
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(
+            (120..=280).contains(&summary.invoked),
+            "about 200 ops in 2 s at 100/s, got {}",
+            summary.invoked
+        );
+        let seen = log.seen.lock().unwrap();
+        let invokes = seen
+            .iter()
+            .filter(|s| matches!(s, Seen::Invoke(..)))
+            .count();
+        assert_eq!(invokes * 2, seen.len(), "every invoke completed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_recorder_failure_is_a_harness_error() {
+        let log = Arc::new(Log {
+            fail_after: Some(10),
+            ..Log::default()
+        });
+        let (_tx, stop) = watch::channel(false);
+        let err = run(
+            Limit::new(counter(), 1000),
+            vec![Echo, Echo],
+            Arc::clone(&log),
+            ChaCha8Rng::seed_from_u64(3),
+            config(),
+            Instant::now(),
+            stop,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        assert!(log.seen.lock().unwrap().len() < 20);
+    }
+}
