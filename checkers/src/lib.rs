@@ -1,1 +1,3 @@
 //! checkers
+
+pub mod split_brain;
