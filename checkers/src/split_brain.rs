@@ -225,7 +225,8 @@ pub fn recovery(
     let round = round.max(1);
     let majority = cluster_size / 2 + 1;
     // round index → (term, leader) → (votes, time of the latest vote)
-    let mut rounds: BTreeMap<u64, BTreeMap<(u64, &str), (usize, u64)>> = BTreeMap::new();
+    type Votes<'a> = BTreeMap<(u64, &'a str), (usize, u64)>;
+    let mut rounds: BTreeMap<u64, Votes> = BTreeMap::new();
     for o in observations {
         let believed = match o.role {
             Role::Leader => Some(o.node.as_str()),
