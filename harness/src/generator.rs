@@ -3,7 +3,7 @@
 //! ```text
 //! workload mix ──► Stagger (rate + jitter) ──► TimeLimit ──► Phases ──► interpreter
 //!                                                                 ▲        │
-//!                                                  Ctx { now, in_flight } ─┘
+//!                                         Ctx { now, in_flight, worker } ─┘
 //! ```
 //!
 //! A generator never reads a clock, sleeps or spawns anything: the interpreter (the one
@@ -33,6 +33,9 @@ pub struct Ctx {
     pub now: Duration,
     /// Operations invoked and not yet completed.
     pub in_flight: usize,
+    /// The worker (`0..concurrency`) that will run an op returned now. Workloads whose
+    /// clients follow a per-worker cycle (acquire, use, release) key their state on it.
+    pub worker: usize,
 }
 
 /// The generator's answer.
@@ -278,8 +281,8 @@ impl<T: Send> Generator for Phases<T> {
 }
 
 /// Drives a generator without threads or clocks, the way the interpreter would if every
-/// operation took `op_latency`, with at most `concurrency` in flight. Returns each op
-/// with its invocation time. Bounded by `max_ops` so a runaway generator cannot hang a
+/// operation took `op_latency`, with at most `concurrency` in flight (the lowest free
+/// worker takes the next op). Returns each op with its invocation time. Bounded by `max_ops` so a runaway generator cannot hang a
 /// test. For tests and for previewing a schedule (`--dry-run` style tools).
 pub fn simulate<G: Generator>(
     generator: &mut G,
@@ -291,31 +294,35 @@ pub fn simulate<G: Generator>(
     let concurrency = concurrency.max(1);
     let mut out = Vec::new();
     let mut now = Duration::ZERO;
-    // Completion times of in-flight ops, kept sorted ascending.
-    let mut in_flight: Vec<Duration> = Vec::new();
+    // (completion time, worker) of in-flight ops, kept sorted ascending.
+    let mut in_flight: Vec<(Duration, usize)> = Vec::new();
     while out.len() < max_ops {
-        in_flight.retain(|done| *done > now);
+        in_flight.retain(|(done, _)| *done > now);
         if in_flight.len() >= concurrency {
-            now = in_flight[0];
+            now = in_flight[0].0;
             continue;
         }
+        let worker = (0..concurrency)
+            .find(|w| in_flight.iter().all(|(_, busy)| busy != w))
+            .expect("fewer than `concurrency` ops in flight, so a worker is free");
         let ctx = Ctx {
             now,
             in_flight: in_flight.len(),
+            worker,
         };
         match generator.poll(&ctx, rng) {
             Poll::Op(op) => {
                 out.push((now, op));
                 let done = now + op_latency;
-                let at = in_flight.partition_point(|d| *d <= done);
-                in_flight.insert(at, done);
+                let at = in_flight.partition_point(|(d, _)| *d <= done);
+                in_flight.insert(at, (done, worker));
             }
             Poll::At(t) => {
                 // Ops that complete before `t` free their slots on the way.
                 now = t.max(now);
             }
             Poll::Blocked => match in_flight.first() {
-                Some(done) => now = *done,
+                Some((done, _)) => now = *done,
                 None => break, // a barrier with nothing in flight cannot make progress
             },
             Poll::Exhausted => break,
@@ -400,12 +407,27 @@ mod tests {
     }
 
     #[test]
+    fn the_context_names_a_free_worker() {
+        struct Workers;
+        impl Generator for Workers {
+            type Op = usize;
+            fn poll(&mut self, ctx: &Ctx, _: &mut ChaCha8Rng) -> Poll<usize> {
+                Poll::Op(ctx.worker)
+            }
+        }
+        let ops = simulate(&mut Workers, &mut rng(0), 3, Duration::from_millis(1), 9);
+        let workers: Vec<usize> = ops.iter().map(|(_, w)| *w).collect();
+        assert_eq!(workers, vec![0, 1, 2, 0, 1, 2, 0, 1, 2]);
+    }
+
+    #[test]
     fn time_limit_starts_at_first_poll_and_stays_exhausted() {
         let mut g = TimeLimit::new(counter(), Duration::from_secs(1));
         let mut r = rng(0);
         let at = |s| Ctx {
             now: Duration::from_secs(s),
             in_flight: 0,
+            worker: 0,
         };
         assert_eq!(g.poll(&at(5), &mut r), Poll::Op(1));
         assert_eq!(g.poll(&at(6), &mut r), Poll::Exhausted);
@@ -423,6 +445,7 @@ mod tests {
         let ctx = Ctx {
             now: Duration::ZERO,
             in_flight: 0,
+            worker: 0,
         };
         assert_eq!(g.poll(&ctx, &mut r), Poll::Op(1));
         match g.poll(&ctx, &mut r) {
@@ -441,6 +464,7 @@ mod tests {
         let ctx = |in_flight| Ctx {
             now: Duration::ZERO,
             in_flight,
+            worker: 0,
         };
         assert_eq!(g.poll(&ctx(0), &mut r), Poll::Op("a"));
         assert_eq!(g.poll(&ctx(1), &mut r), Poll::Op("a"));

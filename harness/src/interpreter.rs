@@ -141,9 +141,9 @@ where
     let mut idle: VecDeque<usize> = (0..concurrency).collect();
     let mut failure: Option<io::Error> = None;
     let absorb = |done: Result<WorkerDone, io::Error>,
-                      idle: &mut VecDeque<usize>,
-                      summary: &mut Summary,
-                      failure: &mut Option<io::Error>| match done {
+                  idle: &mut VecDeque<usize>,
+                  summary: &mut Summary,
+                  failure: &mut Option<io::Error>| match done {
         Ok(d) => {
             match d.outcome {
                 Outcome::Ok => summary.ok += 1,
@@ -187,6 +187,7 @@ where
         let ctx = Ctx {
             now: start.elapsed(),
             in_flight: concurrency - idle.len(),
+            worker: *idle.front().expect("checked non-empty above"),
         };
         match generator.poll(&ctx, &mut rng) {
             Poll::Op(op) => {
