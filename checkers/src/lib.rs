@@ -1,3 +1,4 @@
 //! checkers
 
+pub mod lock;
 pub mod split_brain;
