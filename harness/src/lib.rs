@@ -7,7 +7,13 @@
 //!
 //! `harness` sits between the pure leaf (`checkers`) and the crates that know about
 //! particular workloads, faults and systems (`workloads`, `nemesis`, `targets`).
+//!
+//! - [`exec`]: typed commands (`Cmd`) and the one trait that runs them (`Exec`).
+//! - [`cluster`]: nodes on one machine — network namespaces, services on nodes, the
+//!   control-namespace runtime for clients, the run registry and cleanup.
 
+pub mod cluster;
+pub mod exec;
 pub mod generator;
-pub mod store;
 pub mod interpreter;
+pub mod store;

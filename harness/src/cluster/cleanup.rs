@@ -1,0 +1,216 @@
+//! Cleanup you can trust: tearing a run down from its registry record alone, sweeping
+//! what dead controllers left (`faultline clean`, and every new run), and SIGINT /
+//! SIGTERM handling.
+//!
+//! ```text
+//! teardown(record):  SIGKILL every process in the run's namespaces (wait until gone)
+//!                    ──► ip -force -batch "netns del …"   (iptables rules die with them)
+//!                    ──► registry.release(run)
+//! clean(scope):      runs in scope ──► teardown; then fl-* namespaces with no record
+//! signals:           SIGINT/SIGTERM ──► flag for the owner ──grace / 2nd signal──►
+//!                    teardown of every run this process owns ──► exit 128+sig
+//! ```
+//!
+//! Invariants: teardown needs nothing but the record (so it works for a SIGKILLed
+//! controller); every step is attempted even when an earlier one failed, each failure is
+//! logged, and the first is returned. A namespace is considered orphaned only if no
+//! record names its run: records are written before a run's first namespace and
+//! removed after its last.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::addr;
+use super::netns;
+use super::registry::{Owner, Registry, RunRecord};
+use crate::exec::Exec;
+
+/// How long teardown waits for killed processes to vanish.
+pub const TEARDOWN_KILL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Tears a run down from its record. Best effort; returns the first error.
+pub fn teardown(exec: &dyn Exec, registry: &Registry, record: &RunRecord) -> Result<(), String> {
+    let namespaces = record.namespaces();
+    teardown_namespaces(exec, &namespaces)
+        .and(registry.release(&record.run).map_err(|e| e.to_string()))
+}
+
+/// Kills every process in the namespaces, then deletes them. Best effort.
+pub fn teardown_namespaces(exec: &dyn Exec, namespaces: &[String]) -> Result<(), String> {
+    let mut first: Option<String> = None;
+    let mut note = |e: String| {
+        tracing::warn!("teardown: {e}");
+        first.get_or_insert(e);
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = namespaces
+            .iter()
+            .map(|ns| s.spawn(move || netns::kill_all_in(ns, TEARDOWN_KILL_TIMEOUT)))
+            .collect();
+        for h in handles {
+            if let Err(e) = h.join().expect("kill thread does not panic") {
+                note(e);
+            }
+        }
+    });
+    let existing = netns::existing_namespaces();
+    let present: Vec<String> = namespaces
+        .iter()
+        .filter(|ns| existing.contains(*ns))
+        .cloned()
+        .collect();
+    if !present.is_empty() {
+        if let Err(e) = exec.run(&netns::delete_namespaces_cmd(&present)) {
+            note(e.to_string());
+        }
+    }
+    match first {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Which runs `clean` removes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CleanScope {
+    /// Runs whose owner process is dead (done before every new run).
+    Stale,
+    /// Stale runs and detached sandbox clusters: everything no live controller owns
+    /// (`faultline clean`).
+    Unowned,
+    /// Everything, including runs of live controllers (`faultline clean --all`).
+    All,
+    /// One run by name.
+    Run(String),
+}
+
+/// What `clean` removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CleanReport {
+    pub runs: Vec<String>,
+    pub orphan_namespaces: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// Removes runs in `scope`, then (except for `Run`) namespaces no record accounts for.
+pub fn clean(exec: &dyn Exec, registry: &Registry, scope: &CleanScope) -> CleanReport {
+    let mut report = CleanReport::default();
+    let records = match registry.list() {
+        Ok(r) => r,
+        Err(e) => {
+            report.errors.push(e.to_string());
+            Vec::new()
+        }
+    };
+    let mut known: BTreeSet<String> = BTreeSet::new();
+    for record in &records {
+        let chosen = match scope {
+            CleanScope::Stale => record.is_stale(),
+            CleanScope::Unowned => record.owner.is_none_or(|o| !o.is_alive()),
+            CleanScope::All => true,
+            CleanScope::Run(run) => &record.run == run,
+        };
+        if !chosen {
+            known.insert(record.run.clone());
+            continue;
+        }
+        match teardown(exec, registry, record) {
+            Ok(()) => report.runs.push(record.run.clone()),
+            Err(e) => {
+                known.insert(record.run.clone());
+                report.errors.push(format!("run {}: {e}", record.run));
+            }
+        }
+    }
+    if let CleanScope::Run(run) = scope {
+        if !records.iter().any(|r| &r.run == run) {
+            let orphans: Vec<String> = netns::existing_namespaces()
+                .into_iter()
+                .filter(|ns| addr::run_of_ns(ns) == Some(run.as_str()))
+                .collect();
+            sweep(exec, orphans, &mut report);
+        }
+        return report;
+    }
+    // Re-read: a run claimed meanwhile must not lose its fresh namespaces.
+    if let Ok(now) = registry.list() {
+        known.extend(now.into_iter().map(|r| r.run));
+    }
+    let orphans: Vec<String> = netns::existing_namespaces()
+        .into_iter()
+        .filter(|ns| addr::run_of_ns(ns).is_some_and(|run| !known.contains(run)))
+        .collect();
+    sweep(exec, orphans, &mut report);
+    if let Err(e) = registry.reclaim_orphan_slots() {
+        report.errors.push(e.to_string());
+    }
+    report
+}
+
+fn sweep(exec: &dyn Exec, orphans: Vec<String>, report: &mut CleanReport) {
+    if orphans.is_empty() {
+        return;
+    }
+    match teardown_namespaces(exec, &orphans) {
+        Ok(()) => report.orphan_namespaces.extend(orphans),
+        Err(e) => report.errors.push(e),
+    }
+}
+
+/// Set when SIGINT or SIGTERM arrived; the owner should wind down (heal, collect logs,
+/// `down`). If it has not exited after the grace period, or on a second signal, every
+/// run this process owns is torn down and the process exits with 128+signal.
+#[derive(Clone, Debug)]
+pub struct Shutdown {
+    flag: Arc<AtomicBool>,
+}
+
+impl Shutdown {
+    pub fn requested(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+/// Installs the SIGINT/SIGTERM handler (a watcher thread; call once per process).
+pub fn install_signal_handler(
+    exec: Arc<dyn Exec>,
+    registry: Registry,
+    grace: Duration,
+) -> std::io::Result<Shutdown> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let flag = Arc::new(AtomicBool::new(false));
+    let shutdown = Shutdown {
+        flag: Arc::clone(&flag),
+    };
+    std::thread::Builder::new()
+        .name("faultline-signals".to_string())
+        .spawn(move || {
+            let Some(first) = signals.forever().next() else {
+                return;
+            };
+            flag.store(true, Ordering::SeqCst);
+            eprintln!("faultline: signal {first}: healing and tearing down (again to force)");
+            let handle = signals.handle();
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    let _ = tx.send(sig);
+                }
+            });
+            let sig = rx.recv_timeout(grace).unwrap_or(first);
+            handle.close();
+            let me = Owner::current();
+            for record in registry.list().unwrap_or_default() {
+                if record.owner.is_some_and(|o| o.pid == me.pid) {
+                    if let Err(e) = teardown(exec.as_ref(), &registry, &record) {
+                        eprintln!("faultline: teardown of run {}: {e}", record.run);
+                    }
+                }
+            }
+            std::process::exit(128 + sig);
+        })?;
+    Ok(shutdown)
+}

@@ -1,0 +1,482 @@
+//! Nodes on one machine: a cluster of network namespaces on a private bridge.
+//!
+//! ```text
+//! Cluster::up("r1", 5)
+//!   prereq::check ─► clean stale runs ─► registry.claim (slot s) ─► netns::apply
+//!   ├─ fl-r1-n1 … fl-r1-n5   eth0 198.18.s.1 … .5/24     one service slot per node
+//!   ├─ fl-r1-ctl             eth0 198.18.s.254/24        ControlRuntime (tokio) for clients
+//!   └─ fl-r1-br              br0 + v-n1 … v-ctl          pure L2, no address
+//! Cluster::down / Drop ─► kill services ─► cleanup::teardown (namespaces, registry)
+//! ```
+//!
+//! The API is blocking (it runs short `ip` commands and waits on processes); async
+//! client code runs on the control runtime ([`Cluster::control`]).
+//!
+//! Invariants:
+//! - only namespaces named `fl-<run>-…` are ever created or changed; the host
+//!   namespace's links, routes and iptables are never touched; no default routes;
+//! - node addresses come from the run's own /24 slot of 198.18.0.0/15 (see [`addr`]);
+//! - an owned cluster is torn down by [`Cluster::down`] or, best effort, on drop; an
+//!   attached one ([`Cluster::attach`], the sandbox CLI) is left alone on drop;
+//! - every resource is in the registry before it exists, so `faultline clean` finds it
+//!   even after the controller was SIGKILLed.
+//!
+//! References: Jepsen's `jepsen.control` / `jepsen.db` (`Kill`, `Pause` capabilities),
+//! `ip-netns(8)`, `veth(4)`.
+
+pub mod addr;
+pub mod cleanup;
+pub mod control;
+pub mod netns;
+pub mod prereq;
+pub mod probe;
+pub mod registry;
+pub mod service;
+pub mod wait;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+pub use addr::NodeId;
+pub use control::{ControlHandle, ControlRuntime};
+pub use registry::{Owner, Registry, RunRecord};
+pub use service::{ServiceError, ServiceSpec, ServiceState};
+
+use crate::exec::{Cmd, Exec, ExecError, Output, RealExec};
+use service::Service;
+
+/// Everything that can go wrong with the cluster runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{0}")]
+    BadInput(String),
+    #[error(transparent)]
+    Prereq(#[from] prereq::PrereqError),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+    #[error("run {run}: setting up the network: {source}")]
+    Network {
+        run: String,
+        #[source]
+        source: ExecError,
+    },
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Control(#[from] control::ControlError),
+    #[error(transparent)]
+    Wait(#[from] wait::WaitError),
+    #[error("run {run}: no node {node}")]
+    NoSuchNode { run: String, node: String },
+    #[error("run {run}: teardown: {msg}")]
+    Teardown { run: String, msg: String },
+}
+
+/// How to bring a cluster up.
+#[derive(Clone)]
+pub struct ClusterConfig {
+    pub run: String,
+    pub nodes: u16,
+    /// Root for node data dirs and logs (`<dir>/nodes/<n>/`); default: the run's
+    /// registry directory under /run/faultline.
+    pub dir: Option<PathBuf>,
+    pub exec: Arc<dyn Exec>,
+    pub registry: Registry,
+    /// Worker threads of the control runtime.
+    pub control_workers: usize,
+}
+
+impl ClusterConfig {
+    pub fn new(run: impl Into<String>, nodes: u16) -> Self {
+        ClusterConfig {
+            run: run.into(),
+            nodes,
+            dir: None,
+            exec: Arc::new(RealExec),
+            registry: Registry::default(),
+            control_workers: 2,
+        }
+    }
+
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+}
+
+/// One node: its name, address, namespace and service slot.
+#[derive(Debug)]
+pub struct Node {
+    pub id: NodeId,
+    pub addr: Ipv4Addr,
+    pub ns: String,
+    service: Mutex<Service>,
+}
+
+/// A running cluster. `Send + Sync`: share it behind an `Arc`.
+pub struct Cluster {
+    record: RunRecord,
+    dir: PathBuf,
+    nodes: Vec<Node>,
+    exec: Arc<dyn Exec>,
+    registry: Registry,
+    control: OnceLock<ControlRuntime>,
+    control_workers: usize,
+    control_init: Mutex<()>,
+    owned: bool,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("run", &self.record.run)
+            .field("slot", &self.record.slot)
+            .field("nodes", &self.record.nodes)
+            .field("owned", &self.owned)
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// Brings up `n` nodes for run `run` with default settings (blocking).
+    pub fn up(run: &str, n: u16) -> Result<Cluster, ClusterError> {
+        Cluster::up_with(ClusterConfig::new(run, n))
+    }
+
+    /// Brings up a cluster: checks prerequisites, sweeps stale runs, claims a slot,
+    /// builds the network. On failure everything created so far is removed.
+    pub fn up_with(cfg: ClusterConfig) -> Result<Cluster, ClusterError> {
+        addr::validate_run_name(&cfg.run).map_err(ClusterError::BadInput)?;
+        if !(1..=addr::MAX_NODES).contains(&cfg.nodes) {
+            return Err(ClusterError::BadInput(format!(
+                "node count {} must be in 1..={}",
+                cfg.nodes,
+                addr::MAX_NODES
+            )));
+        }
+        prereq::check(cfg.exec.as_ref())?;
+        let swept = cleanup::clean(
+            cfg.exec.as_ref(),
+            &cfg.registry,
+            &cleanup::CleanScope::Stale,
+        );
+        for run in &swept.runs {
+            tracing::info!("removed stale run {run} left by a dead controller");
+        }
+        let record = cfg
+            .registry
+            .claim(&cfg.run, cfg.nodes, Some(Owner::current()))?;
+        let cluster = Cluster::from_record(record, cfg.dir, cfg.exec, cfg.registry, true);
+        cluster.ensure_dir()?;
+        // From here on `cluster`'s Drop tears everything down if we fail.
+        netns::apply(
+            cluster.exec.as_ref(),
+            &cluster.record.run,
+            cluster.record.slot,
+            cluster.record.nodes,
+        )
+        .map_err(|source| ClusterError::Network {
+            run: cluster.record.run.clone(),
+            source,
+        })?;
+        let mut cluster = cluster;
+        cluster.control_workers = cfg.control_workers;
+        Ok(cluster)
+    }
+
+    /// Attaches to an existing run (e.g. a sandbox made by `faultline cluster up`).
+    /// Dropping the handle leaves the cluster running; services started through it are
+    /// not tracked across processes.
+    pub fn attach(registry: &Registry, run: &str) -> Result<Cluster, ClusterError> {
+        let record = registry.get(run)?;
+        Ok(Cluster::from_record(
+            record,
+            None,
+            Arc::new(RealExec),
+            registry.clone(),
+            false,
+        ))
+    }
+
+    fn from_record(
+        record: RunRecord,
+        dir: Option<PathBuf>,
+        exec: Arc<dyn Exec>,
+        registry: Registry,
+        owned: bool,
+    ) -> Cluster {
+        let nodes = (1..=record.nodes)
+            .map(|i| Node {
+                id: NodeId::nth(i),
+                addr: addr::node_addr(record.slot, i),
+                ns: addr::node_ns(&record.run, i),
+                service: Mutex::new(Service::default()),
+            })
+            .collect();
+        Cluster {
+            dir: dir.unwrap_or_else(|| record.dir.clone()),
+            record,
+            nodes,
+            exec,
+            registry,
+            control: OnceLock::new(),
+            control_workers: 2,
+            control_init: Mutex::new(()),
+            owned,
+        }
+    }
+
+    fn ensure_dir(&self) -> Result<(), ClusterError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| {
+            ClusterError::BadInput(format!("cannot create {}: {e}", self.dir.display()))
+        })
+    }
+
+    /// Leaves the cluster running after this process exits (the sandbox): the record
+    /// loses its owner, so only `cluster down` or `faultline clean` remove it.
+    pub fn detach(mut self) -> Result<RunRecord, ClusterError> {
+        let mut record = self.record.clone();
+        record.owner = None;
+        self.registry.update(&record)?;
+        self.owned = false;
+        Ok(record)
+    }
+
+    /// Tears the cluster down: control runtime, services, namespaces, registry entry.
+    pub fn down(mut self) -> Result<(), ClusterError> {
+        self.owned = false;
+        self.teardown()
+    }
+
+    fn teardown(&mut self) -> Result<(), ClusterError> {
+        drop(self.control.take());
+        let mut first: Option<String> = None;
+        for node in &self.nodes {
+            if let Err(e) = self.lock(node).kill(&node.id.to_string()) {
+                tracing::warn!("down: {e}");
+                first.get_or_insert(e.to_string());
+            }
+        }
+        if let Err(e) = cleanup::teardown(self.exec.as_ref(), &self.registry, &self.record) {
+            first.get_or_insert(e);
+        }
+        match first {
+            Some(msg) => Err(ClusterError::Teardown {
+                run: self.record.run.clone(),
+                msg,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    pub fn run_name(&self) -> &str {
+        &self.record.run
+    }
+
+    pub fn record(&self) -> &RunRecord {
+        &self.record
+    }
+
+    pub fn slot(&self) -> u16 {
+        self.record.slot
+    }
+
+    pub fn exec_backend(&self) -> Arc<dyn Exec> {
+        Arc::clone(&self.exec)
+    }
+
+    /// Node names, n1..nN.
+    pub fn node_ids(&self) -> Vec<NodeId> {
+        self.nodes.iter().map(|n| n.id).collect()
+    }
+
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    pub fn node(&self, id: NodeId) -> Result<&Node, ClusterError> {
+        self.nodes
+            .get(usize::from(id.index()) - 1)
+            .ok_or_else(|| ClusterError::NoSuchNode {
+                run: self.record.run.clone(),
+                node: id.to_string(),
+            })
+    }
+
+    pub fn addr(&self, id: NodeId) -> Result<Ipv4Addr, ClusterError> {
+        Ok(self.node(id)?.addr)
+    }
+
+    pub fn control_addr(&self) -> Ipv4Addr {
+        addr::control_addr(self.record.slot)
+    }
+
+    pub fn control_ns(&self) -> String {
+        addr::control_ns(&self.record.run)
+    }
+
+    /// `<dir>/nodes/<n>/`: the node's data dir (its service's cwd by convention).
+    pub fn node_dir(&self, id: NodeId) -> PathBuf {
+        self.dir.join("nodes").join(id.to_string())
+    }
+
+    /// Root directory for node data and logs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs a one-off command inside a node's namespace and returns its output
+    /// (whatever the exit code; use `Exec::run` semantics via [`Cluster::exec_ok`]).
+    pub fn exec(&self, id: NodeId, cmd: Cmd) -> Result<Output, ClusterError> {
+        let ns = self.node(id)?.ns.clone();
+        Ok(self.exec.output(&cmd.netns(ns))?)
+    }
+
+    /// Like [`Cluster::exec`] but fails unless the command exits 0.
+    pub fn exec_ok(&self, id: NodeId, cmd: Cmd) -> Result<Output, ClusterError> {
+        let ns = self.node(id)?.ns.clone();
+        Ok(self.exec.run(&cmd.netns(ns))?)
+    }
+
+    fn lock<'a>(&self, node: &'a Node) -> MutexGuard<'a, Service> {
+        node.service
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sets the node's service spec and starts it. Returns the pid (= process group).
+    pub fn start_service(&self, id: NodeId, spec: ServiceSpec) -> Result<u32, ClusterError> {
+        let node = self.node(id)?;
+        let mut svc = self.lock(node);
+        svc.set_spec(spec);
+        Ok(svc.start(&id.to_string(), &node.ns)?)
+    }
+
+    /// Starts the node's service again with its last spec.
+    pub fn start(&self, id: NodeId) -> Result<u32, ClusterError> {
+        let node = self.node(id)?;
+        Ok(self.lock(node).start(&id.to_string(), &node.ns)?)
+    }
+
+    /// SIGKILL to the service's process group; waits until the group is gone.
+    /// `Ok(false)` if nothing was running.
+    pub fn kill(&self, id: NodeId) -> Result<bool, ClusterError> {
+        let node = self.node(id)?;
+        Ok(self.lock(node).kill(&id.to_string())?)
+    }
+
+    /// SIGSTOP to the service's process group.
+    pub fn pause(&self, id: NodeId) -> Result<(), ClusterError> {
+        let node = self.node(id)?;
+        Ok(self.lock(node).pause(&id.to_string())?)
+    }
+
+    /// SIGCONT to the service's process group.
+    pub fn resume(&self, id: NodeId) -> Result<(), ClusterError> {
+        let node = self.node(id)?;
+        Ok(self.lock(node).resume(&id.to_string())?)
+    }
+
+    pub fn service_state(&self, id: NodeId) -> Result<ServiceState, ClusterError> {
+        let node = self.node(id)?;
+        Ok(self.lock(node).state())
+    }
+
+    /// Running or paused (the process exists).
+    pub fn is_running(&self, id: NodeId) -> bool {
+        self.service_state(id)
+            .is_ok_and(|s| matches!(s, ServiceState::Running | ServiceState::Paused))
+    }
+
+    pub fn service_pid(&self, id: NodeId) -> Option<u32> {
+        let node = self.node(id).ok()?;
+        self.lock(node).pid()
+    }
+
+    /// The control-namespace runtime (started on first use, stopped by `down`).
+    pub fn control(&self) -> Result<ControlHandle, ClusterError> {
+        if let Some(rt) = self.control.get() {
+            return Ok(rt.handle());
+        }
+        let _guard = self
+            .control_init
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(rt) = self.control.get() {
+            return Ok(rt.handle());
+        }
+        let rt = ControlRuntime::new(&self.control_ns(), self.control_workers)?;
+        let handle = rt.handle();
+        let _ = self.control.set(rt);
+        Ok(handle)
+    }
+
+    /// Opens a TCP connection to a node from the control namespace (blocking).
+    pub fn connect(
+        &self,
+        id: NodeId,
+        port: u16,
+        timeout: Duration,
+    ) -> std::io::Result<std::net::TcpStream> {
+        let addr = self
+            .addr(id)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        wait::connect_from(&self.control_ns(), SocketAddr::from((addr, port)), timeout)
+    }
+
+    /// Waits until a node accepts TCP connections on `port` (seen from the control
+    /// namespace), for at most `timeout`.
+    pub fn wait_for_port(
+        &self,
+        id: NodeId,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<(), ClusterError> {
+        let deadline = Instant::now() + timeout;
+        let what = format!("{id} to accept TCP connections on port {port}");
+        wait::poll_until(timeout, &what, || {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let attempt = left
+                .min(Duration::from_millis(500))
+                .max(Duration::from_millis(1));
+            self.connect(id, port, attempt).ok().map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Probes TCP echo round trips between every ordered pair of nodes, each from the
+    /// source node's namespace to `port` on the destination (see [`probe`]).
+    pub fn reachability(&self, port: u16, timeout: Duration) -> probe::Matrix {
+        let nodes: Vec<_> = self
+            .nodes
+            .iter()
+            .map(|n| (n.id, n.ns.clone(), SocketAddr::from((n.addr, port))))
+            .collect();
+        probe::reachability(&nodes, timeout)
+    }
+
+    /// Waits until `check` holds, polling with back-off, for at most `timeout`.
+    pub fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut() -> bool,
+    ) -> Result<(), ClusterError> {
+        Ok(wait::poll_until(timeout, what, || check().then_some(()))?)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.owned {
+            self.owned = false;
+            if let Err(e) = self.teardown() {
+                tracing::warn!("cluster {} teardown on drop: {e}", self.record.run);
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Cleanup after a controller that was SIGKILLed: `clean` finds its run in the registry
+//! and removes its namespaces and processes.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use harness::cluster::cleanup::{clean, CleanScope};
+use harness::cluster::wait::poll_until;
+use harness::cluster::{netns, Cluster, NodeId, Registry};
+use harness::exec::RealExec;
+
+use crate::support::{echo_spec, namespaces_of, run_name, HostGuard};
+
+const CONTROLLER_ENV: &str = "FAULTLINE_TEST_CONTROLLER";
+
+/// Not a test: the "controller" mode of this binary. With `FAULTLINE_TEST_CONTROLLER=<run>`
+/// it brings up a 2-node cluster, starts echo on n1, and waits to be killed (bounded).
+#[test]
+fn controller_helper() {
+    let Ok(run) = std::env::var(CONTROLLER_ENV) else {
+        return;
+    };
+    let cluster = Cluster::up(&run, 2).expect("controller: up");
+    let n1 = NodeId::nth(1);
+    cluster
+        .start_service(n1, echo_spec(&cluster, n1, 7201))
+        .unwrap();
+    cluster
+        .wait_for_port(n1, 7201, Duration::from_secs(20))
+        .unwrap();
+    println!("READY");
+    std::thread::sleep(Duration::from_secs(120));
+    std::process::exit(1);
+}
+
+struct KillOnDrop(std::process::Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn clean_removes_what_a_sigkilled_controller_left() {
+    let _host = HostGuard::new();
+    let run = run_name("orphan");
+    let exe = std::env::current_exe().unwrap();
+    let mut child = KillOnDrop(
+        Command::new(exe)
+            .args([
+                "--exact",
+                "cleanup::controller_helper",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CONTROLLER_ENV, &run)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    assert!(
+        lines.any(|l| l.is_ok_and(|l| l.contains("READY"))),
+        "controller came up"
+    );
+    let node_ns = harness::cluster::addr::node_ns(&run, 1);
+    let echo_pids = netns::pids_in(&node_ns);
+    assert_eq!(echo_pids.len(), 1, "the echo server runs in n1");
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    // The controller is dead; its cluster is still there, now stale — unless a
+    // concurrent test's `Cluster::up` already swept it (it sweeps stale runs too).
+    let registry = Registry::default();
+    let still_registered = registry.get(&run).map(|r| r.is_stale());
+    let report = clean(&RealExec, &registry, &CleanScope::Run(run.clone()));
+    assert!(report.errors.is_empty(), "{report:?}");
+    if let Ok(stale) = still_registered {
+        assert!(stale, "a dead controller's run is stale");
+        assert_eq!(report.runs, vec![run.clone()], "{report:?}");
+    }
+    assert!(namespaces_of(&run).is_empty());
+    poll_until(Duration::from_secs(5), "the echo server to be gone", || {
+        echo_pids.iter().all(|p| netns::is_zombie(*p)).then_some(())
+    })
+    .unwrap();
+    assert!(registry.get(&run).is_err());
+}
