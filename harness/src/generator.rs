@@ -57,12 +57,30 @@ pub trait Generator: Send {
 
     /// The next step; see the module docs for the contract.
     fn poll(&mut self, ctx: &Ctx, rng: &mut ChaCha8Rng) -> Poll<Self::Op>;
+
+    /// How the op that `worker` last took ended. Generators whose next op for a worker
+    /// depends on that (a lock cycle moves on only after a granted acquire) override
+    /// this; combinators pass it on. The default ignores it.
+    fn observe(&mut self, worker: usize, outcome: Outcome) {
+        let _ = (worker, outcome);
+    }
+}
+
+/// How an operation ended, as far as a generator needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Fail,
+    Info,
 }
 
 impl<G: Generator + ?Sized> Generator for Box<G> {
     type Op = G::Op;
     fn poll(&mut self, ctx: &Ctx, rng: &mut ChaCha8Rng) -> Poll<G::Op> {
         (**self).poll(ctx, rng)
+    }
+    fn observe(&mut self, worker: usize, outcome: Outcome) {
+        (**self).observe(worker, outcome)
     }
 }
 
@@ -124,6 +142,11 @@ impl<T: Send> Generator for Mix<T> {
             }
         }
     }
+    fn observe(&mut self, worker: usize, outcome: Outcome) {
+        for (_, arm) in &mut self.arms {
+            arm.observe(worker, outcome);
+        }
+    }
 }
 
 /// Rate limiting with jitter (Jepsen's `stagger`): successive ops are spaced by a
@@ -158,6 +181,9 @@ impl<G> Stagger<G> {
 
 impl<G: Generator> Generator for Stagger<G> {
     type Op = G::Op;
+    fn observe(&mut self, worker: usize, outcome: Outcome) {
+        self.inner.observe(worker, outcome)
+    }
     fn poll(&mut self, ctx: &Ctx, rng: &mut ChaCha8Rng) -> Poll<G::Op> {
         if let Some(at) = self.next_at {
             if ctx.now < at {
@@ -197,6 +223,9 @@ impl<G> TimeLimit<G> {
 
 impl<G: Generator> Generator for TimeLimit<G> {
     type Op = G::Op;
+    fn observe(&mut self, worker: usize, outcome: Outcome) {
+        self.inner.observe(worker, outcome)
+    }
     fn poll(&mut self, ctx: &Ctx, rng: &mut ChaCha8Rng) -> Poll<G::Op> {
         let deadline = *self.deadline.get_or_insert(ctx.now + self.limit);
         if ctx.now >= deadline {
@@ -227,6 +256,9 @@ impl<G> Limit<G> {
 
 impl<G: Generator> Generator for Limit<G> {
     type Op = G::Op;
+    fn observe(&mut self, worker: usize, outcome: Outcome) {
+        self.inner.observe(worker, outcome)
+    }
     fn poll(&mut self, ctx: &Ctx, rng: &mut ChaCha8Rng) -> Poll<G::Op> {
         if self.remaining == 0 {
             return Poll::Exhausted;
@@ -258,6 +290,11 @@ impl<T> Phases<T> {
 
 impl<T: Send> Generator for Phases<T> {
     type Op = T;
+    fn observe(&mut self, worker: usize, outcome: Outcome) {
+        if let Some(current) = self.phases.front_mut() {
+            current.observe(worker, outcome);
+        }
+    }
     fn poll(&mut self, ctx: &Ctx, rng: &mut ChaCha8Rng) -> Poll<T> {
         loop {
             if self.draining {
@@ -282,7 +319,8 @@ impl<T: Send> Generator for Phases<T> {
 
 /// Drives a generator without threads or clocks, the way the interpreter would if every
 /// operation took `op_latency`, with at most `concurrency` in flight (the lowest free
-/// worker takes the next op). Returns each op with its invocation time. Bounded by `max_ops` so a runaway generator cannot hang a
+/// worker takes the next op, and every op is observed to end `Ok`). Returns each op
+/// with its invocation time. Bounded by `max_ops` so a runaway generator cannot hang a
 /// test. For tests and for previewing a schedule (`--dry-run` style tools).
 pub fn simulate<G: Generator>(
     generator: &mut G,
@@ -297,7 +335,13 @@ pub fn simulate<G: Generator>(
     // (completion time, worker) of in-flight ops, kept sorted ascending.
     let mut in_flight: Vec<(Duration, usize)> = Vec::new();
     while out.len() < max_ops {
-        in_flight.retain(|(done, _)| *done > now);
+        in_flight.retain(|&(done, worker)| {
+            let running = done > now;
+            if !running {
+                generator.observe(worker, Outcome::Ok);
+            }
+            running
+        });
         if in_flight.len() >= concurrency {
             now = in_flight[0].0;
             continue;

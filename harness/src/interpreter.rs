@@ -33,7 +33,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::generator::{Ctx, Generator, Poll};
+use crate::generator::{Ctx, Generator, Outcome as Ended, Poll};
 
 /// A client process id: workers start at `0..concurrency` and move on by
 /// `concurrency` each time an operation's outcome is unknown.
@@ -141,18 +141,27 @@ where
     let mut idle: VecDeque<usize> = (0..concurrency).collect();
     let mut failure: Option<io::Error> = None;
     let absorb = |done: Result<WorkerDone, io::Error>,
+                  generator: &mut G,
                   idle: &mut VecDeque<usize>,
                   summary: &mut Summary,
                   failure: &mut Option<io::Error>| match done {
         Ok(d) => {
-            match d.outcome {
-                Outcome::Ok => summary.ok += 1,
-                Outcome::Fail => summary.fail += 1,
+            let ended = match d.outcome {
+                Outcome::Ok => {
+                    summary.ok += 1;
+                    Ended::Ok
+                }
+                Outcome::Fail => {
+                    summary.fail += 1;
+                    Ended::Fail
+                }
                 Outcome::Info { timeout } => {
                     summary.info += 1;
                     summary.timeouts += u64::from(timeout);
+                    Ended::Info
                 }
-            }
+            };
+            generator.observe(d.worker, ended);
             idle.push_back(d.worker);
         }
         Err(e) => {
@@ -172,12 +181,12 @@ where
         }
         // Take every completion that is already there, without waiting.
         while let Ok(done) = idle_rx.try_recv() {
-            absorb(done, &mut idle, &mut summary, &mut failure);
+            absorb(done, &mut generator, &mut idle, &mut summary, &mut failure);
         }
         if idle.is_empty() {
             tokio::select! {
                 done = idle_rx.recv() => match done {
-                    Some(done) => absorb(done, &mut idle, &mut summary, &mut failure),
+                    Some(done) => absorb(done, &mut generator, &mut idle, &mut summary, &mut failure),
                     None => break 'main, // every worker died: nothing more can run
                 },
                 _ = stop.changed() => {}
@@ -202,7 +211,7 @@ where
                 tokio::select! {
                     _ = tokio::time::sleep_until(start + t) => {}
                     done = idle_rx.recv() => if let Some(done) = done {
-                        absorb(done, &mut idle, &mut summary, &mut failure)
+                        absorb(done, &mut generator, &mut idle, &mut summary, &mut failure)
                     },
                     _ = stop.changed() => {}
                 }
@@ -210,7 +219,7 @@ where
             Poll::Blocked => {
                 tokio::select! {
                     done = idle_rx.recv() => match done {
-                        Some(done) => absorb(done, &mut idle, &mut summary, &mut failure),
+                        Some(done) => absorb(done, &mut generator, &mut idle, &mut summary, &mut failure),
                         None => break 'main,
                     },
                     _ = stop.changed() => {}
@@ -223,7 +232,7 @@ where
     // Closing the op channels ends each worker after its current operation.
     drop(op_txs);
     while let Some(done) = idle_rx.recv().await {
-        absorb(done, &mut idle, &mut summary, &mut failure);
+        absorb(done, &mut generator, &mut idle, &mut summary, &mut failure);
     }
     for h in handles {
         if let Err(e) = h.await {
@@ -423,6 +432,45 @@ mod tests {
         }
         assert!(open.is_empty(), "every invocation has a completion");
         assert_eq!(retired.len(), 8);
+    }
+
+    /// Counts what it is told about each op's end.
+    struct Observed<G> {
+        inner: G,
+        seen: Arc<Mutex<[u64; 3]>>,
+    }
+
+    impl<G: Generator> Generator for Observed<G> {
+        type Op = G::Op;
+        fn poll(&mut self, ctx: &Ctx, rng: &mut ChaCha8Rng) -> Poll<G::Op> {
+            self.inner.poll(ctx, rng)
+        }
+        fn observe(&mut self, _worker: usize, outcome: Ended) {
+            self.seen.lock().unwrap()[outcome as usize] += 1;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_generator_observes_how_each_op_ended() {
+        let seen = Arc::new(Mutex::new([0; 3]));
+        let (_tx, stop) = watch::channel(false);
+        let gen = Observed {
+            inner: Limit::new(counter(), 40),
+            seen: Arc::clone(&seen),
+        };
+        let s = run(
+            gen,
+            vec![Echo, Echo],
+            Arc::new(Log::default()),
+            ChaCha8Rng::seed_from_u64(4),
+            config(),
+            Instant::now(),
+            stop,
+        )
+        .await
+        .unwrap();
+        assert_eq!(*seen.lock().unwrap(), [s.ok, s.fail, s.info]);
+        assert_eq!(s.ok + s.fail + s.info, 40);
     }
 
     #[tokio::test(start_paused = true)]
