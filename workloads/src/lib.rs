@@ -9,4 +9,5 @@
 //! that each target's client implements.
 
 pub mod kv;
+pub mod lock;
 pub mod register;

@@ -1,0 +1,518 @@
+//! The lock workload: acquire a lock, use it on a fenced resource, release it.
+//!
+//! ```text
+//! LockGen (per worker: acquire → write → release) ──► LockClient<L: Lock> ──► target
+//!                                                          │ write(token)
+//!                                                          ▼
+//!                                            FencedResource (owned by the harness)
+//! history ──► checkers::lock (mutual exclusion, fencing, token order)
+//! ```
+//!
+//! Each worker cycles through acquiring a lock from the target (getting a fencing
+//! token), writing to a [`FencedResource`] with that token and holding the lock for a
+//! random time, and releasing. The resource lives in the harness, so its decisions are
+//! exact: it accepts a write only if the token is at least the highest it accepted.
+//! A worker whose acquire was refused or unknown tries to acquire again.
+//!
+//! Outcomes: a refused acquire (the lock is held) is a definite `Fail`; whether the
+//! target's other errors are definite is the target client's call ([`LockError`]).
+//!
+//! References: Jepsen's etcd lock tests (2020) and Kleppmann's fencing tokens.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use harness::generator::{Ctx, Generator, Outcome, Poll};
+use harness::interpreter::{Client, Completion};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// How a lock call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LockError {
+    /// Someone else holds the lock: the call certainly had no effect.
+    #[error("lock is held: {0}")]
+    Busy(String),
+    /// Any other error that certainly had no effect.
+    #[error("{0}")]
+    Definite(String),
+    /// The call may or may not have taken effect.
+    #[error("{0}")]
+    Indeterminate(String),
+}
+
+/// A lock service as the lock workload sees it.
+pub trait Lock: Send + Sync + 'static {
+    /// Takes `lock` for `client` with a lease of `ttl`; returns the fencing token.
+    /// Must not wait for a held lock longer than the caller's patience: a held lock is
+    /// [`LockError::Busy`].
+    fn acquire(
+        &self,
+        lock: &str,
+        client: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<u64, LockError>> + Send;
+    /// Gives `lock` back; `token` is what the acquire returned.
+    fn release(
+        &self,
+        lock: &str,
+        client: &str,
+        token: u64,
+    ) -> impl Future<Output = Result<(), LockError>> + Send;
+}
+
+/// An operation of the lock workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "f", rename_all = "lowercase")]
+pub enum LockOp {
+    Acquire {
+        lock: u32,
+        ttl_ms: u64,
+    },
+    /// Write to the fenced resource with the held token, then hold for `hold_ms`.
+    Write {
+        lock: u32,
+        hold_ms: u64,
+    },
+    Release {
+        lock: u32,
+    },
+}
+
+impl LockOp {
+    pub fn lock(&self) -> u32 {
+        match *self {
+            LockOp::Acquire { lock, .. }
+            | LockOp::Write { lock, .. }
+            | LockOp::Release { lock } => lock,
+        }
+    }
+}
+
+impl fmt::Display for LockOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockOp::Acquire { lock, ttl_ms } => write!(f, "acquire lock {lock} (ttl {ttl_ms} ms)"),
+            LockOp::Write { lock, hold_ms } => {
+                write!(f, "write under lock {lock}, hold {hold_ms} ms")
+            }
+            LockOp::Release { lock } => write!(f, "release lock {lock}"),
+        }
+    }
+}
+
+/// What a completed lock operation returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum LockResult {
+    Acquired {
+        token: u64,
+    },
+    /// The resource accepted the write (its `seq`-th accepted write).
+    Accepted {
+        token: u64,
+        seq: u64,
+    },
+    /// The resource refused a stale token: it had accepted `highest`.
+    Rejected {
+        token: u64,
+        highest: u64,
+    },
+    Released {
+        token: u64,
+    },
+}
+
+/// The resource that fencing protects: accepts a write only if its token is at least
+/// the highest token it has accepted for that lock.
+#[derive(Debug, Default)]
+pub struct FencedResource {
+    state: Mutex<BTreeMap<u32, (u64, u64)>>, // lock → (highest token, accepted count)
+}
+
+impl FencedResource {
+    pub fn write(&self, lock: u32, token: u64) -> LockResult {
+        let mut state = self
+            .state
+            .lock()
+            .expect("the resource's lock is never poisoned");
+        let (highest, seq) = state.entry(lock).or_insert((0, 0));
+        if *seq > 0 && token < *highest {
+            return LockResult::Rejected {
+                token,
+                highest: *highest,
+            };
+        }
+        *highest = token;
+        *seq += 1;
+        LockResult::Accepted { token, seq: *seq }
+    }
+}
+
+/// Settings of the lock generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockOpts {
+    /// How many distinct locks the workers contend for.
+    pub locks: u32,
+    /// The lease each acquire asks for.
+    pub ttl_ms: u64,
+    /// Holds are drawn uniformly from `0..=max_hold_ms`.
+    pub max_hold_ms: u64,
+}
+
+impl Default for LockOpts {
+    fn default() -> Self {
+        LockOpts {
+            locks: 1,
+            ttl_ms: 2000,
+            max_hold_ms: 200,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Acquire,
+    Write(u32),
+    Release(u32),
+}
+
+/// Per worker: acquire, and only after a granted acquire, write and release.
+#[derive(Debug, Clone)]
+pub struct LockGen {
+    opts: LockOpts,
+    /// What each worker does next.
+    steps: BTreeMap<usize, Step>,
+    /// The op each worker is running now, until it is observed to end.
+    running: BTreeMap<usize, LockOp>,
+}
+
+impl LockGen {
+    pub fn new(opts: LockOpts) -> Self {
+        LockGen {
+            opts: LockOpts {
+                locks: opts.locks.max(1),
+                ..opts
+            },
+            steps: BTreeMap::new(),
+            running: BTreeMap::new(),
+        }
+    }
+}
+
+impl Generator for LockGen {
+    type Op = LockOp;
+
+    fn poll(&mut self, ctx: &Ctx, rng: &mut ChaCha8Rng) -> Poll<LockOp> {
+        let op = match self
+            .steps
+            .get(&ctx.worker)
+            .copied()
+            .unwrap_or(Step::Acquire)
+        {
+            Step::Acquire => LockOp::Acquire {
+                lock: rng.gen_range(0..self.opts.locks),
+                ttl_ms: self.opts.ttl_ms,
+            },
+            Step::Write(lock) => LockOp::Write {
+                lock,
+                hold_ms: rng.gen_range(0..=self.opts.max_hold_ms),
+            },
+            Step::Release(lock) => LockOp::Release { lock },
+        };
+        self.running.insert(ctx.worker, op);
+        Poll::Op(op)
+    }
+
+    fn observe(&mut self, worker: usize, outcome: Outcome) {
+        let Some(ran) = self.running.remove(&worker) else {
+            return;
+        };
+        let next = match (ran, outcome) {
+            (LockOp::Acquire { lock, .. }, Outcome::Ok) => Step::Write(lock),
+            (LockOp::Acquire { .. }, _) => Step::Acquire,
+            (LockOp::Write { lock, .. }, _) => Step::Release(lock),
+            (LockOp::Release { .. }, _) => Step::Acquire,
+        };
+        self.steps.insert(worker, next);
+    }
+}
+
+/// Runs lock operations through any target's [`Lock`] client, against a shared
+/// [`FencedResource`].
+pub struct LockClient<L> {
+    lock: Arc<L>,
+    resource: Arc<FencedResource>,
+    worker: usize,
+    /// Bumped whenever an acquire's outcome is unknown, so the next attempt comes from
+    /// a fresh client identity (the old one may hold a lease until it expires).
+    generation: u64,
+    held: Option<(u32, u64)>,
+}
+
+impl<L> LockClient<L> {
+    pub fn new(lock: Arc<L>, resource: Arc<FencedResource>, worker: usize) -> Self {
+        LockClient {
+            lock,
+            resource,
+            worker,
+            generation: 0,
+            held: None,
+        }
+    }
+
+    fn identity(&self) -> String {
+        format!("faultline-w{}-g{}", self.worker, self.generation)
+    }
+}
+
+/// The name a lock has in the target's key space.
+pub fn lock_name(lock: u32) -> String {
+    format!("faultline/lock/{lock}")
+}
+
+impl<L: Lock> Client for LockClient<L> {
+    type Input = LockOp;
+    type Output = LockResult;
+
+    async fn invoke(&mut self, op: &LockOp) -> Completion<LockResult> {
+        match *op {
+            LockOp::Acquire { lock, ttl_ms } => {
+                self.held = None;
+                let name = lock_name(lock);
+                let ttl = Duration::from_millis(ttl_ms);
+                match self.lock.acquire(&name, &self.identity(), ttl).await {
+                    Ok(token) => {
+                        self.held = Some((lock, token));
+                        Completion::Ok(LockResult::Acquired { token })
+                    }
+                    Err(LockError::Busy(m)) | Err(LockError::Definite(m)) => Completion::Fail(m),
+                    Err(LockError::Indeterminate(m)) => {
+                        self.generation += 1;
+                        Completion::Info(m)
+                    }
+                }
+            }
+            LockOp::Write { lock, hold_ms } => match self.held {
+                Some((l, token)) if l == lock => {
+                    let result = self.resource.write(lock, token);
+                    tokio::time::sleep(Duration::from_millis(hold_ms)).await;
+                    Completion::Ok(result)
+                }
+                _ => Completion::Fail(format!("not holding lock {lock}")),
+            },
+            LockOp::Release { lock } => match self.held.take() {
+                Some((l, token)) if l == lock => {
+                    match self
+                        .lock
+                        .release(&lock_name(lock), &self.identity(), token)
+                        .await
+                    {
+                        Ok(()) => Completion::Ok(LockResult::Released { token }),
+                        Err(LockError::Busy(m)) | Err(LockError::Definite(m)) => {
+                            Completion::Fail(m)
+                        }
+                        Err(LockError::Indeterminate(m)) => {
+                            self.generation += 1;
+                            Completion::Info(m)
+                        }
+                    }
+                }
+                _ => Completion::Fail(format!("not holding lock {lock}")),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness::generator::simulate;
+    use rand::SeedableRng;
+
+    #[test]
+    fn the_resource_accepts_only_tokens_at_least_the_highest() {
+        let r = FencedResource::default();
+        assert_eq!(r.write(0, 33), LockResult::Accepted { token: 33, seq: 1 });
+        assert_eq!(r.write(0, 34), LockResult::Accepted { token: 34, seq: 2 });
+        assert_eq!(r.write(0, 34), LockResult::Accepted { token: 34, seq: 3 });
+        assert_eq!(
+            r.write(0, 33),
+            LockResult::Rejected {
+                token: 33,
+                highest: 34
+            }
+        );
+        assert_eq!(
+            r.write(1, 1),
+            LockResult::Accepted { token: 1, seq: 1 },
+            "per lock"
+        );
+    }
+
+    #[test]
+    fn each_worker_cycles_acquire_write_release() {
+        // The simulator observes every op as ok: each worker goes round the cycle.
+        let mut g = LockGen::new(LockOpts {
+            locks: 3,
+            ..LockOpts::default()
+        });
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let ops = simulate(&mut g, &mut rng, 2, Duration::from_millis(1), 12);
+        let kinds: Vec<&str> = ops
+            .iter()
+            .map(|(_, op)| match op {
+                LockOp::Acquire { .. } => "a",
+                LockOp::Write { .. } => "w",
+                LockOp::Release { .. } => "r",
+            })
+            .collect();
+        assert_eq!(kinds.join(""), "aawwrraawwrr");
+        // Worker 0 takes ops 0, 2, 4: the same lock throughout its cycle.
+        let locks: Vec<u32> = ops
+            .iter()
+            .step_by(2)
+            .take(3)
+            .map(|(_, o)| o.lock())
+            .collect();
+        assert!(locks.iter().all(|l| *l == locks[0]), "{locks:?}");
+    }
+
+    #[test]
+    fn a_refused_acquire_is_retried() {
+        let mut g = LockGen::new(LockOpts::default());
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let ctx = Ctx {
+            now: Duration::ZERO,
+            in_flight: 0,
+            worker: 0,
+        };
+        assert!(matches!(
+            g.poll(&ctx, &mut rng),
+            Poll::Op(LockOp::Acquire { .. })
+        ));
+        g.observe(0, Outcome::Fail);
+        assert!(matches!(
+            g.poll(&ctx, &mut rng),
+            Poll::Op(LockOp::Acquire { .. })
+        ));
+        g.observe(0, Outcome::Info);
+        assert!(matches!(
+            g.poll(&ctx, &mut rng),
+            Poll::Op(LockOp::Acquire { .. })
+        ));
+        g.observe(0, Outcome::Ok);
+        assert!(matches!(
+            g.poll(&ctx, &mut rng),
+            Poll::Op(LockOp::Write { .. })
+        ));
+        g.observe(0, Outcome::Ok);
+        assert!(matches!(
+            g.poll(&ctx, &mut rng),
+            Poll::Op(LockOp::Release { .. })
+        ));
+    }
+
+    /// A lock table in memory; `grant_held` makes it ignore holders (a broken lock).
+    #[derive(Default)]
+    struct MemLock {
+        held: Mutex<BTreeMap<String, String>>,
+        next: Mutex<u64>,
+        grant_held: bool,
+    }
+
+    impl Lock for MemLock {
+        async fn acquire(
+            &self,
+            lock: &str,
+            client: &str,
+            _ttl: Duration,
+        ) -> Result<u64, LockError> {
+            let mut held = self.held.lock().unwrap();
+            if let Some(h) = held.get(lock) {
+                if !self.grant_held {
+                    return Err(LockError::Busy(h.clone()));
+                }
+            }
+            held.insert(lock.into(), client.into());
+            let mut n = self.next.lock().unwrap();
+            *n += 1;
+            Ok(*n)
+        }
+        async fn release(&self, lock: &str, client: &str, _token: u64) -> Result<(), LockError> {
+            let mut held = self.held.lock().unwrap();
+            if held.get(lock).map(String::as_str) == Some(client) {
+                held.remove(lock);
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_client_fences_its_writes_with_the_token_it_holds() {
+        let lock = Arc::new(MemLock {
+            grant_held: true,
+            ..MemLock::default()
+        });
+        let resource = Arc::new(FencedResource::default());
+        let mut a = LockClient::new(Arc::clone(&lock), Arc::clone(&resource), 0);
+        let mut b = LockClient::new(Arc::clone(&lock), Arc::clone(&resource), 1);
+        let acq = LockOp::Acquire {
+            lock: 0,
+            ttl_ms: 100,
+        };
+        let write = LockOp::Write {
+            lock: 0,
+            hold_ms: 5,
+        };
+        assert_eq!(
+            a.invoke(&acq).await,
+            Completion::Ok(LockResult::Acquired { token: 1 })
+        );
+        assert_eq!(
+            b.invoke(&acq).await,
+            Completion::Ok(LockResult::Acquired { token: 2 })
+        );
+        assert_eq!(
+            b.invoke(&write).await,
+            Completion::Ok(LockResult::Accepted { token: 2, seq: 1 })
+        );
+        assert_eq!(
+            a.invoke(&write).await,
+            Completion::Ok(LockResult::Rejected {
+                token: 1,
+                highest: 2
+            }),
+            "fencing stops the holder whose lock was taken over"
+        );
+        assert_eq!(
+            a.invoke(&LockOp::Release { lock: 0 }).await,
+            Completion::Ok(LockResult::Released { token: 1 })
+        );
+        assert!(
+            matches!(a.invoke(&write).await, Completion::Fail(_)),
+            "no lock held"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_held_lock_is_a_definite_failure() {
+        let lock = Arc::new(MemLock::default());
+        let resource = Arc::new(FencedResource::default());
+        let mut a = LockClient::new(Arc::clone(&lock), Arc::clone(&resource), 0);
+        let mut b = LockClient::new(Arc::clone(&lock), Arc::clone(&resource), 1);
+        let acq = LockOp::Acquire {
+            lock: 0,
+            ttl_ms: 100,
+        };
+        assert!(matches!(a.invoke(&acq).await, Completion::Ok(_)));
+        assert_eq!(
+            b.invoke(&acq).await,
+            Completion::Fail("faultline-w0-g0".into())
+        );
+    }
+}
