@@ -1,0 +1,93 @@
+//! Planted-bug switches. Each one is a single, readable branch in the core; with none set
+//! the implementation is correct. See `docs/raft.md` for which checker catches which.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One planted fault (`--bug NAME`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bug {
+    /// The leader answers reads from local state without a ReadIndex quorum round and
+    /// without waiting for an entry of its term to commit (the 2014 etcd/Consul stale read).
+    /// Caught by the linearizability checker (register workload, partitions).
+    StaleRead,
+    /// The vote is not persisted (term is), so a restarted node can vote twice in one term:
+    /// two leaders in one term. Caught by the split-brain checker (kill nemesis).
+    ForgetVote,
+    /// The leader answers a write as soon as it is in its own log, before a majority has it:
+    /// acknowledged writes are lost when the leader dies. Caught by the linearizability checker.
+    AckBeforeCommit,
+    /// The leader commits entries of earlier terms by counting replicas (Raft paper Figure 8):
+    /// committed entries can be overwritten. Caught by the linearizability checker.
+    CommitOldTerm,
+    /// A new leader does not honour inherited lock leases: it expires every held lock at
+    /// once, so a second client is granted a lock the first still holds. Caught by the lock
+    /// (mutual exclusion) checker under partitions, pauses or kills of the leader.
+    LockNoLeaseCheck,
+    /// A candidate counts every vote response as granted, so it wins elections it lost:
+    /// two leaders in one term. Caught by the split-brain checker.
+    CountRejectedVotes,
+}
+
+impl Bug {
+    pub const ALL: [Bug; 6] = [
+        Bug::StaleRead,
+        Bug::ForgetVote,
+        Bug::AckBeforeCommit,
+        Bug::CommitOldTerm,
+        Bug::LockNoLeaseCheck,
+        Bug::CountRejectedVotes,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::StaleRead => "stale-read",
+            Bug::ForgetVote => "forget-vote",
+            Bug::AckBeforeCommit => "ack-before-commit",
+            Bug::CommitOldTerm => "commit-old-term",
+            Bug::LockNoLeaseCheck => "lock-no-lease-check",
+            Bug::CountRejectedVotes => "count-rejected-votes",
+        }
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The set of switches a node runs with; empty means correct.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BugSet(BTreeSet<Bug>);
+
+impl BugSet {
+    pub fn none() -> Self {
+        BugSet::default()
+    }
+
+    pub fn has(&self, bug: Bug) -> bool {
+        self.0.contains(&bug)
+    }
+}
+
+impl FromIterator<Bug> for BugSet {
+    fn from_iter<I: IntoIterator<Item = Bug>>(iter: I) -> Self {
+        BugSet(iter.into_iter().collect())
+    }
+}

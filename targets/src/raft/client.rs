@@ -1,0 +1,264 @@
+//! A typed HTTP client for one Raft node's API (see [`super::api`]).
+//!
+//! Every error is classified ([`ClientError::is_definite`]): *definite* means the operation
+//! certainly had no effect (the server refused it, or the connection was never made);
+//! *indeterminate* means it may or may not have taken effect (timeouts, resets, leadership
+//! lost before commit). Reads have no effect, so a failed read is always safe to record
+//! as a failure; [`RaftClient::read`] documents this.
+//!
+//! The client talks to exactly one node and never follows leader hints by itself: the
+//! caller decides (a `NotLeader` error carries the hint).
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::api::{
+    AcquireBody, CasBody, ErrorBody, ErrorKind, GrantedReply, ReadReply, ReleaseBody,
+    ReleasedReply, Status, WriteBody, WrittenReply,
+};
+use super::io::RequestError;
+use super::types::LogIndex;
+
+/// Why a client call did not succeed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The node answered with a typed refusal (see [`RequestError::is_definite`]).
+    #[error("{0}")]
+    Rejected(RequestError),
+    /// The node (or this client) gave up waiting: the operation may still happen.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The node accepted the request but could not finish it (shutting down, dropped).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// No connection could be made: the request was never sent.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The connection failed after the request may have been sent.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// The HTTP layer refused the request as malformed: it never reached the node logic.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// An answer this client does not understand.
+    #[error("unexpected answer: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    /// True when the operation certainly had no effect.
+    pub fn is_definite(&self) -> bool {
+        match self {
+            ClientError::Rejected(e) => e.is_definite(),
+            ClientError::Connect(_) | ClientError::BadRequest(_) => true,
+            ClientError::Timeout(_)
+            | ClientError::Unavailable(_)
+            | ClientError::Transport(_)
+            | ClientError::Protocol(_) => false,
+        }
+    }
+
+    /// The leader hint, when the node said it is not the leader.
+    pub fn leader_hint(&self) -> Option<&super::types::NodeId> {
+        match self {
+            ClientError::Rejected(RequestError::NotLeader { leader }) => leader.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// A client for one node, e.g. `RaftClient::new("http://127.0.0.1:8001", timeout)`.
+#[derive(Clone, Debug)]
+pub struct RaftClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl RaftClient {
+    /// `base` is the node's API root (`http://host:port`); `timeout` bounds every call.
+    pub fn new(base: impl Into<String>, timeout: Duration) -> Result<RaftClient, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(1)))
+            .build()?;
+        let base = base.into().trim_end_matches('/').to_string();
+        Ok(RaftClient { http, base })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Linearizable read. Any error means "no value observed"; a read has no effect, so
+    /// callers may record every error as a definite failure.
+    pub async fn read(&self, key: &str) -> Result<Option<i64>, ClientError> {
+        let r: ReadReply = self.send(self.http.get(self.url(&["kv", key]))).await?;
+        Ok(r.value)
+    }
+
+    pub async fn write(&self, key: &str, value: i64) -> Result<(), ClientError> {
+        let req = self
+            .http
+            .put(self.url(&["kv", key]))
+            .json(&WriteBody { value });
+        let _: WrittenReply = self.send(req).await?;
+        Ok(())
+    }
+
+    /// Compare-and-set; a mismatch is `Rejected(PreconditionFailed { actual })` (definite).
+    pub async fn cas(&self, key: &str, from: i64, to: i64) -> Result<(), ClientError> {
+        let req = self
+            .http
+            .post(self.url(&["kv", key, "cas"]))
+            .json(&CasBody { from, to });
+        let _: WrittenReply = self.send(req).await?;
+        Ok(())
+    }
+
+    /// Acquires `name` for `client` with a lease of `ttl`; returns the fencing token.
+    pub async fn acquire(
+        &self,
+        name: &str,
+        client: &str,
+        ttl: Duration,
+    ) -> Result<LogIndex, ClientError> {
+        let body = AcquireBody {
+            client: client.into(),
+            ttl_ms: ttl.as_millis() as u64,
+        };
+        let req = self
+            .http
+            .post(self.url(&["lock", name, "acquire"]))
+            .json(&body);
+        let r: GrantedReply = self.send(req).await?;
+        Ok(r.token)
+    }
+
+    pub async fn release(
+        &self,
+        name: &str,
+        client: &str,
+        token: LogIndex,
+    ) -> Result<(), ClientError> {
+        let body = ReleaseBody {
+            client: client.into(),
+            token,
+        };
+        let req = self
+            .http
+            .post(self.url(&["lock", name, "release"]))
+            .json(&body);
+        let _: ReleasedReply = self.send(req).await?;
+        Ok(())
+    }
+
+    /// The node's own view (role, term, leader, commit index): not linearizable.
+    pub async fn status(&self) -> Result<Status, ClientError> {
+        self.send(self.http.get(self.url(&["status"]))).await
+    }
+
+    fn url(&self, segments: &[&str]) -> String {
+        let mut url = self.base.clone();
+        for s in segments {
+            url.push('/');
+            url.push_str(&encode_segment(s));
+        }
+        url
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let resp = req.send().await.map_err(classify)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(classify)?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Protocol(format!("{status}: {e}")));
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => Err(from_error_body(body)),
+            // Refused by the HTTP layer before reaching the node logic (bad JSON, route).
+            Err(_) if status.is_client_error() => Err(ClientError::BadRequest(format!(
+                "{status}: {}",
+                String::from_utf8_lossy(&bytes)
+            ))),
+            Err(_) => Err(ClientError::Protocol(format!(
+                "{status}: {}",
+                String::from_utf8_lossy(&bytes)
+            ))),
+        }
+    }
+}
+
+fn from_error_body(b: ErrorBody) -> ClientError {
+    match b.error {
+        ErrorKind::NotLeader => ClientError::Rejected(RequestError::NotLeader { leader: b.leader }),
+        ErrorKind::PreconditionFailed => {
+            ClientError::Rejected(RequestError::PreconditionFailed { actual: b.actual })
+        }
+        ErrorKind::LockHeld => ClientError::Rejected(RequestError::LockHeld {
+            holder: b.holder.unwrap_or_default(),
+        }),
+        ErrorKind::NotHolder => ClientError::Rejected(RequestError::NotHolder),
+        ErrorKind::LeadershipLost => ClientError::Rejected(RequestError::LeadershipLost),
+        ErrorKind::Timeout => ClientError::Timeout(b.message),
+        ErrorKind::Unavailable => ClientError::Unavailable(b.message),
+    }
+}
+
+fn classify(e: reqwest::Error) -> ClientError {
+    if e.is_connect() {
+        ClientError::Connect(e.to_string())
+    } else if e.is_timeout() {
+        ClientError::Timeout(e.to_string())
+    } else {
+        ClientError::Transport(e.to_string())
+    }
+}
+
+/// Percent-encodes a path segment (keys and lock names are arbitrary strings).
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_table() {
+        let definite = [
+            ClientError::Rejected(RequestError::NotLeader { leader: None }),
+            ClientError::Rejected(RequestError::PreconditionFailed { actual: Some(1) }),
+            ClientError::Rejected(RequestError::LockHeld { holder: "c".into() }),
+            ClientError::Rejected(RequestError::NotHolder),
+            ClientError::Connect("refused".into()),
+        ];
+        let indeterminate = [
+            ClientError::Rejected(RequestError::LeadershipLost),
+            ClientError::Timeout("t".into()),
+            ClientError::Unavailable("u".into()),
+            ClientError::Transport("reset".into()),
+            ClientError::Protocol("?".into()),
+        ];
+        assert!(definite.iter().all(ClientError::is_definite));
+        assert!(!indeterminate.iter().any(ClientError::is_definite));
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(encode_segment("a b/c"), "a%20b%2Fc");
+        assert_eq!(encode_segment("key-1_x.y~"), "key-1_x.y~");
+    }
+}
