@@ -1,11 +1,358 @@
-//! `faultline check` and `faultline export` (scaffold: replaced by the checker work).
-#[derive(Debug, clap::Args)]
-pub struct CheckArgs {}
-#[derive(Debug, clap::Args)]
-pub struct ExportArgs {}
-pub fn run(_: CheckArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("not built yet")
+//! `faultline check` and `faultline export`: thin glue over the `checkers` crate.
+//!
+//! ```text
+//! path(s) ─read bytes─► checkers::format::read ─► Records ─(model: --model or guessed)─►
+//!     History<M::Op> ─► linearizability::check_with(budget) ─► text or --json ─► exit code
+//! ```
+//! Bad input (unreadable file, malformed line, unknown option value) prints
+//! `file:line: what was expected` and returns exit code 254; only a broken harness is
+//! an `Err` (255). `--bench` repeats the check and prints timings and peak memory.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use checkers::format::{self, Format};
+use checkers::history::{History, HistoryWriter, Process, Record};
+use checkers::linearizability::{check_with, Budget, Options};
+use checkers::model::{CasRegister, Kv, Model, Mutex, Register};
+use checkers::verdict::{Validity, Verdict};
+use checkers::InputError;
+
+use crate::exit;
+
+/// Which model to check against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelName {
+    /// Guess from the ops' `f`s: get/put/append → kv, acquire/release → mutex,
+    /// cas → cas-register, read/write → register.
+    Auto,
+    Register,
+    CasRegister,
+    Kv,
+    Mutex,
 }
-pub fn export(_: ExportArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("not built yet")
+
+/// A history format on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatName {
+    /// Detect from the first line.
+    Auto,
+    /// faultline's native JSON Lines.
+    Jsonl,
+    /// Jepsen EDN (also Porcupine's kv logs).
+    Edn,
+    /// Jepsen log lines (`INFO  jepsen.util - 3 :invoke :write 4`).
+    JepsenLog,
+}
+
+impl FormatName {
+    fn format(self) -> Option<Format> {
+        match self {
+            FormatName::Auto => None,
+            FormatName::Jsonl => Some(Format::Jsonl),
+            FormatName::Edn => Some(Format::Edn),
+            FormatName::JepsenLog => Some(Format::JepsenLog),
+        }
+    }
+}
+
+/// Arguments of `faultline check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// History files, or store run directories (their history.jsonl is checked).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Input format.
+    #[arg(long, value_enum, default_value_t = FormatName::Auto)]
+    pub format: FormatName,
+    /// Model to check against.
+    #[arg(long, value_enum, default_value_t = ModelName::Auto)]
+    pub model: ModelName,
+    /// Time budget per file, e.g. 60s, 500ms, 2m; past it unfinished keys are unknown.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub time_limit: Duration,
+    /// Memory budget for the search, e.g. 1GiB, 512MiB.
+    #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
+    pub memory_limit: u64,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Keep checking the other keys after one is illegal.
+    #[arg(long)]
+    pub all_keys: bool,
+    /// Print the verdict as JSON (one object per file).
+    #[arg(long)]
+    pub json: bool,
+    /// Repeat each check this many times and print timings and peak memory.
+    #[arg(long, value_name = "REPS", num_args = 0..=1, default_missing_value = "10")]
+    pub bench: Option<u32>,
+}
+
+/// Arguments of `faultline export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// History file or store run directory.
+    pub path: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub to: ExportFormat,
+    /// Input format.
+    #[arg(long, value_enum, default_value_t = FormatName::Auto)]
+    pub format: FormatName,
+    /// Output file (default: standard output).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// What `export` can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Jepsen EDN: a vector of op maps, one per line.
+    Edn,
+    /// faultline's native JSON Lines.
+    Jsonl,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration like 60s or 500ms, found {s:?}"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1e3,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit {other:?}; expected ms, s, m or h"
+            ))
+        }
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("bad duration {s:?}: {e}"))
+}
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a size like 1GiB or 512MiB, found {s:?}"))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?}; expected KiB, MiB or GiB"
+            ))
+        }
+    };
+    Ok((n * mult) as u64)
+}
+
+/// A history's file: the path itself, or `history.jsonl` inside a run directory.
+fn history_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("history.jsonl")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Bad input, already printed; maps to exit 254.
+struct BadInput;
+
+fn load(path: &Path, format: FormatName) -> Result<(PathBuf, Vec<Record>), BadInput> {
+    let file = history_file(path);
+    let bytes = std::fs::read(&file).map_err(|e| {
+        eprintln!("error: {}: cannot read: {e}", file.display());
+        BadInput
+    })?;
+    match format::read(&bytes, format.format()) {
+        Ok((_, records)) => Ok((file, records)),
+        Err(e) => Err(bad(&file, &e)),
+    }
+}
+
+fn bad(file: &Path, e: &InputError) -> BadInput {
+    match e.line() {
+        Some(l) => eprintln!("error: {}:{l}: {}", file.display(), e.message),
+        None => eprintln!("error: {}: {e}", file.display()),
+    }
+    BadInput
+}
+
+fn guess_model(records: &[Record]) -> ModelName {
+    let has = |names: &[&str]| {
+        records
+            .iter()
+            .any(|r| matches!(r.process, Process::Client(_)) && names.contains(&r.f.as_str()))
+    };
+    if has(&["get", "put", "append"]) {
+        ModelName::Kv
+    } else if has(&["acquire", "release"]) {
+        ModelName::Mutex
+    } else if has(&["cas"]) {
+        ModelName::CasRegister
+    } else {
+        ModelName::Register
+    }
+}
+
+fn run_model<M: Model>(
+    model: &M,
+    records: &[Record],
+    file: &Path,
+    options: Options,
+    reps: u32,
+) -> Result<(Verdict, Vec<Duration>), BadInput> {
+    let history = History::<M::Op>::from_records(records).map_err(|e| bad(file, &e))?;
+    let mut times = Vec::new();
+    let mut verdict = None;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        verdict = Some(check_with(&history, model, options));
+        times.push(t.elapsed());
+    }
+    match verdict {
+        Some(v) => Ok((v, times)),
+        None => Err(BadInput),
+    }
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), if known.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// `faultline check`.
+pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
+    let options = Options {
+        budget: Budget {
+            time_limit: args.time_limit,
+            memory_limit: args.memory_limit,
+        },
+        threads: args.threads,
+        all_keys: args.all_keys,
+    };
+    let mut worst = Validity::Valid;
+    let mut total = Duration::ZERO;
+    for path in &args.paths {
+        let Ok((file, records)) = load(path, args.format) else {
+            return Ok(exit::BAD_INPUT);
+        };
+        let model = match args.model {
+            ModelName::Auto => guess_model(&records),
+            m => m,
+        };
+        let reps = args.bench.unwrap_or(1);
+        let result = match model {
+            ModelName::Kv => run_model(&Kv, &records, &file, options, reps),
+            ModelName::Mutex => run_model(&Mutex, &records, &file, options, reps),
+            ModelName::CasRegister => run_model(&CasRegister, &records, &file, options, reps),
+            ModelName::Register | ModelName::Auto => {
+                run_model(&Register, &records, &file, options, reps)
+            }
+        };
+        let Ok((verdict, mut times)) = result else {
+            return Ok(exit::BAD_INPUT);
+        };
+        worst = worst.merge(verdict.valid);
+        if args.json {
+            println!("{}", serde_json::to_string(&verdict)?);
+        } else if args.bench.is_none() {
+            println!("{}", file.display());
+            print!("{verdict}");
+        }
+        if args.bench.is_some() {
+            times.sort();
+            let median = times[times.len() / 2];
+            total += median;
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            println!(
+                "{:<40} {:>8} median {:>9.3} ms  min {:>9.3} ms  max {:>9.3} ms  search memory {:>7.1} MiB",
+                file.display(),
+                verdict.valid.word(),
+                ms(median),
+                ms(times[0]),
+                ms(times[times.len() - 1]),
+                verdict.stats.peak_memory_bytes as f64 / (1024.0 * 1024.0),
+            );
+        }
+    }
+    if args.bench.is_some() {
+        println!("total of medians {:.3} ms", total.as_secs_f64() * 1e3);
+        if let Some(rss) = peak_rss_bytes() {
+            println!(
+                "peak RSS of this process {:.1} MiB",
+                rss as f64 / (1024.0 * 1024.0)
+            );
+        }
+    }
+    Ok(match worst {
+        Validity::Valid => exit::VALID,
+        Validity::Invalid => exit::INVALID,
+        Validity::Unknown => exit::UNKNOWN,
+    })
+}
+
+/// `faultline export`.
+pub fn export(args: ExportArgs) -> anyhow::Result<u8> {
+    let Ok((_, mut records)) = load(&args.path, args.format) else {
+        return Ok(exit::BAD_INPUT);
+    };
+    for (i, r) in records.iter_mut().enumerate() {
+        r.index.get_or_insert(i as u64);
+    }
+    let text = match args.to {
+        ExportFormat::Edn => format::edn::write(&records),
+        ExportFormat::Jsonl => {
+            let mut w = HistoryWriter::new(Vec::new());
+            for r in &records {
+                w.append_record(r)?;
+            }
+            String::from_utf8(w.into_inner())?
+        }
+    };
+    match &args.output {
+        Some(out) => std::fs::write(out, text)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?,
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(text.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    Ok(exit::VALID)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes_parse() {
+        assert_eq!(parse_duration("60s").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("3 weeks").is_err());
+        assert_eq!(parse_bytes("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("512MiB").unwrap(), 512 << 20);
+        assert!(parse_bytes("lots").is_err());
+    }
 }

@@ -1,0 +1,124 @@
+//! History file formats: reading (with auto-detection) and writing.
+//!
+//! ```text
+//! bytes ──detect──► Format ──parse──► Vec<Record> ──History::from_records──► History<P>
+//! ```
+//!
+//! | [`Format`]   | what it reads                                                   |
+//! |--------------|-----------------------------------------------------------------|
+//! | `Jsonl`      | faultline's native `history.jsonl` ([`jsonl`])                  |
+//! | `Edn`        | Jepsen `history.edn` (vector, bare maps or `#jepsen.history.Op` records) and Porcupine's kv logs ([`edn`]) |
+//! | `JepsenLog`  | Jepsen log lines `INFO  jepsen.util - 3 :invoke :write 4` ([`jepsen_log`]) |
+//!
+//! Every reader returns [`InputError`] naming the line and what was expected there; none
+//! panics on any input (see the fuzz target in `checkers/fuzz` and the robustness
+//! property test). The schemas are documented in `docs/history-format.md`.
+
+pub mod edn;
+pub mod jepsen_log;
+pub mod jsonl;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::history::Record;
+use crate::input_error::InputError;
+
+/// A history file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Jsonl,
+    Edn,
+    JepsenLog,
+}
+
+impl Format {
+    /// Every format, for help texts.
+    pub const ALL: [Format; 3] = [Format::Jsonl, Format::Edn, Format::JepsenLog];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Edn => "edn",
+            Format::JepsenLog => "jepsen-log",
+        }
+    }
+
+    /// Guesses the format from the first non-blank line.
+    pub fn detect(text: &str) -> Result<Format, InputError> {
+        let Some((i, first)) = text.lines().enumerate().find(|(_, l)| !l.trim().is_empty()) else {
+            return Err(InputError::at_line(
+                1,
+                "expected a history, found an empty file",
+            ));
+        };
+        let t = first.trim_start();
+        if jepsen_log::is_op_line(t)
+            || t.starts_with("INFO")
+            || t.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Ok(Format::JepsenLog);
+        }
+        if let Some(after) = t.strip_prefix('{') {
+            let after = after.trim_start();
+            return Ok(if after.starts_with('"') || after.starts_with('}') {
+                Format::Jsonl
+            } else {
+                Format::Edn
+            });
+        }
+        if t.starts_with('[') || t.starts_with('#') || t.starts_with(';') {
+            return Ok(Format::Edn);
+        }
+        Err(InputError::at_line(
+            i + 1,
+            "cannot tell the format: expected a JSON object (jsonl), an EDN map or vector (edn), \
+             or a Jepsen log line (jepsen-log); pass --format",
+        ))
+    }
+
+    /// Parses `text` in this format.
+    pub fn parse(self, text: &str) -> Result<Vec<Record>, InputError> {
+        match self {
+            Format::Jsonl => jsonl::parse(text),
+            Format::Edn => edn::parse(text),
+            Format::JepsenLog => jepsen_log::parse(text),
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "jsonl" | "json" => Ok(Format::Jsonl),
+            "edn" | "porcupine-kv" => Ok(Format::Edn),
+            "jepsen-log" | "log" | "porcupine-log" => Ok(Format::JepsenLog),
+            other => Err(format!(
+                "unknown format {other:?}; expected jsonl, edn or jepsen-log"
+            )),
+        }
+    }
+}
+
+/// Reads records from raw bytes: checks UTF-8 (naming the line of a bad byte), then
+/// detects the format unless one is given.
+pub fn read(bytes: &[u8], format: Option<Format>) -> Result<(Format, Vec<Record>), InputError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let good = &bytes[..e.valid_up_to()];
+        let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
+        InputError::at_line(line, "expected UTF-8 text, found an invalid byte sequence")
+    })?;
+    let format = match format {
+        Some(f) => f,
+        None => Format::detect(text)?,
+    };
+    Ok((format, format.parse(text)?))
+}

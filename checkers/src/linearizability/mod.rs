@@ -1,0 +1,305 @@
+//! Linearizability checking: is there a sequential order of the calls, consistent with
+//! real time, that the model accepts?
+//!
+//! ```text
+//! History<M::Op> ─partitions─► one Partition per key ─► Search (resumable DFS + memo)
+//!                                   smallest first, round-robin slices on N threads
+//!                                   ─► first illegal key cancels the rest ─► Verdict
+//! ```
+//!
+//! Invariants:
+//! - Keys are independent (P-compositionality), so each is searched alone and the
+//!   history is linearizable iff every key is.
+//! - No key can starve another: workers take a key from a queue, search it for a slice
+//!   of [`SLICE`] iterations and put it back, so an easy illegal key is found even while
+//!   a hard key would never finish (Porcupine's c50-bad).
+//! - The budget is checked between slices: past the deadline or the memory limit every
+//!   unfinished key is Unknown.
+//! - Failed calls are dropped; `info` and unmatched invocations are indeterminate.
+//!
+//! References: see [`search`]'s module docs; Porcupine's `checker.go` (`checkParallel`).
+
+mod budget;
+mod memo;
+mod partition;
+mod search;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub use budget::{Budget, Options};
+
+use partition::partitions;
+use search::{Progress, Search};
+
+use crate::history::{History, Payload};
+use crate::input_error::Location;
+use crate::model::{Completion, Model};
+use crate::verdict::{Anomaly, Blocked, KeyResult, OpRef, Stats, UnknownReason, Validity, Verdict};
+
+/// Search iterations per scheduling slice (roughly 0.1–1 ms).
+pub const SLICE: u64 = 4096;
+
+/// Checks `history` against `model` within `budget`, stopping at the first illegal key.
+pub fn check<M: Model>(history: &History<M::Op>, model: &M, budget: Budget) -> Verdict {
+    check_with(
+        history,
+        model,
+        Options {
+            budget,
+            ..Options::default()
+        },
+    )
+}
+
+struct Slot<'m, M: Model> {
+    search: Search<'m, M>,
+    micros: u64,
+    outcome: Option<(Validity, Option<UnknownReason>)>,
+    memo_entries: u64,
+}
+
+/// Checks with explicit [`Options`] (threads, all keys).
+pub fn check_with<M: Model>(history: &History<M::Op>, model: &M, options: Options) -> Verdict {
+    let started = Instant::now();
+    let deadline = started + options.budget.time_limit;
+    let parts = partitions(history, model);
+    let n_parts = parts.len();
+    let mut order: Vec<usize> = (0..n_parts).collect();
+    // Smallest first: cheap keys answer early, and an illegal one cancels the rest.
+    order.sort_by_key(|&i| parts[i].calls.len());
+    let mut slots: Vec<Option<Slot<'_, M>>> = Vec::with_capacity(n_parts);
+    for p in parts {
+        slots.push(Some(Slot {
+            search: Search::new(model, p),
+            micros: 0,
+            outcome: None,
+            memo_entries: 0,
+        }));
+    }
+    let queue: Mutex<VecDeque<(usize, Slot<'_, M>)>> = Mutex::new(
+        order
+            .iter()
+            .filter_map(|&i| slots[i].take().map(|s| (i, s)))
+            .collect(),
+    );
+    let finished: Mutex<Vec<(usize, Slot<'_, M>)>> = Mutex::new(Vec::with_capacity(n_parts));
+    let stop = AtomicBool::new(false);
+    let initial: u64 = lock(&queue)
+        .iter()
+        .map(|(_, s)| s.search.bytes() as u64)
+        .sum();
+    let memory = AtomicU64::new(initial);
+    let peak = AtomicU64::new(initial);
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        t => t,
+    }
+    .clamp(1, n_parts.max(1));
+
+    let worker = || loop {
+        let Some((i, mut slot)) = lock(&queue).pop_front() else {
+            break;
+        };
+        let unknown = if stop.load(Ordering::Relaxed) {
+            Some(UnknownReason::Cancelled)
+        } else if Instant::now() >= deadline {
+            Some(UnknownReason::TimeLimit)
+        } else if memory.load(Ordering::Relaxed) > options.budget.memory_limit {
+            Some(UnknownReason::MemoryLimit)
+        } else {
+            None
+        };
+        let before = slot.search.bytes() as u64;
+        let progress = if let Some(reason) = unknown {
+            slot.outcome = Some((Validity::Unknown, Some(reason)));
+            slot.memo_entries = slot.search.memo_len() as u64;
+            slot.search.release();
+            None
+        } else {
+            let t = Instant::now();
+            let p = slot.search.run(SLICE);
+            slot.micros += t.elapsed().as_micros() as u64;
+            Some(p)
+        };
+        let after = slot.search.bytes() as u64;
+        let now = if after >= before {
+            memory.fetch_add(after - before, Ordering::Relaxed) + (after - before)
+        } else {
+            let freed = before - after;
+            let old = memory
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |m| {
+                    Some(m.saturating_sub(freed))
+                })
+                .unwrap_or_else(|m| m);
+            old.saturating_sub(freed)
+        };
+        peak.fetch_max(now, Ordering::Relaxed);
+        match progress {
+            Some(Progress::Running) => lock(&queue).push_back((i, slot)),
+            Some(done) => {
+                let valid = if done == Progress::Illegal {
+                    Validity::Invalid
+                } else {
+                    Validity::Valid
+                };
+                if valid == Validity::Invalid && !options.all_keys {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                slot.outcome = Some((valid, None));
+                lock(&finished).push((i, slot));
+            }
+            None => lock(&finished).push((i, slot)),
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(worker);
+        }
+        worker();
+    });
+
+    let mut done: Vec<(usize, Slot<'_, M>)> =
+        finished.into_inner().unwrap_or_else(|e| e.into_inner());
+    done.sort_by_key(|(i, _)| *i);
+    let mut verdict = Verdict {
+        valid: Validity::Valid,
+        checker: "linearizability".to_owned(),
+        model: model.name().to_owned(),
+        keys: Vec::with_capacity(n_parts),
+        anomalies: Vec::new(),
+        stats: Stats {
+            ops: history.ops().len(),
+            calls: history.calls().len(),
+            partitions: n_parts,
+            steps: 0,
+            peak_memory_bytes: peak.load(Ordering::Relaxed),
+            micros: 0,
+        },
+    };
+    for (_, slot) in &done {
+        let (valid, reason) = slot
+            .outcome
+            .unwrap_or((Validity::Unknown, Some(UnknownReason::Cancelled)));
+        verdict.valid = verdict.valid.merge(valid);
+        verdict.stats.steps += slot.search.steps;
+        let part = &slot.search.part;
+        verdict.keys.push(KeyResult {
+            key: part.key.clone(),
+            valid,
+            reason,
+            calls: part.recorded,
+            searched: part.calls.len(),
+            steps: slot.search.steps,
+            memo_entries: slot.memo_entries,
+            micros: slot.micros,
+        });
+        if valid == Validity::Invalid {
+            verdict
+                .anomalies
+                .push(explain(history, model, &slot.search));
+        }
+    }
+    verdict.stats.micros = duration_micros(started.elapsed());
+    verdict
+}
+
+fn duration_micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn op_ref<P: Payload, M: Model<Op = P>>(
+    history: &History<P>,
+    model: &M,
+    invoke: usize,
+    ret: Option<usize>,
+) -> OpRef {
+    let ops = history.ops();
+    let inv = &ops[invoke];
+    let completion = match ret.and_then(|r| ops[r].payload()) {
+        Some(p) => Completion::Ok(p),
+        None => Completion::Indeterminate,
+    };
+    let op = match inv.payload() {
+        Some(p) => model.describe_op(p, completion),
+        None => "nemesis op".to_owned(),
+    };
+    OpRef {
+        index: inv.index,
+        line: match history.location(invoke) {
+            Location::Line(l) => Some(l),
+            Location::Op(_) => None,
+        },
+        process: inv.process,
+        op,
+    }
+}
+
+/// Turns an illegal search into a plain-words anomaly: the longest prefix, the state
+/// there, the first completion no order gets past, and why each candidate fails.
+fn explain<M: Model>(history: &History<M::Op>, model: &M, search: &Search<'_, M>) -> Anomaly {
+    let part = &search.part;
+    let ops = history.ops();
+    let completion_of =
+        |c: &partition::PartCall<M::Call>| match c.ret.and_then(|r| ops[r].payload()) {
+            Some(p) => Completion::Ok(p),
+            None => Completion::Indeterminate,
+        };
+    let mut path = Vec::with_capacity(search.best.len());
+    let mut state = model.init();
+    let mut in_prefix = vec![false; part.calls.len()];
+    for &id in &search.best {
+        let c = &part.calls[id as usize];
+        in_prefix[id as usize] = true;
+        if let Some(p) = ops[c.invoke].payload() {
+            path.push((p, completion_of(c)));
+        }
+        if let Some(next) = model.step(&state, &c.call) {
+            state = next;
+        }
+    }
+    let stuck = part
+        .calls
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| !in_prefix[*i] && c.ret.is_some())
+        .min_by_key(|(_, c)| c.ret);
+    let horizon = stuck.and_then(|(_, c)| c.ret).unwrap_or(usize::MAX);
+    let described_state = model.describe_path(&path);
+    let candidates = part
+        .calls
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| !in_prefix[*i] && c.invoke < horizon)
+        .take(12)
+        .map(|(_, c)| Blocked {
+            op: op_ref(history, model, c.invoke, c.ret),
+            why: match model.step(&state, &c.call) {
+                None => format!("impossible here: {described_state}"),
+                Some(_) => "possible here, but then no order of the remaining ops works".to_owned(),
+            },
+        })
+        .collect();
+    let tail_from = search.best.len().saturating_sub(8);
+    Anomaly {
+        key: part.key.clone(),
+        kind: "not-linearizable".to_owned(),
+        prefix_len: search.best.len(),
+        prefix_tail: search.best[tail_from..]
+            .iter()
+            .map(|&id| {
+                let c = &part.calls[id as usize];
+                op_ref(history, model, c.invoke, c.ret)
+            })
+            .collect(),
+        state: described_state,
+        stuck_at: stuck.map(|(_, c)| op_ref(history, model, c.invoke, c.ret)),
+        candidates,
+    }
+}
