@@ -15,5 +15,7 @@
 pub mod cluster;
 pub mod exec;
 pub mod generator;
+pub mod history;
 pub mod interpreter;
+pub mod results;
 pub mod store;

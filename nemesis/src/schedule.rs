@@ -1,0 +1,318 @@
+//! The seeded fault schedule, and a bounded runner that plays it against a nemesis.
+//!
+//! ```text
+//! seed ──► ChaCha8 ──► wait₁, Start(fault) ──► wait₂, Stop(kind) ──► wait₃, Start(…) …
+//!           waits uniform in [0, 2·interval) (Jepsen's stagger), faults and node specs
+//!           drawn uniformly from the configured lists
+//! run(): for each step, wait (interruptible), invoke, hand the Event to the sink;
+//!        at the time limit or on stop: heal_all
+//! ```
+//!
+//! Invariants: the same seed and config give the same steps (the schedule is a pure
+//! iterator; concrete targets are resolved by the nemesis with its own seeded rng); the
+//! runner is bounded by its time limit and always ends with every fault healed.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::fault::{Event, Fault, FaultKind};
+use crate::grudge::PartitionKind;
+use crate::nemesis::FaultInjector;
+use crate::spec::NodeSpec;
+
+/// One step of the schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    Start(Fault),
+    Stop(FaultKind),
+}
+
+/// What the schedule draws from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleConfig {
+    /// Mean time between steps.
+    pub interval: Duration,
+    /// Fault families to use (e.g. partition, kill).
+    pub faults: Vec<FaultKind>,
+    /// Partition kinds to draw from.
+    pub partitions: Vec<PartitionKind>,
+    /// Node specs for kill, pause and loss.
+    pub specs: Vec<NodeSpec>,
+    /// Loss probability for loss faults.
+    pub loss: f64,
+}
+
+impl ScheduleConfig {
+    /// Defaults after Jepsen's combined nemesis: 10 s interval, every partition kind
+    /// except primaries, specs one/minority/majority/all, 20 % loss.
+    pub fn new(faults: Vec<FaultKind>) -> Self {
+        ScheduleConfig {
+            interval: Duration::from_secs(10),
+            faults,
+            partitions: vec![
+                PartitionKind::One,
+                PartitionKind::Majority,
+                PartitionKind::MajoritiesRing,
+                PartitionKind::MinorityThird,
+                PartitionKind::Bridge,
+            ],
+            specs: vec![
+                NodeSpec::One,
+                NodeSpec::Minority,
+                NodeSpec::Majority,
+                NodeSpec::All,
+            ],
+            loss: 0.2,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.faults.is_empty() {
+            return Err("no faults to schedule".into());
+        }
+        if self.faults.contains(&FaultKind::Partition) && self.partitions.is_empty() {
+            return Err("partition faults need at least one partition kind".into());
+        }
+        let needs_specs = self
+            .faults
+            .iter()
+            .any(|f| matches!(f, FaultKind::Kill | FaultKind::Pause | FaultKind::Loss));
+        if needs_specs && self.specs.is_empty() {
+            return Err("kill, pause and loss need at least one node spec".into());
+        }
+        if !(self.loss > 0.0 && self.loss <= 1.0) {
+            return Err(format!("loss probability {} not in (0, 1]", self.loss));
+        }
+        if self.interval.is_zero() {
+            return Err("the nemesis interval must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// The schedule: an endless, seeded iterator of `(wait before, step)`.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    cfg: ScheduleConfig,
+    rng: ChaCha8Rng,
+    active: Option<FaultKind>,
+}
+
+impl Schedule {
+    pub fn new(cfg: ScheduleConfig, seed: u64) -> Result<Self, String> {
+        cfg.validate()?;
+        Ok(Schedule {
+            cfg,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            active: None,
+        })
+    }
+
+    pub fn config(&self) -> &ScheduleConfig {
+        &self.cfg
+    }
+
+    fn wait(&mut self) -> Duration {
+        let max = self.cfg.interval.as_nanos().min(u64::MAX as u128 / 2) as u64 * 2;
+        Duration::from_nanos(self.rng.gen_range(0..max.max(1)))
+    }
+
+    fn pick_spec(&mut self) -> NodeSpec {
+        self.cfg
+            .specs
+            .choose(&mut self.rng)
+            .cloned()
+            .expect("validated: specs are not empty")
+    }
+}
+
+impl Iterator for Schedule {
+    type Item = (Duration, Step);
+
+    fn next(&mut self) -> Option<(Duration, Step)> {
+        let wait = self.wait();
+        if let Some(kind) = self.active.take() {
+            return Some((wait, Step::Stop(kind)));
+        }
+        let kind = *self
+            .cfg
+            .faults
+            .choose(&mut self.rng)
+            .expect("validated: faults are not empty");
+        let fault = match kind {
+            FaultKind::Partition => Fault::Partition {
+                kind: *self
+                    .cfg
+                    .partitions
+                    .choose(&mut self.rng)
+                    .expect("validated: partitions are not empty"),
+            },
+            FaultKind::Kill => Fault::Kill {
+                nodes: self.pick_spec(),
+            },
+            FaultKind::Pause => Fault::Pause {
+                nodes: self.pick_spec(),
+            },
+            FaultKind::Loss => Fault::Loss {
+                p: self.cfg.loss,
+                nodes: self.pick_spec(),
+            },
+        };
+        self.active = Some(kind);
+        Some((wait, Step::Start(fault)))
+    }
+}
+
+/// Plays `schedule` against `nemesis` until `limit` elapsed or `stop` is set, handing
+/// every event to `sink`; then heals everything (those events go to `sink` too).
+pub fn run(
+    nemesis: &mut dyn FaultInjector,
+    schedule: &mut Schedule,
+    limit: Duration,
+    stop: &AtomicBool,
+    mut sink: impl FnMut(Event),
+) {
+    let end = Instant::now() + limit;
+    'steps: for (wait, step) in schedule.by_ref() {
+        let at = Instant::now() + wait;
+        if at >= end {
+            break;
+        }
+        // Pacing, not waiting for a condition: interruptible in 10 ms slices.
+        while Instant::now() < at {
+            if stop.load(Ordering::SeqCst) {
+                break 'steps;
+            }
+            std::thread::sleep((at - Instant::now()).min(Duration::from_millis(10)));
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        sink(nemesis.invoke(&step));
+    }
+    for e in nemesis.heal_all() {
+        sink(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::{Outcome, Phase};
+
+    fn cfg() -> ScheduleConfig {
+        let mut c = ScheduleConfig::new(vec![FaultKind::Partition, FaultKind::Kill]);
+        c.interval = Duration::from_millis(5);
+        c
+    }
+
+    #[test]
+    fn same_seed_same_schedule() {
+        let a: Vec<_> = Schedule::new(cfg(), 7).unwrap().take(20).collect();
+        let b: Vec<_> = Schedule::new(cfg(), 7).unwrap().take(20).collect();
+        let c: Vec<_> = Schedule::new(cfg(), 8).unwrap().take(20).collect();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn starts_and_stops_alternate_and_match() {
+        let steps: Vec<Step> = Schedule::new(cfg(), 1)
+            .unwrap()
+            .take(40)
+            .map(|(_, s)| s)
+            .collect();
+        for pair in steps.chunks(2) {
+            match pair {
+                [Step::Start(f), Step::Stop(k)] => assert_eq!(f.kind(), *k),
+                other => panic!("not start/stop: {other:?}"),
+            }
+        }
+        assert!(steps.iter().all(|s| match s {
+            Step::Start(Fault::Kill { nodes }) => cfg().specs.contains(nodes),
+            _ => true,
+        }));
+    }
+
+    #[test]
+    fn bad_configs_are_rejected() {
+        assert!(Schedule::new(ScheduleConfig::new(vec![]), 1).is_err());
+        let mut c = cfg();
+        c.loss = 0.0;
+        assert!(Schedule::new(c, 1).is_err());
+    }
+
+    struct Counting(Vec<String>, Vec<FaultKind>);
+    impl FaultInjector for Counting {
+        fn invoke(&mut self, step: &Step) -> Event {
+            let (phase, kind) = match step {
+                Step::Start(f) => {
+                    self.1.push(f.kind());
+                    (Phase::Start, f.kind())
+                }
+                Step::Stop(k) => {
+                    self.1.retain(|x| x != k);
+                    (Phase::Stop, *k)
+                }
+            };
+            self.0.push(Event::f(phase, kind));
+            Event {
+                time_ns: 0,
+                f: Event::f(phase, kind),
+                phase,
+                kind,
+                fault: None,
+                targets: vec![],
+                grudge: None,
+                outcome: Outcome::Installed,
+            }
+        }
+        fn heal_all(&mut self) -> Vec<Event> {
+            let active = std::mem::take(&mut self.1);
+            active
+                .into_iter()
+                .map(|k| self.invoke(&Step::Stop(k)))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn run_is_bounded_and_ends_healed() {
+        let mut inj = Counting(vec![], vec![]);
+        let mut events = vec![];
+        let start = Instant::now();
+        run(
+            &mut inj,
+            &mut Schedule::new(cfg(), 3).unwrap(),
+            Duration::from_millis(100),
+            &AtomicBool::new(false),
+            |e| events.push(e),
+        );
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(!events.is_empty());
+        assert!(inj.1.is_empty(), "everything healed");
+        let starts = events.iter().filter(|e| e.phase == Phase::Start).count();
+        let stops = events.iter().filter(|e| e.phase == Phase::Stop).count();
+        assert_eq!(starts, stops);
+    }
+
+    #[test]
+    fn run_stops_when_asked() {
+        let mut inj = Counting(vec![], vec![]);
+        let start = Instant::now();
+        run(
+            &mut inj,
+            &mut Schedule::new(cfg(), 3).unwrap(),
+            Duration::from_secs(60),
+            &AtomicBool::new(true),
+            |_| {},
+        );
+        assert!(start.elapsed() < Duration::from_secs(1));
+    }
+}
