@@ -25,11 +25,17 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use checkers::history::{End, History, Key, Kind, Payload, PayloadError, Process};
+use checkers::lock::{AcquireOutcome, LockAction, LockCall, WriteOutcome};
+use checkers::verdict::Validity;
 use harness::generator::{Ctx, Generator, Outcome, Poll};
+use harness::history::Codec;
 use harness::interpreter::{Client, Completion};
+use harness::results::CheckerResult;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 /// How a lock call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -328,6 +334,207 @@ impl<L: Lock> Client for LockClient<L> {
     }
 }
 
+/// A lock op as the history records it: the op, and on `ok` what it returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockRecord {
+    pub op: LockOp,
+    pub result: Option<LockResult>,
+}
+
+impl Payload for LockRecord {
+    fn f(&self) -> &'static str {
+        match self.op {
+            LockOp::Acquire { .. } => "acquire",
+            LockOp::Write { .. } => "write",
+            LockOp::Release { .. } => "release",
+        }
+    }
+
+    fn value(&self) -> Value {
+        let mut v = match self.op {
+            LockOp::Acquire { lock, ttl_ms } => json!({"lock": lock, "ttl_ms": ttl_ms}),
+            LockOp::Write { lock, hold_ms } => json!({"lock": lock, "hold_ms": hold_ms}),
+            LockOp::Release { lock } => json!({"lock": lock}),
+        };
+        let extra = match self.result {
+            None => json!({}),
+            Some(LockResult::Acquired { token }) | Some(LockResult::Released { token }) => {
+                json!({"token": token})
+            }
+            Some(LockResult::Accepted { token, seq }) => {
+                json!({"token": token, "accepted": true, "seq": seq})
+            }
+            Some(LockResult::Rejected { token, highest }) => {
+                json!({"token": token, "accepted": false, "highest": highest})
+            }
+        };
+        if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
+            v.extend(extra);
+        }
+        v
+    }
+
+    fn decode(f: &str, value: &Value, kind: Kind) -> Result<Self, PayloadError> {
+        let field = |name: &str| -> Result<u64, PayloadError> {
+            value.get(name).and_then(Value::as_u64).ok_or_else(|| {
+                PayloadError::expected(&format!("an object with integer {name:?}"), value)
+            })
+        };
+        let lock = u32::try_from(field("lock")?)
+            .map_err(|_| PayloadError::expected("a lock number below 2^32", value))?;
+        let op = match f {
+            "acquire" => LockOp::Acquire {
+                lock,
+                ttl_ms: field("ttl_ms")?,
+            },
+            "write" => LockOp::Write {
+                lock,
+                hold_ms: field("hold_ms")?,
+            },
+            "release" => LockOp::Release { lock },
+            other => {
+                return Err(PayloadError(format!(
+                    "expected f acquire, write or release, found {other:?}"
+                )))
+            }
+        };
+        let result = match (kind, op) {
+            (Kind::Ok, LockOp::Acquire { .. }) => Some(LockResult::Acquired {
+                token: field("token")?,
+            }),
+            (Kind::Ok, LockOp::Release { .. }) => Some(LockResult::Released {
+                token: field("token")?,
+            }),
+            (Kind::Ok, LockOp::Write { .. }) => {
+                let token = field("token")?;
+                match value.get("accepted").and_then(Value::as_bool) {
+                    Some(true) => Some(LockResult::Accepted {
+                        token,
+                        seq: field("seq")?,
+                    }),
+                    Some(false) => Some(LockResult::Rejected {
+                        token,
+                        highest: field("highest")?,
+                    }),
+                    None => return Err(PayloadError::expected("a boolean \"accepted\"", value)),
+                }
+            }
+            _ => None,
+        };
+        Ok(LockRecord { op, result })
+    }
+}
+
+/// Lock ops in the history.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LockCodec;
+
+impl Codec for LockCodec {
+    type Input = LockOp;
+    type Output = LockResult;
+    type Payload = LockRecord;
+
+    fn key(&self, _input: &LockOp) -> Option<Key> {
+        None
+    }
+
+    fn invoked(&self, input: &LockOp) -> LockRecord {
+        LockRecord {
+            op: *input,
+            result: None,
+        }
+    }
+
+    fn completed(&self, input: &LockOp, completion: &Completion<LockResult>) -> LockRecord {
+        LockRecord {
+            op: *input,
+            result: match completion {
+                Completion::Ok(r) => Some(*r),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Turns a lock history into the calls the lock checker reads.
+pub fn calls(history: &History<LockRecord>) -> Vec<LockCall> {
+    let ops = history.ops();
+    let mut out = Vec::new();
+    for call in history.calls() {
+        let inv = &ops[call.invoke];
+        let (Process::Client(p), Some(rec)) = (inv.process, inv.payload()) else {
+            continue;
+        };
+        let done = match call.end {
+            End::Ok(i) | End::Fail(i) | End::Info(i) => Some(&ops[i]),
+            End::Never => None,
+        };
+        let result = done.and_then(|d| d.payload()).and_then(|r| r.result);
+        let action = match (rec.op, call.end, result) {
+            (LockOp::Acquire { ttl_ms, .. }, End::Ok(_), Some(LockResult::Acquired { token })) => {
+                LockAction::Acquire {
+                    ttl: ttl_ms * 1_000_000,
+                    outcome: AcquireOutcome::Granted { token },
+                }
+            }
+            (LockOp::Acquire { ttl_ms, .. }, End::Fail(_), _) => LockAction::Acquire {
+                ttl: ttl_ms * 1_000_000,
+                outcome: AcquireOutcome::Refused,
+            },
+            (LockOp::Acquire { ttl_ms, .. }, _, _) => LockAction::Acquire {
+                ttl: ttl_ms * 1_000_000,
+                outcome: AcquireOutcome::Unknown,
+            },
+            (LockOp::Write { .. }, _, Some(LockResult::Accepted { token, seq })) => {
+                LockAction::Write {
+                    token,
+                    outcome: WriteOutcome::Accepted { seq },
+                }
+            }
+            (LockOp::Write { .. }, _, Some(LockResult::Rejected { token, highest })) => {
+                LockAction::Write {
+                    token,
+                    outcome: WriteOutcome::Rejected { highest },
+                }
+            }
+            // A write that never reached the resource (no lock held) tells nothing.
+            (LockOp::Write { .. }, _, _) => continue,
+            (LockOp::Release { .. }, _, r) => LockAction::Release {
+                token: match r {
+                    Some(LockResult::Released { token }) => token,
+                    _ => 0,
+                },
+            },
+        };
+        out.push(LockCall {
+            process: p.0,
+            invoke: inv.time,
+            complete: done.map(|d| d.time),
+            lock: lock_name(rec.op.lock()),
+            action,
+        });
+    }
+    out
+}
+
+/// Checks a lock history: mutual exclusion, fencing, token order.
+pub fn check(history: &History<LockRecord>) -> CheckerResult {
+    let started = std::time::Instant::now();
+    let end = history.ops().iter().map(|o| o.time).max().unwrap_or(0);
+    let report = checkers::lock::check(&calls(history), end);
+    CheckerResult {
+        name: "lock".into(),
+        valid: if report.valid {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        },
+        summary: report.describe(),
+        details: serde_json::to_value(&report).unwrap_or_default(),
+        millis: started.elapsed().as_millis() as u64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +559,73 @@ mod tests {
             LockResult::Accepted { token: 1, seq: 1 },
             "per lock"
         );
+    }
+
+    #[test]
+    fn lock_records_round_trip_through_the_history_format() {
+        let cases = [
+            (
+                Kind::Invoke,
+                LockRecord {
+                    op: LockOp::Acquire {
+                        lock: 1,
+                        ttl_ms: 500,
+                    },
+                    result: None,
+                },
+            ),
+            (
+                Kind::Ok,
+                LockRecord {
+                    op: LockOp::Acquire {
+                        lock: 1,
+                        ttl_ms: 500,
+                    },
+                    result: Some(LockResult::Acquired { token: 42 }),
+                },
+            ),
+            (
+                Kind::Ok,
+                LockRecord {
+                    op: LockOp::Write {
+                        lock: 1,
+                        hold_ms: 3,
+                    },
+                    result: Some(LockResult::Rejected {
+                        token: 41,
+                        highest: 42,
+                    }),
+                },
+            ),
+            (
+                Kind::Ok,
+                LockRecord {
+                    op: LockOp::Write {
+                        lock: 1,
+                        hold_ms: 3,
+                    },
+                    result: Some(LockResult::Accepted { token: 42, seq: 7 }),
+                },
+            ),
+            (
+                Kind::Fail,
+                LockRecord {
+                    op: LockOp::Release { lock: 1 },
+                    result: None,
+                },
+            ),
+        ];
+        for (kind, rec) in cases {
+            let back = LockRecord::decode(rec.f(), &rec.value(), kind).unwrap();
+            assert_eq!(back, rec);
+        }
+        let bad = LockRecord::decode(
+            "write",
+            &json!({"lock": 1, "hold_ms": 2, "token": 3}),
+            Kind::Ok,
+        );
+        assert!(bad.unwrap_err().0.contains("accepted"));
+        assert!(LockRecord::decode("grab", &json!({"lock": 1}), Kind::Invoke).is_err());
     }
 
     #[test]
@@ -496,6 +770,68 @@ mod tests {
         assert!(
             matches!(a.invoke(&write).await, Completion::Fail(_)),
             "no lock held"
+        );
+    }
+
+    /// Runs clients against a lock through the real interpreter and recorder, then
+    /// checks the recorded history: a correct lock is valid, one that grants a held
+    /// lock is caught.
+    async fn run_and_check(grant_held: bool) -> CheckerResult {
+        use harness::history::{HistoryLog, Recording};
+        let dir =
+            std::env::temp_dir().join(format!("fl-lockwl-{}-{grant_held}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("history.jsonl");
+        let log = Arc::new(HistoryLog::create(&path, std::time::Instant::now()).unwrap());
+        let lock = Arc::new(MemLock {
+            grant_held,
+            ..MemLock::default()
+        });
+        let resource = Arc::new(FencedResource::default());
+        let clients = (0..3)
+            .map(|w| LockClient::new(Arc::clone(&lock), Arc::clone(&resource), w))
+            .collect();
+        let (_tx, stop) = tokio::sync::watch::channel(false);
+        let gen = harness::generator::Limit::new(
+            LockGen::new(LockOpts {
+                locks: 1,
+                ttl_ms: 10_000,
+                max_hold_ms: 5,
+            }),
+            60,
+        );
+        harness::interpreter::run(
+            gen,
+            clients,
+            Arc::new(Recording::new(Arc::clone(&log), LockCodec)),
+            ChaCha8Rng::seed_from_u64(8),
+            harness::interpreter::Config {
+                op_timeout: Duration::from_secs(5),
+            },
+            tokio::time::Instant::now(),
+            stop,
+        )
+        .await
+        .unwrap();
+        let (_, records) = checkers::format::read(&std::fs::read(&path).unwrap(), None).unwrap();
+        let history = History::<LockRecord>::from_records(&records).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        check(&history)
+    }
+
+    #[tokio::test]
+    async fn a_correct_lock_is_valid_and_a_double_grant_is_caught() {
+        let ok = run_and_check(false).await;
+        assert_eq!(ok.valid, Validity::Valid, "{:?}", ok.summary);
+        let broken = run_and_check(true).await;
+        assert_eq!(broken.valid, Validity::Invalid, "{:?}", broken.summary);
+        assert!(
+            broken
+                .summary
+                .iter()
+                .any(|l| l.contains("two holders at once")),
+            "{:?}",
+            broken.summary
         );
     }
 

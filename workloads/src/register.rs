@@ -23,8 +23,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use checkers::history::{History, Key as HistoryKey};
+use checkers::linearizability::Budget;
+use checkers::model::{CasOp, CasRegister};
+use checkers::verdict::Validity;
 use harness::generator::{Ctx, Generator, Poll};
+use harness::history::Codec;
 use harness::interpreter::{Client, Completion};
+use harness::results::CheckerResult;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -258,6 +264,55 @@ impl<K: Kv> Client for RegisterClient<K> {
     }
 }
 
+/// Register ops in the history: the cas-register model's payload under the op's key.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RegisterCodec;
+
+impl Codec for RegisterCodec {
+    type Input = KeyedOp;
+    type Output = RegisterResult;
+    type Payload = CasOp;
+
+    fn key(&self, input: &KeyedOp) -> Option<HistoryKey> {
+        i64::try_from(input.key).ok().map(HistoryKey::Int)
+    }
+
+    fn invoked(&self, input: &KeyedOp) -> CasOp {
+        match input.op {
+            RegisterOp::Read => CasOp::Read(None),
+            RegisterOp::Write(v) => CasOp::Write(v),
+            RegisterOp::Cas { from, to } => CasOp::Cas { from, to },
+        }
+    }
+
+    fn completed(&self, input: &KeyedOp, completion: &Completion<RegisterResult>) -> CasOp {
+        match completion {
+            Completion::Ok(RegisterResult::Read(v)) => CasOp::Read(*v),
+            _ => self.invoked(input),
+        }
+    }
+}
+
+/// Checks a register history for linearizability, per key, within `budget`.
+pub fn check(history: &History<CasOp>, budget: Budget) -> CheckerResult {
+    let verdict = checkers::linearizability::check(history, &CasRegister, budget);
+    let summary = match verdict.valid {
+        Validity::Valid => vec![format!(
+            "{} keys linearizable ({} ops)",
+            verdict.keys.len(),
+            verdict.stats.ops
+        )],
+        _ => verdict.to_string().lines().map(str::to_owned).collect(),
+    };
+    CheckerResult {
+        name: "linearizability".into(),
+        valid: verdict.valid,
+        summary,
+        millis: verdict.stats.micros / 1000,
+        details: serde_json::to_value(&verdict).unwrap_or_default(),
+    }
+}
+
 fn classify(e: KvError) -> Completion<RegisterResult> {
     match e {
         KvError::Definite(m) => Completion::Fail(m),
@@ -358,6 +413,76 @@ mod tests {
         let o = RegisterOpts::default();
         assert_eq!(ops(9, 500, o), ops(9, 500, o));
         assert_ne!(ops(9, 500, o), ops(10, 500, o));
+    }
+
+    #[test]
+    fn the_codec_records_what_the_cas_register_model_needs() {
+        let c = RegisterCodec;
+        let read = KeyedOp {
+            key: 4,
+            op: RegisterOp::Read,
+        };
+        assert_eq!(c.key(&read), Some(HistoryKey::Int(4)));
+        assert_eq!(c.invoked(&read), CasOp::Read(None));
+        assert_eq!(
+            c.completed(&read, &Completion::Ok(RegisterResult::Read(Some(9)))),
+            CasOp::Read(Some(9))
+        );
+        let cas = KeyedOp {
+            key: 4,
+            op: RegisterOp::Cas { from: 1, to: 2 },
+        };
+        assert_eq!(
+            c.completed(&cas, &Completion::Info("timeout".into())),
+            CasOp::Cas { from: 1, to: 2 }
+        );
+    }
+
+    #[test]
+    fn a_stale_read_is_caught_through_the_codec() {
+        use checkers::history::{Kind, Op};
+        let c = RegisterCodec;
+        let w = KeyedOp {
+            key: 0,
+            op: RegisterOp::Write(1),
+        };
+        let r = KeyedOp {
+            key: 0,
+            op: RegisterOp::Read,
+        };
+        let op =
+            |i: u64, p: u64, kind, payload| Op::client(i, i * 10, p, kind, payload).with_key(0);
+        let ops = vec![
+            op(0, 0, Kind::Invoke, c.invoked(&w)),
+            op(
+                1,
+                0,
+                Kind::Ok,
+                c.completed(&w, &Completion::Ok(RegisterResult::Done)),
+            ),
+            op(2, 1, Kind::Invoke, c.invoked(&r)),
+            op(
+                3,
+                1,
+                Kind::Ok,
+                c.completed(&r, &Completion::Ok(RegisterResult::Read(None))),
+            ),
+        ];
+        let history = History::new(ops).unwrap();
+        let result = check(&history, Budget::default());
+        assert_eq!(result.valid, Validity::Invalid, "{:?}", result.summary);
+        assert_eq!(result.name, "linearizability");
+        let history = History::new(vec![
+            op(0, 0, Kind::Invoke, c.invoked(&w)),
+            op(
+                1,
+                0,
+                Kind::Ok,
+                c.completed(&w, &Completion::Ok(RegisterResult::Done)),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(check(&history, Budget::default()).valid, Validity::Valid);
     }
 
     #[test]
