@@ -84,6 +84,7 @@ fn main() {
                 ChaCha8Rng::seed_from_u64(1),
                 interpreter::Config {
                     op_timeout: Duration::from_secs(5),
+                    process_base: 0,
                 },
                 tokio::time::Instant::now(),
                 stop,

@@ -77,6 +77,10 @@ pub trait Recorder<I, O>: Send + Sync + 'static {
 pub struct Config {
     /// Per-operation timeout; past it the outcome is unknown.
     pub op_timeout: Duration,
+    /// Worker `k` starts as process `process_base + k`. A later phase on the same
+    /// history passes the previous run's [`Summary::next_process`], so no process id
+    /// is ever reused (a retired one must never invoke again).
+    pub process_base: ProcessId,
 }
 
 /// What the interpreter did.
@@ -90,6 +94,8 @@ pub struct Summary {
     pub timeouts: u64,
     /// True when the run was stopped from outside before the generator was exhausted.
     pub interrupted: bool,
+    /// The first process id no worker of this run used.
+    pub next_process: ProcessId,
 }
 
 /// Runs `generator` against one worker per client until the generator is exhausted or
@@ -120,6 +126,9 @@ where
         ));
     }
     let (idle_tx, mut idle_rx) = mpsc::unbounded_channel::<Result<WorkerDone, io::Error>>();
+    let next_process = Arc::new(std::sync::atomic::AtomicU64::new(
+        config.process_base + concurrency as ProcessId,
+    ));
     let mut op_txs = Vec::with_capacity(concurrency);
     let mut handles = Vec::with_capacity(concurrency);
     for (k, client) in clients.into_iter().enumerate() {
@@ -127,13 +136,17 @@ where
         op_txs.push(tx);
         let worker = Worker {
             index: k,
-            process: k as ProcessId,
+            process: config.process_base + k as ProcessId,
             stride: concurrency as ProcessId,
             client,
             recorder: Arc::clone(&recorder),
             op_timeout: config.op_timeout,
         };
-        handles.push(tokio::spawn(worker.run(rx, idle_tx.clone())));
+        handles.push(tokio::spawn(worker.run(
+            rx,
+            idle_tx.clone(),
+            Arc::clone(&next_process),
+        )));
     }
     drop(idle_tx);
 
@@ -241,6 +254,7 @@ where
             }
         }
     }
+    summary.next_process = next_process.load(std::sync::atomic::Ordering::SeqCst);
     match failure {
         Some(e) => Err(e),
         None => Ok(summary),
@@ -276,10 +290,15 @@ where
         mut self,
         mut ops: mpsc::Receiver<C::Input>,
         done: mpsc::UnboundedSender<Result<WorkerDone, io::Error>>,
+        next_process: Arc<std::sync::atomic::AtomicU64>,
     ) {
         while let Some(input) = ops.recv().await {
             let result = self.one(&input).await;
             let failed = result.is_err();
+            next_process.fetch_max(
+                self.process + self.stride,
+                std::sync::atomic::Ordering::SeqCst,
+            );
             if done.send(result).is_err() || failed {
                 return;
             }
@@ -380,6 +399,7 @@ mod tests {
     fn config() -> Config {
         Config {
             op_timeout: Duration::from_millis(100),
+            process_base: 0,
         }
     }
 
@@ -432,6 +452,40 @@ mod tests {
         }
         assert!(open.is_empty(), "every invocation has a completion");
         assert_eq!(retired.len(), 8);
+        let max = seen
+            .iter()
+            .map(|s| match s {
+                Seen::Invoke(p, _) | Seen::Complete(p, _, _) => *p,
+            })
+            .max()
+            .unwrap();
+        assert!(
+            summary.next_process > max,
+            "{} <= {max}",
+            summary.next_process
+        );
+
+        // A second phase starting at next_process never reuses an id.
+        let (_tx, stop) = watch::channel(false);
+        let log2 = Arc::new(Log::default());
+        let s2 = run(
+            Limit::new(counter(), 10),
+            vec![Echo, Echo, Echo],
+            Arc::clone(&log2),
+            ChaCha8Rng::seed_from_u64(2),
+            Config {
+                process_base: summary.next_process,
+                ..config()
+            },
+            Instant::now(),
+            stop,
+        )
+        .await
+        .unwrap();
+        assert!(log2.seen.lock().unwrap().iter().all(|s| match s {
+            Seen::Invoke(p, _) | Seen::Complete(p, _, _) => *p >= summary.next_process,
+        }));
+        assert!(s2.next_process >= summary.next_process + 3);
     }
 
     /// Counts what it is told about each op's end.

@@ -807,6 +807,7 @@ mod tests {
             ChaCha8Rng::seed_from_u64(8),
             harness::interpreter::Config {
                 op_timeout: Duration::from_secs(5),
+                process_base: 0,
             },
             tokio::time::Instant::now(),
             stop,
