@@ -32,6 +32,7 @@ pub mod format;
 pub mod history;
 mod input_error;
 pub mod linearizability;
+pub mod liveness;
 pub mod lock;
 pub mod model;
 pub mod split_brain;
