@@ -1,0 +1,178 @@
+//! What a report is made of: plain, serializable data that the run (or `faultline
+//! check`) fills in. The HTML report and the plots are pure functions of a
+//! [`ReportInput`]: the same input always renders the same bytes.
+
+use serde::{Deserialize, Serialize};
+
+pub use checkers::split_brain::{FaultWindow, LeaderChange};
+
+/// Everything the report shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportInput {
+    pub summary: Summary,
+    /// One verdict per checker, in the order they should be shown.
+    pub verdicts: Vec<CheckerVerdict>,
+    /// The history, invocations and completions (any order; sorted by `index`).
+    pub ops: Vec<Op>,
+    /// When each fault was in force (`end: None`: never healed before the end).
+    #[serde(default)]
+    pub faults: Vec<FaultWindow>,
+    /// New leaders as the status observer saw them.
+    #[serde(default)]
+    pub leader_changes: Vec<LeaderChange>,
+    /// How the system fared during and after each fault (see
+    /// [`availability`](super::availability)).
+    #[serde(default)]
+    pub availability: Vec<Availability>,
+}
+
+/// The test that ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub name: String,
+    pub target: String,
+    pub workload: String,
+    pub nemesis: String,
+    pub seed: u64,
+    /// When the run started, as the run recorded it (e.g. RFC 3339 UTC).
+    pub started: String,
+    /// The exact command that reproduces the run's schedule.
+    pub repro: String,
+}
+
+/// A checker's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Validity {
+    Valid,
+    Unknown,
+    Invalid,
+}
+
+impl Validity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Validity::Valid => "valid",
+            Validity::Invalid => "invalid",
+            Validity::Unknown => "unknown",
+        }
+    }
+
+    /// Jepsen's merge: invalid beats unknown beats valid.
+    pub fn merge(self, other: Validity) -> Validity {
+        self.max(other)
+    }
+}
+
+/// One checker's verdict with its findings in plain words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckerVerdict {
+    pub checker: String,
+    pub validity: Validity,
+    /// Plain-word lines (summary, counts, "fencing saved you N times", …).
+    #[serde(default)]
+    pub lines: Vec<String>,
+    #[serde(default)]
+    pub anomalies: Vec<Anomaly>,
+}
+
+/// One violation, and the operations that show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anomaly {
+    /// What went wrong, in plain words.
+    pub description: String,
+    /// Indices ([`Op::index`]) of the operations involved; an invocation's or a
+    /// completion's index both name the whole operation.
+    #[serde(default)]
+    pub ops: Vec<u64>,
+    /// For anomalies that are not about operations (e.g. two leaders in one term):
+    /// the time span to show, in ns since the start of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<Span>,
+}
+
+/// A time span in ns since the start of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Who made an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Process {
+    Client(u64),
+    Nemesis,
+}
+
+impl std::fmt::Display for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Process::Client(p) => write!(f, "process {p}"),
+            Process::Nemesis => f.write_str("nemesis"),
+        }
+    }
+}
+
+/// The type of a history entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpKind {
+    Invoke,
+    Ok,
+    Fail,
+    Info,
+}
+
+impl OpKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Invoke => "invoke",
+            OpKind::Ok => "ok",
+            OpKind::Fail => "fail",
+            OpKind::Info => "info",
+        }
+    }
+}
+
+/// One history entry, flattened for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Op {
+    pub index: u64,
+    /// ns since the start of the run.
+    pub time: u64,
+    pub process: Process,
+    pub kind: OpKind,
+    /// The operation's function, for display ("read", "acquire", "partition" …).
+    pub f: String,
+    /// A short rendering of the input (on invoke) or output (on completion).
+    #[serde(default)]
+    pub value: String,
+    /// Why a fail or info ended that way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// How the system fared during and after one fault. All durations in ns; `None`
+/// means "did not happen in the run" (or "not measured").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Availability {
+    pub fault: String,
+    pub start: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<u64>,
+    /// From the fault's start to the first write that completed ok.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_ok_write_after: Option<u64>,
+    /// From the fault's start until the cluster had a leader again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_after: Option<u64>,
+    /// Share of client operations completing during the fault that failed or timed
+    /// out (fail + info over all completions), 0.0..=1.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate: Option<f64>,
+    /// From the heal to the first write that completed ok.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_after_heal: Option<u64>,
+}

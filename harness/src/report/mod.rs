@@ -1,0 +1,44 @@
+//! Reports: the evidence of a run, for people.
+//!
+//! ```text
+//! run / `faultline check` ──► ReportInput (plain data) ──► html::render  ──► report.html
+//!                                                      ──► plot::latency_svg ──► latency.svg
+//!                                                      ──► plot::rate_svg    ──► rate.svg
+//! store/ ──► serve (`faultline serve`): runs newest first, each run's files browsable
+//! ```
+//!
+//! Everything here except [`serve`] is pure: a [`ReportInput`] in, bytes out, the same
+//! bytes for the same input. The input carries the verdicts (with the indices of the
+//! operations behind each anomaly), the history flattened for display, the fault
+//! windows, the leader changes and the availability per fault; counts and latency
+//! percentiles are derived from the history ([`stats`]).
+//!
+//! Invariants: every text from the input is HTML-escaped; `report.html` is a single
+//! file that fetches nothing; its size is bounded whatever the history's length
+//! (see [`html::Limits`]).
+//!
+//! References: Jepsen's `jepsen.checker.timeline` (per-process lanes of op bars) and
+//! `jepsen.checker.perf` (latency and rate graphs with nemesis regions shaded).
+
+pub mod describe;
+pub mod html;
+pub mod input;
+pub mod pairs;
+pub mod plot;
+pub mod serve;
+pub mod stats;
+pub mod timeline;
+
+pub use input::{
+    Anomaly, Availability, CheckerVerdict, FaultWindow, LeaderChange, Op, OpKind, Process,
+    ReportInput, Span, Summary, Validity,
+};
+
+/// Availability per fault measured on `ops` (see [`stats::availability`]).
+pub fn availability(
+    ops: &[Op],
+    faults: &[FaultWindow],
+    is_write: impl Fn(&str) -> bool,
+) -> Vec<Availability> {
+    stats::availability(&pairs::pair(ops), faults, is_write)
+}

@@ -1,0 +1,674 @@
+//! Integration tests of the report: `report.html`, the plots, and `faultline serve`.
+//! One binary, a module per feature; `support` builds histories.
+
+mod support {
+    use harness::report::{
+        Anomaly, Availability, CheckerVerdict, FaultWindow, LeaderChange, Op, OpKind, Process,
+        ReportInput, Summary, Validity,
+    };
+
+    pub const MS: u64 = 1_000_000;
+    pub const S: u64 = 1_000_000_000;
+
+    /// Appends ops to a history, numbering them.
+    #[derive(Default)]
+    pub struct History {
+        pub ops: Vec<Op>,
+    }
+
+    impl History {
+        pub fn push(
+            &mut self,
+            time: u64,
+            process: Process,
+            kind: OpKind,
+            f: &str,
+            value: &str,
+            error: Option<&str>,
+        ) -> u64 {
+            let index = self.ops.len() as u64;
+            self.ops.push(Op {
+                index,
+                time,
+                process,
+                kind,
+                f: f.into(),
+                value: value.into(),
+                error: error.map(Into::into),
+            });
+            index
+        }
+
+        /// One client call; returns (invoke index, completion index).
+        pub fn call(
+            &mut self,
+            p: u64,
+            f: &str,
+            (start, end): (u64, u64),
+            kind: OpKind,
+            input: &str,
+            output: &str,
+        ) -> (u64, u64) {
+            let err = match kind {
+                OpKind::Fail => Some("lock is held"),
+                OpKind::Info => Some("timeout"),
+                _ => None,
+            };
+            let i = self.push(start, Process::Client(p), OpKind::Invoke, f, input, None);
+            let c = self.push(end, Process::Client(p), kind, f, output, err);
+            (i, c)
+        }
+    }
+
+    pub fn summary(name: &str) -> Summary {
+        Summary {
+            name: name.into(),
+            target: "raft --bug lock-no-lease-check".into(),
+            workload: "lock".into(),
+            nemesis: "pause,partition".into(),
+            seed: 7,
+            started: "2026-11-29T09:40:00Z".into(),
+            repro: "faultline test --workload lock --nemesis pause --seed 7".into(),
+        }
+    }
+
+    /// A lock run in which a pause lets two clients hold lock 0 at once.
+    /// Returns the input and the indices of the anomaly's operations.
+    pub fn lock_run_with_overlap() -> (ReportInput, Vec<u64>) {
+        let mut h = History::default();
+        // Before the fault: clean handovers.
+        h.call(
+            0,
+            "acquire",
+            (100 * MS, 110 * MS),
+            OpKind::Ok,
+            "lock 0 ttl 2000 ms",
+            "token 1",
+        );
+        h.call(
+            0,
+            "write",
+            (120 * MS, 130 * MS),
+            OpKind::Ok,
+            "token 1",
+            "accepted seq 1",
+        );
+        h.call(
+            0,
+            "release",
+            (300 * MS, 310 * MS),
+            OpKind::Ok,
+            "token 1",
+            "",
+        );
+        h.call(
+            1,
+            "acquire",
+            (200 * MS, 210 * MS),
+            OpKind::Fail,
+            "lock 0 ttl 2000 ms",
+            "",
+        );
+        h.push(
+            900 * MS,
+            Process::Nemesis,
+            OpKind::Invoke,
+            "pause",
+            "n1 (leader)",
+            None,
+        );
+        h.push(
+            905 * MS,
+            Process::Nemesis,
+            OpKind::Info,
+            "pause",
+            "paused n1",
+            None,
+        );
+        // The overlap: process 2 holds token 5 while process 3 is granted token 6.
+        let a1 = h.call(
+            2,
+            "acquire",
+            (1000 * MS, 1020 * MS),
+            OpKind::Ok,
+            "lock 0 ttl 5000 ms",
+            "token 5",
+        );
+        h.call(
+            2,
+            "write",
+            (1030 * MS, 1040 * MS),
+            OpKind::Ok,
+            "token 5",
+            "accepted seq 2",
+        );
+        let a2 = h.call(
+            3,
+            "acquire",
+            (1500 * MS, 1600 * MS),
+            OpKind::Ok,
+            "lock 0 ttl 5000 ms",
+            "token 6",
+        );
+        h.call(
+            3,
+            "write",
+            (1610 * MS, 1620 * MS),
+            OpKind::Ok,
+            "token 6",
+            "accepted seq 3",
+        );
+        h.call(
+            2,
+            "write",
+            (2000 * MS, 2010 * MS),
+            OpKind::Ok,
+            "token 5",
+            "rejected: highest 6",
+        );
+        let r1 = h.call(
+            2,
+            "release",
+            (2500 * MS, 2510 * MS),
+            OpKind::Ok,
+            "token 5",
+            "",
+        );
+        let r2 = h.call(
+            3,
+            "release",
+            (2600 * MS, 2700 * MS),
+            OpKind::Info,
+            "token 6",
+            "",
+        );
+        h.push(
+            3000 * MS,
+            Process::Nemesis,
+            OpKind::Invoke,
+            "resume",
+            "n1",
+            None,
+        );
+        h.push(
+            3001 * MS,
+            Process::Nemesis,
+            OpKind::Info,
+            "resume",
+            "resumed n1",
+            None,
+        );
+        h.call(
+            4,
+            "acquire",
+            (3100 * MS, 3150 * MS),
+            OpKind::Ok,
+            "lock 0 ttl 2000 ms",
+            "token 7",
+        );
+        let anomaly_ops = vec![a1.0, a1.1, r1.0, a2.0, a2.1, r2.0];
+        let faults = vec![
+            FaultWindow {
+                fault: "pause n1".into(),
+                start: 900 * MS,
+                end: Some(3000 * MS),
+            },
+            FaultWindow {
+                fault: "partition majorities-ring".into(),
+                start: 3050 * MS,
+                end: None,
+            },
+        ];
+        let availability = harness::report::availability(&h.ops, &faults, |f| f == "write");
+        let input = ReportInput {
+            summary: summary("raft-lock"),
+            verdicts: vec![
+                CheckerVerdict {
+                    checker: "lock".into(),
+                    validity: Validity::Invalid,
+                    lines: vec![
+                        "fencing: 3 writes accepted, 1 stale writes rejected (fencing saved you 1 times)"
+                            .into(),
+                    ],
+                    anomalies: vec![Anomaly {
+                        description: "lock \"0\" had two holders at once: process 2 (token 5) held it 1.020 s–2.500 s, and process 3 (token 6) held it 1.600 s–2.600 s".into(),
+                        ops: anomaly_ops.clone(),
+                        span: None,
+                    }],
+                },
+                CheckerVerdict {
+                    checker: "split-brain".into(),
+                    validity: Validity::Valid,
+                    lines: vec!["2 leader changes, one leader per term".into()],
+                    anomalies: vec![],
+                },
+            ],
+            ops: h.ops,
+            faults,
+            leader_changes: vec![
+                LeaderChange {
+                    time: 50 * MS,
+                    term: 2,
+                    node: "n1".into(),
+                },
+                LeaderChange {
+                    time: 1400 * MS,
+                    term: 3,
+                    node: "n2".into(),
+                },
+            ],
+            availability,
+        };
+        (input, anomaly_ops)
+    }
+
+    /// A long run: `calls` client calls by 10 workers at ~200 calls/s, faults every
+    /// 60 s for 20 s, timeouts and failures sprinkled in, one anomaly in the middle.
+    pub fn long_run(calls: usize) -> (ReportInput, Vec<u64>) {
+        let mut h = History::default();
+        let workers = 10u64;
+        let mut process: Vec<u64> = (0..workers).collect();
+        let mut clock = vec![0u64; workers as usize];
+        let mut anomaly = Vec::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15; // xorshift, fixed seed: deterministic
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for n in 0..calls {
+            let w = n % workers as usize;
+            let start = clock[w] + next() % (40 * MS);
+            let r = next() % 100;
+            let (kind, lat) = match r {
+                0 => (OpKind::Info, 1000 * MS),
+                1..=3 => (OpKind::Fail, 2 * MS),
+                _ => (OpKind::Ok, MS + next() % (30 * MS)),
+            };
+            let f = ["read", "write", "cas"][(next() % 3) as usize];
+            let (i, c) = h.call(
+                process[w],
+                f,
+                (start, start + lat),
+                kind,
+                "key 3 value 42",
+                "42",
+            );
+            if n == calls / 2 {
+                anomaly = vec![i, c];
+            }
+            if kind == OpKind::Info {
+                process[w] += workers;
+            }
+            clock[w] = start + lat;
+        }
+        // Completions must come after invocations in index order: sort by time.
+        h.ops.sort_by_key(|o| (o.time, o.kind != OpKind::Invoke));
+        let mut renumber = std::collections::HashMap::new();
+        for (i, o) in h.ops.iter_mut().enumerate() {
+            renumber.insert(o.index, i as u64);
+            o.index = i as u64;
+        }
+        let anomaly: Vec<u64> = anomaly.iter().map(|i| renumber[i]).collect();
+        let end = h.ops.iter().map(|o| o.time).max().unwrap_or(0);
+        let faults: Vec<FaultWindow> = (0..end / (60 * S))
+            .map(|k| FaultWindow {
+                fault: format!("partition majorities-ring #{k}"),
+                start: k * 60 * S + 30 * S,
+                end: Some(k * 60 * S + 50 * S),
+            })
+            .collect();
+        let availability: Vec<Availability> =
+            harness::report::availability(&h.ops, &faults, |f| f == "write");
+        let input = ReportInput {
+            summary: summary("raft-register-long"),
+            verdicts: vec![CheckerVerdict {
+                checker: "linearizable".into(),
+                validity: Validity::Invalid,
+                lines: vec!["key 3 is not linearizable".into()],
+                anomalies: vec![Anomaly {
+                    description: "read of key 3 returned 42 after a write of 43 completed".into(),
+                    ops: anomaly.clone(),
+                    span: None,
+                }],
+            }],
+            ops: h.ops,
+            faults,
+            leader_changes: (0..end / (60 * S))
+                .map(|k| LeaderChange {
+                    time: k * 60 * S + 35 * S,
+                    term: k + 2,
+                    node: format!("n{}", k % 5 + 1),
+                })
+                .collect(),
+            availability,
+        };
+        (input, anomaly)
+    }
+
+    /// Checks that `svg` is well-formed XML with an `<svg>` root.
+    pub fn assert_well_formed_svg(svg: &str) {
+        let mut reader = quick_xml::Reader::from_str(svg);
+        let mut depth = 0i64;
+        let mut root = None;
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Start(e)) => {
+                    if depth == 0 {
+                        root = Some(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                    }
+                    depth += 1;
+                }
+                Ok(quick_xml::events::Event::End(_)) => depth -= 1,
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!(
+                    "not well-formed at {}: {e}\n{}",
+                    reader.buffer_position(),
+                    &svg[..svg.len().min(400)]
+                ),
+            }
+        }
+        assert_eq!(depth, 0, "unbalanced tags");
+        assert_eq!(root.as_deref(), Some("svg"));
+    }
+
+    /// Every inline `<svg>…</svg>` in an HTML page.
+    pub fn inline_svgs(html: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut rest = html;
+        while let Some(s) = rest.find("<svg") {
+            let e = rest[s..].find("</svg>").expect("an <svg> without </svg>") + s + 6;
+            out.push(&rest[s..e]);
+            rest = &rest[e..];
+        }
+        out
+    }
+}
+
+mod html {
+    use std::time::Instant;
+
+    use harness::report::html;
+    use harness::report::{Anomaly, OpKind, Process, ReportInput};
+
+    use super::support::*;
+
+    #[test]
+    fn the_anomaly_its_operations_and_the_fault_windows_appear_first() {
+        let (input, anomaly_ops) = lock_run_with_overlap();
+        let page = html::render(&input);
+
+        // Verdicts first, then the anomaly, the timeline, availability, stats.
+        let order = [
+            "id=\"verdicts\"",
+            "id=\"anomalies\"",
+            "id=\"timeline\"",
+            "id=\"overview\"",
+            "id=\"availability\"",
+            "id=\"stats\"",
+        ];
+        let at: Vec<usize> = order
+            .iter()
+            .map(|s| page.find(s).unwrap_or_else(|| panic!("{s} missing")))
+            .collect();
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "sections out of order: {at:?}"
+        );
+        assert!(page.contains(r#"<span class="v invalid">invalid</span>"#));
+
+        // The anomaly in words, with each of its operations described.
+        assert!(page.contains("had two holders at once: process 2 (token 5)"));
+        let anomaly = &page[at[1]..at[2]];
+        for want in [
+            "#10 process 2 acquire lock 0 ttl 5000 ms: invoked at 1.000 s, ok at 1.020 s after 20.0 ms, returning token 5",
+            "#14 process 3 acquire lock 0 ttl 5000 ms: invoked at 1.500 s, ok at 1.600 s after 100.0 ms, returning token 6",
+            "#20 process 2 release token 5: invoked at 2.500 s, ok at 2.510 s",
+            "#22 process 3 release token 6: invoked at 2.600 s, outcome unknown at 2.700 s after 100.0 ms (timeout)",
+        ] {
+            assert!(anomaly.contains(want), "missing {want:?} in\n{anomaly}");
+        }
+        // … and drawn: its calls are outlined on the anomaly's own timeline and on
+        // the detail timeline (2 acquires + 2 releases, twice).
+        let outlined = page.matches(" hl\"").count();
+        assert_eq!(outlined, 8, "outlined bars");
+        assert_eq!(anomaly_ops.len(), 6);
+        // The info release runs on, faded.
+        assert!(page.contains("class=\"info ext\""));
+
+        // Fault windows shaded with their labels, on the timelines and in the tables.
+        let svgs = inline_svgs(&page);
+        assert_eq!(svgs.len(), 3, "anomaly timeline, detail timeline, overview");
+        for svg in &svgs {
+            assert_well_formed_svg(svg);
+            assert!(
+                svg.contains("<g class=\"fault\">"),
+                "a timeline without faults"
+            );
+            assert!(svg.contains(">pause n1</text>"));
+        }
+        assert!(svgs[2].contains(">partition majorities-ring</text>"));
+        assert!(page
+            .contains("<td>partition majorities-ring</td><td>3.050 s</td><td>never healed</td>"));
+        // Leader changes marked.
+        assert!(svgs[0].contains(">n2 t3</text>"));
+        assert!(page.contains("n2 became leader of term 3 at 1.400 s"));
+
+        // Availability: the first ok write after the pause began (1.040 s - 0.900 s).
+        assert!(
+            page.contains("<td>pause n1</td><td>0.900 s</td><td>3.000 s</td><td>140.0 ms</td>"),
+            "availability row"
+        );
+        // Stats: counts per f and outcome.
+        assert!(page.contains("<tr><td>acquire</td><td>4</td><td>1</td><td>0</td><td>0</td>"));
+
+        // Self-contained: no script, nothing fetched.
+        for banned in ["<script", "<link", "@import", "src=", "url("] {
+            assert!(!page.contains(banned), "{banned} in a self-contained page");
+        }
+        // Deterministic.
+        assert_eq!(page, html::render(&input));
+    }
+
+    #[test]
+    fn op_values_and_labels_cannot_inject_markup() {
+        let (mut input, _) = lock_run_with_overlap();
+        let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'&";
+        input.summary.name = format!("name {evil}");
+        input.summary.repro = format!("faultline test {evil}");
+        for op in &mut input.ops {
+            op.value = format!("v {evil}");
+            op.f = format!("f{evil}");
+            if op.error.is_some() {
+                op.error = Some(format!("e {evil}"));
+            }
+        }
+        input.faults[0].fault = format!("pause {evil}");
+        input.leader_changes[1].node = format!("n{evil}");
+        input.verdicts[0].checker = format!("lock {evil}");
+        input.verdicts[0].lines.push(format!("line {evil}"));
+        input.verdicts[0].anomalies[0].description = format!("desc {evil}");
+        input.availability[0].fault = format!("avail {evil}");
+        let page = html::render(&input);
+        for banned in ["<script", "<img", "'&\"", "\"'&"] {
+            assert!(!page.contains(banned), "{banned:?} came through unescaped");
+        }
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&quot;&#39;&amp;"));
+        // Still well-formed SVG (titles and labels escaped too).
+        for svg in inline_svgs(&page) {
+            assert_well_formed_svg(svg);
+        }
+    }
+
+    #[test]
+    fn a_100k_op_history_stays_under_5_mb_and_renders_quickly() {
+        let (input, anomaly) = long_run(60_000);
+        assert!(input.ops.len() >= 100_000, "{} ops", input.ops.len());
+        let started = Instant::now();
+        let page = html::render(&input);
+        let took = started.elapsed();
+        println!(
+            "report.html for {} ops ({} faults): {} bytes ({:.2} MB), rendered in {:?}",
+            input.ops.len(),
+            input.faults.len(),
+            page.len(),
+            page.len() as f64 / 1e6,
+            took
+        );
+        assert!(page.len() < 5_000_000, "{} bytes", page.len());
+        // Generous: the point is that nothing is quadratic (debug builds, shared CPU).
+        assert!(took.as_secs() < 30, "rendering took {took:?}");
+        // The anomaly's operations are there in full.
+        let first = &input.ops[anomaly[0] as usize];
+        assert!(page.contains(&format!(
+            "#{} process {}",
+            first.index,
+            match first.process {
+                Process::Client(p) => p,
+                Process::Nemesis => unreachable!(),
+            }
+        )));
+        assert_eq!(page.matches(" hl\"").count(), 2);
+        // The rest is summarised: the overview shades every fault.
+        let svgs = inline_svgs(&page);
+        let overview = svgs.last().expect("an overview");
+        assert_eq!(
+            overview.matches("<g class=\"fault\">").count(),
+            input.faults.len()
+        );
+        for svg in svgs {
+            assert_well_formed_svg(svg);
+        }
+    }
+
+    #[test]
+    fn a_run_without_verdicts_or_ops_still_renders() {
+        let input = ReportInput {
+            summary: summary("empty"),
+            verdicts: vec![],
+            ops: vec![],
+            faults: vec![],
+            leader_changes: vec![],
+            availability: vec![],
+        };
+        let page = html::render(&input);
+        assert!(page.contains("No checker ran: the run is incomplete."));
+        assert!(page.contains(r#"<span class="v unknown">unknown</span>"#));
+        for svg in inline_svgs(&page) {
+            assert_well_formed_svg(svg);
+        }
+    }
+
+    #[test]
+    fn an_anomaly_naming_unknown_ops_or_only_a_span_is_shown() {
+        let (mut input, _) = lock_run_with_overlap();
+        input.verdicts[1].validity = harness::report::Validity::Invalid;
+        input.verdicts[1].anomalies.push(Anomaly {
+            description: "two leaders in term 3: n2 and n4".into(),
+            ops: vec![9999],
+            span: Some(harness::report::Span {
+                start: 1400 * MS,
+                end: 1700 * MS,
+            }),
+        });
+        let page = html::render(&input);
+        assert!(page.contains("Operations not in the history: 9999."));
+        assert!(page.contains("<h3>2. split-brain: two leaders in term 3: n2 and n4</h3>"));
+        // A timeline for each anomaly, then the detail and the overview.
+        assert_eq!(inline_svgs(&page).len(), 4);
+        let _ = OpKind::Ok;
+    }
+
+    #[test]
+    fn the_input_round_trips_through_json() {
+        let (input, _) = lock_run_with_overlap();
+        let json = serde_json::to_string(&input).expect("serialize");
+        let back: ReportInput = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, input);
+        assert_eq!(html::render(&back), html::render(&input));
+    }
+}
+
+mod plots {
+    use std::time::Instant;
+
+    use harness::report::plot;
+
+    use super::support::*;
+
+    #[test]
+    fn latency_and_rate_are_svg_with_fault_windows_shaded() {
+        let (input, _) = lock_run_with_overlap();
+        for (name, svg) in [
+            ("latency", plot::latency_svg(&input.ops, &input.faults)),
+            ("rate", plot::rate_svg(&input.ops, &input.faults)),
+        ] {
+            let svg = svg.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_well_formed_svg(&svg);
+            // One shaded band per fault (the SVG backend writes the fill colour),
+            // and each fault's label.
+            assert_eq!(svg.matches("fill=\"#FBC8C4\"").count(), 2, "{name}: bands");
+            assert!(svg.contains(">\npause n1\n</text>"), "{name}");
+            assert!(
+                svg.contains(">\npartition majorities-ring\n</text>"),
+                "{name}"
+            );
+            // A series per (f, outcome) in the legend.
+            assert!(svg.contains(">\nacquire ok\n</text>"), "{name}");
+            assert!(svg.contains(">\nacquire fail\n</text>"), "{name}");
+            assert!(svg.contains(">\nrelease info\n</text>"), "{name}");
+            // Nothing fetched.
+            assert!(!svg.contains("<script") && !svg.contains("href"), "{name}");
+        }
+    }
+
+    #[test]
+    fn plots_of_a_100k_op_history_stay_bounded() {
+        let (input, _) = long_run(60_000);
+        let started = Instant::now();
+        let latency = plot::latency_svg(&input.ops, &input.faults).expect("latency");
+        let rate = plot::rate_svg(&input.ops, &input.faults).expect("rate");
+        println!(
+            "plots for {} ops: latency.svg {} bytes, rate.svg {} bytes, in {:?}",
+            input.ops.len(),
+            latency.len(),
+            rate.len(),
+            started.elapsed()
+        );
+        assert!(latency.contains("1 in 3 of 60000 calls shown"));
+        assert!(latency.len() < 5_000_000 && rate.len() < 5_000_000);
+        assert_well_formed_svg(&latency);
+        assert_well_formed_svg(&rate);
+        assert_eq!(
+            rate.matches("fill=\"#FBC8C4\"").count(),
+            input.faults.len(),
+            "bands"
+        );
+    }
+
+    #[test]
+    fn plots_are_written_into_a_run_directory() {
+        let (input, _) = lock_run_with_overlap();
+        let dir = std::env::temp_dir().join(format!("fl-report-plots-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        plot::write_plots(&input.ops, &input.faults, &dir).expect("write plots");
+        for name in ["latency.svg", "rate.svg"] {
+            let svg = std::fs::read_to_string(dir.join(name)).expect(name);
+            assert_well_formed_svg(&svg);
+        }
+        let missing = dir.join("no/such/dir");
+        let e = plot::write_plots(&input.ops, &input.faults, &missing).expect_err("no dir");
+        assert!(e.to_string().contains("no/such/dir/latency.svg"), "{e}");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn an_empty_history_still_plots() {
+        for svg in [plot::latency_svg(&[], &[]), plot::rate_svg(&[], &[])] {
+            assert_well_formed_svg(&svg.expect("empty plot"));
+        }
+    }
+}
