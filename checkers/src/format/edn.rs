@@ -19,8 +19,62 @@ use clojure_reader::edn::{self, Edn};
 use crate::history::{Key, Kind, Process, ProcessId, Record};
 use crate::input_error::InputError;
 
+/// Deepest bracket nesting accepted. The EDN reader recurses per level, so a hostile
+/// `[[[[…` would otherwise overflow the stack (an abort, not even a panic). Op maps
+/// need three or four levels.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// Rejects texts nested deeper than [`MAX_DEPTH`], naming the line. Strings, character
+/// literals and comments are skipped.
+pub(crate) fn check_depth(text: &str, first_line: usize) -> Result<(), InputError> {
+    let mut depth = 0usize;
+    let mut line = first_line;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => line += 1,
+            '"' => {
+                while let Some(s) = chars.next() {
+                    match s {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        '\n' => line += 1,
+                        _ => {}
+                    }
+                }
+            }
+            '\\' => {
+                chars.next();
+            }
+            ';' => {
+                for s in chars.by_ref() {
+                    if s == '\n' {
+                        line += 1;
+                        break;
+                    }
+                }
+            }
+            '[' | '(' | '{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(InputError::at_line(
+                        line,
+                        format!("expected at most {MAX_DEPTH} nested brackets in an op"),
+                    ));
+                }
+            }
+            ']' | ')' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Parses an EDN history text.
 pub fn parse(text: &str) -> Result<Vec<Record>, InputError> {
+    check_depth(text, 1)?;
     let mut records = Vec::new();
     let mut rest = text;
     let mut line = 1usize;
@@ -63,6 +117,17 @@ pub fn parse(text: &str) -> Result<Vec<Record>, InputError> {
             rest = &rest[1..];
             continue;
         }
+        // Jepsen prints records as `#jepsen.history.Op{…}` with no space after the
+        // tag, which clojure-reader would take as part of the tag: skip the tag.
+        if let Some(tagged) = rest.strip_prefix('#') {
+            if tagged.starts_with(|c: char| c.is_alphabetic()) {
+                if let Some(open) = tagged.find(|c: char| c == '{' || c.is_whitespace()) {
+                    if tagged[open..].starts_with('{') {
+                        rest = &tagged[open..];
+                    }
+                }
+            }
+        }
         let (form, remaining) = read_form(rest, line)?;
         let consumed = &rest[..rest.len() - remaining.len()];
         records.push(record(&form, line)?);
@@ -82,8 +147,12 @@ fn read_form(text: &str, line: usize) -> Result<(Edn<'_>, &str), InputError> {
     // Read only up to the end of the current top-level form's text would need a
     // tokenizer; clojure-reader reads exactly one form and returns the rest.
     edn::read(text).map_err(|e| {
-        let at = line + e.line.unwrap_or(1).saturating_sub(1);
-        InputError::at_line(at, format!("expected an EDN op map: {:?}", e.code))
+        let stopped = line + e.line.unwrap_or(1).saturating_sub(1);
+        let mut message = format!("expected an EDN op map, the reader failed ({:?})", e.code);
+        if stopped != line {
+            message.push_str(&format!(" at line {stopped}; is the map closed?"));
+        }
+        InputError::at_line(line, message)
     })
 }
 

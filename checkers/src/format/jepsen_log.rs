@@ -34,6 +34,7 @@ pub fn parse(text: &str) -> Result<Vec<Record>, InputError> {
         else {
             continue;
         };
+        super::edn::check_depth(rest, line)?;
         records.push(parse_op(rest, line)?);
     }
     if records.is_empty() {

@@ -71,6 +71,10 @@ impl Format {
         if t.starts_with('[') || t.starts_with('#') || t.starts_with(';') {
             return Ok(Format::Edn);
         }
+        // A log often starts with lines that are not ops.
+        if text.lines().any(jepsen_log::is_op_line) {
+            return Ok(Format::JepsenLog);
+        }
         Err(InputError::at_line(
             i + 1,
             "cannot tell the format: expected a JSON object (jsonl), an EDN map or vector (edn), \

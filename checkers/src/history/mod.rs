@@ -25,18 +25,18 @@
 //!
 //! References: Jepsen's `jepsen.history` op maps; Knossos's history pairing.
 
-mod sequence;
 mod key;
 mod op;
 mod payload;
 mod process;
 mod record;
+mod sequence;
 mod writer;
 
-pub use sequence::{Call, End, History};
 pub use key::Key;
 pub use op::{Body, Fault, Kind, Op};
 pub use payload::{Payload, PayloadError};
 pub use process::{Process, ProcessId};
 pub use record::Record;
+pub use sequence::{Call, End, History};
 pub use writer::HistoryWriter;

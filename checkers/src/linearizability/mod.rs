@@ -13,8 +13,9 @@
 //! - No key can starve another: workers take a key from a queue, search it for a slice
 //!   of [`SLICE`] iterations and put it back, so an easy illegal key is found even while
 //!   a hard key would never finish (Porcupine's c50-bad).
-//! - The budget is checked between slices: past the deadline or the memory limit every
-//!   unfinished key is Unknown.
+//! - The budget is checked between slices: past the deadline, or when the next slice
+//!   could take the search memory over the limit (a table doubling), every unfinished
+//!   key is Unknown.
 //! - Failed calls are dropped; `info` and unmatched invocations are indeterminate.
 //!
 //! References: see [`search`]'s module docs; Porcupine's `checker.go` (`checkParallel`).
@@ -99,15 +100,21 @@ pub fn check_with<M: Model>(history: &History<M::Op>, model: &M, options: Option
     }
     .clamp(1, n_parts.max(1));
 
-    let worker = || loop {
+    // One slice of one key; false when the queue is empty.
+    let turn = || {
         let Some((i, mut slot)) = lock(&queue).pop_front() else {
-            break;
+            return false;
         };
         let unknown = if stop.load(Ordering::Relaxed) {
             Some(UnknownReason::Cancelled)
         } else if Instant::now() >= deadline {
             Some(UnknownReason::TimeLimit)
-        } else if memory.load(Ordering::Relaxed) > options.budget.memory_limit {
+        } else if memory.load(Ordering::Relaxed) + 2 * slot.search.bytes() as u64
+            > options.budget.memory_limit
+        {
+            // A slice may double this search's tables, and a hash table that grows
+            // holds its old and new arrays at once: stop before that could cross
+            // the limit, not after.
             Some(UnknownReason::MemoryLimit)
         } else {
             None
@@ -153,13 +160,23 @@ pub fn check_with<M: Model>(history: &History<M::Op>, model: &M, options: Option
             }
             None => lock(&finished).push((i, slot)),
         }
+        true
     };
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(worker);
+    // A first round on this thread: small histories finish here without paying for
+    // thread start-up; only what is left is shared among the workers.
+    for _ in 0..n_parts {
+        if !turn() {
+            break;
         }
-        worker();
-    });
+    }
+    if !lock(&queue).is_empty() {
+        std::thread::scope(|s| {
+            for _ in 1..threads {
+                s.spawn(|| while turn() {});
+            }
+            while turn() {}
+        });
+    }
 
     let mut done: Vec<(usize, Slot<'_, M>)> =
         finished.into_inner().unwrap_or_else(|e| e.into_inner());
