@@ -1,11 +1,609 @@
-//! `faultline cluster …` and `faultline clean` (scaffold: replaced by the runtime work).
-#[derive(Debug, clap::Args)]
-pub struct ClusterArgs {}
-#[derive(Debug, clap::Args)]
-pub struct CleanArgs {}
-pub fn run(_: ClusterArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("not built yet")
+//! `faultline cluster …` (the sandbox) and `faultline clean`.
+//!
+//! ```text
+//! flags (clap) ──► ClusterArgs ──► Registry (which run) ──► harness::cluster / nemesis
+//!   up       Cluster::up + detach: the cluster outlives this process
+//!   status   registry + namespaces + processes
+//!   exec     one command inside a node's namespace (stdio inherited; its exit code)
+//!   spawn    a background program in a node's namespace (own process group, log file)
+//!   partition / heal / loss   Nemesis, network faults persisted in <run dir>/faults.json
+//!   kill / pause / resume     every process in the chosen nodes' namespaces
+//!   reach    TCP echo reachability matrix (this binary serves the echo)
+//!   serve-echo / probe        tools for hand checks with `exec` and `spawn`
+//!   down     teardown of one run;   faultline clean: everything no live controller owns
+//! ```
+//!
+//! Exit codes: 0 ok, 254 bad input (unknown run, node, spec, address outside
+//! 198.18.0.0/15), 255 harness failure; `exec` returns the command's own exit code and
+//! `probe` 1 when the address is unreachable.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::net::{SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use harness::cluster::cleanup::{self, CleanScope};
+use harness::cluster::{addr, netns, prereq, probe, wait};
+use harness::cluster::{Cluster, ClusterConfig, NodeId, Registry, RunRecord, ServiceSpec};
+use harness::exec::RealExec;
+use nemesis::{Fault, FaultKind, Nemesis, NetFaults, NodeSpec, Outcome, PartitionKind, Processes};
+
+use crate::exit;
+
+/// Name given to a sandbox when `up` gets no `--name`.
+pub const DEFAULT_NAME: &str = "sandbox";
+
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// The sandbox run to act on (default: the only one, or `sandbox` for `up`).
+    #[arg(long, global = true, value_name = "NAME")]
+    name: Option<String>,
+    #[command(subcommand)]
+    command: ClusterCommand,
 }
-pub fn clean(_: CleanArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("not built yet")
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Create N nodes (network namespaces on a private bridge) and leave them running.
+    Up {
+        /// Number of nodes (1..=200).
+        #[arg(long, short = 'n', default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=200))]
+        nodes: u16,
+    },
+    /// Show sandbox clusters, their nodes, addresses and processes.
+    Status,
+    /// Run a command inside a node's namespace and wait for it.
+    Exec {
+        node: NodeId,
+        #[arg(last = true, required = true, num_args = 1..)]
+        cmd: Vec<OsString>,
+    },
+    /// Start a program in the background inside a node's namespace.
+    Spawn {
+        node: NodeId,
+        /// Log file (default: <run dir>/nodes/<node>/spawn.log).
+        #[arg(long)]
+        log: Option<PathBuf>,
+        #[arg(last = true, required = true, num_args = 1..)]
+        cmd: Vec<OsString>,
+    },
+    /// Partition the nodes: one, halves, random-halves, majority, minority-third,
+    /// majorities-ring, bridge, one-way.
+    Partition {
+        kind: PartitionKind,
+        /// Seed for the random choice of nodes.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Remove every partition and packet loss, and resume paused nodes.
+    Heal,
+    /// SIGKILL every process on the nodes of SPEC (one, minority, majority,
+    /// minority-third, all, or n1,n3).
+    Kill {
+        spec: NodeSpec,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// SIGSTOP every process on the nodes of SPEC.
+    Pause {
+        spec: NodeSpec,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// SIGCONT every process on the nodes of SPEC.
+    Resume {
+        spec: NodeSpec,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Drop a fraction P (0 < P <= 1) of node-to-node packets on the nodes of SPEC.
+    Loss {
+        spec: NodeSpec,
+        #[arg(value_parser = parse_probability)]
+        p: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Print who reaches whom over TCP (starts a short-lived echo server on each node).
+    Reach {
+        #[arg(long, default_value_t = 7999)]
+        port: u16,
+        /// Per-probe timeout in milliseconds.
+        #[arg(long, default_value_t = 500)]
+        timeout_ms: u64,
+    },
+    /// Serve TCP echo on a port in the current namespace (for `spawn`); bounded.
+    ServeEcho {
+        #[arg(long)]
+        port: u16,
+        /// Exit after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        lifetime_secs: u64,
+    },
+    /// TCP echo round trip to ADDR:PORT (in 198.18.0.0/15) from the current namespace;
+    /// exit 0 if it answered, 1 if not (for `exec`).
+    Probe {
+        to: SocketAddrV4,
+        #[arg(long, default_value_t = 1000)]
+        timeout_ms: u64,
+    },
+    /// Tear a sandbox down (namespaces, processes, registry entry).
+    Down { name: Option<String> },
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Also remove runs whose controller is still alive.
+    #[arg(long)]
+    all: bool,
+    /// Only this run.
+    #[arg(long, value_name = "NAME", conflicts_with = "all")]
+    run: Option<String>,
+}
+
+fn parse_probability(s: &str) -> Result<f64, String> {
+    let p: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if p > 0.0 && p <= 1.0 {
+        Ok(p)
+    } else {
+        Err(format!("{p} is not in (0, 1]"))
+    }
+}
+
+/// Bad input: printed, exit 254.
+fn bad(msg: impl std::fmt::Display) -> anyhow::Result<u8> {
+    eprintln!("error: {msg}");
+    Ok(exit::BAD_INPUT)
+}
+
+pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
+    let registry = Registry::default();
+    match args.command {
+        ClusterCommand::ServeEcho {
+            port,
+            lifetime_secs,
+        } => {
+            let bind = SocketAddr::from(([0, 0, 0, 0], port));
+            probe::serve_echo(bind, 100_000, Duration::from_secs(lifetime_secs))
+                .with_context(|| format!("serving echo on {bind}"))?;
+            Ok(exit::VALID)
+        }
+        ClusterCommand::Probe { to, timeout_ms } => {
+            if !addr::in_range(*to.ip()) {
+                return bad(format!(
+                    "{to} is outside 198.18.0.0/15; faultline only probes its own nodes"
+                ));
+            }
+            let ok = probe_here(SocketAddr::V4(to), Duration::from_millis(timeout_ms));
+            println!("{to}: {}", if ok { "reachable" } else { "unreachable" });
+            Ok(if ok { 0 } else { 1 })
+        }
+        ClusterCommand::Up { nodes } => {
+            let name = args.name.unwrap_or_else(|| DEFAULT_NAME.to_string());
+            if let Err(e) = addr::validate_run_name(&name) {
+                return bad(e);
+            }
+            if registry.get(&name).is_ok() {
+                return bad(format!(
+                    "a run named {name:?} already exists; `faultline cluster down --name {name}` first"
+                ));
+            }
+            let _signals = cleanup::install_signal_handler(
+                Arc::new(RealExec),
+                registry.clone(),
+                Duration::ZERO,
+            )?;
+            let cluster = Cluster::up_with(ClusterConfig::new(&name, nodes))?;
+            let record = cluster.detach()?;
+            print_cluster(&record);
+            Ok(exit::VALID)
+        }
+        ClusterCommand::Status => {
+            prereq::check(&RealExec)?;
+            let runs = registry.list()?;
+            if runs.is_empty() {
+                println!("no faultline clusters");
+            }
+            for r in &runs {
+                print_cluster(r);
+                let owner = match r.owner {
+                    None => "detached (sandbox)".to_string(),
+                    Some(o) if o.is_alive() => format!("owned by pid {}", o.pid),
+                    Some(o) => format!("stale: controller pid {} is gone", o.pid),
+                };
+                println!("  {owner}");
+                let faults = load_faults(&registry, &r.run);
+                if let Some(g) = &faults.partition {
+                    println!("  partition: {g}");
+                }
+                for (n, p) in &faults.loss {
+                    println!("  loss on {n}: {p}");
+                }
+            }
+            Ok(exit::VALID)
+        }
+        ClusterCommand::Down { name } => {
+            prereq::check(&RealExec)?;
+            let name = match name.or(args.name) {
+                Some(n) => n,
+                None => match pick_run(&registry)? {
+                    Ok(r) => r.run,
+                    Err(msg) => return bad(msg),
+                },
+            };
+            if registry.get(&name).is_err() && namespaces_of(&name).is_empty() {
+                return bad(format!("no cluster named {name:?}"));
+            }
+            let report = cleanup::clean(&RealExec, &registry, &CleanScope::Run(name.clone()));
+            if let Some(e) = report.errors.first() {
+                bail!("tearing down {name}: {e}");
+            }
+            println!("{name}: down");
+            Ok(exit::VALID)
+        }
+        command => {
+            prereq::check(&RealExec)?;
+            let record = match args.name {
+                Some(n) => match registry.get(&n) {
+                    Ok(r) => r,
+                    Err(_) => return bad(format!("no cluster named {n:?}")),
+                },
+                None => match pick_run(&registry)? {
+                    Ok(r) => r,
+                    Err(msg) => return bad(msg),
+                },
+            };
+            on_run(&registry, record, command)
+        }
+    }
+}
+
+/// The only run in the registry, or a message saying which to choose.
+fn pick_run(registry: &Registry) -> anyhow::Result<Result<RunRecord, String>> {
+    let mut runs = registry.list()?;
+    Ok(match runs.len() {
+        0 => Err("no faultline cluster; start one with `faultline cluster up`".to_string()),
+        1 => Ok(runs.remove(0)),
+        _ => {
+            let names: Vec<String> = runs.into_iter().map(|r| r.run).collect();
+            Err(format!(
+                "several clusters exist ({}); choose one with --name",
+                names.join(", ")
+            ))
+        }
+    })
+}
+
+fn namespaces_of(run: &str) -> Vec<String> {
+    netns::existing_namespaces()
+        .into_iter()
+        .filter(|ns| addr::run_of_ns(ns) == Some(run))
+        .collect()
+}
+
+fn print_cluster(r: &RunRecord) {
+    println!(
+        "cluster {} ({} nodes, slot {}, control {} in {})",
+        r.run,
+        r.nodes,
+        r.slot,
+        addr::control_addr(r.slot),
+        addr::control_ns(&r.run)
+    );
+    for i in 1..=r.nodes {
+        let ns = addr::node_ns(&r.run, i);
+        let procs = netns::pids_in(&ns).len();
+        println!(
+            "  n{i}  {:<15}  {ns}  {procs} process(es)",
+            addr::node_addr(r.slot, i).to_string()
+        );
+    }
+}
+
+fn faults_path(registry: &Registry, run: &str) -> PathBuf {
+    registry.run_dir(run).join("faults.json")
+}
+
+fn load_faults(registry: &Registry, run: &str) -> NetFaults {
+    std::fs::read(faults_path(registry, run))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn save_faults(registry: &Registry, run: &str, f: &NetFaults) -> anyhow::Result<()> {
+    let path = faults_path(registry, run);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(f)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Process control for the sandbox: every process in a node's namespace.
+struct NamespaceProcesses {
+    ns: BTreeMap<NodeId, String>,
+}
+
+impl NamespaceProcesses {
+    fn ns(&self, node: NodeId) -> Result<&str, String> {
+        self.ns
+            .get(&node)
+            .map(String::as_str)
+            .ok_or_else(|| format!("no node {node}"))
+    }
+}
+
+impl Processes for NamespaceProcesses {
+    fn kill(&self, node: NodeId) -> Result<(), String> {
+        netns::kill_all_in(self.ns(node)?, Duration::from_secs(10)).map(|_| ())
+    }
+    fn start(&self, node: NodeId) -> Result<(), String> {
+        Err(format!(
+            "the sandbox cannot restart what ran on {node}; use `faultline cluster spawn` again"
+        ))
+    }
+    fn pause(&self, node: NodeId) -> Result<(), String> {
+        netns::pause_all_in(self.ns(node)?, true).map(|_| ())
+    }
+    fn resume(&self, node: NodeId) -> Result<(), String> {
+        netns::pause_all_in(self.ns(node)?, false).map(|_| ())
+    }
+}
+
+fn sandbox_nemesis(cluster: &Cluster, seed: u64) -> Nemesis {
+    let targets = cluster
+        .nodes()
+        .iter()
+        .map(|n| {
+            (
+                n.id,
+                nemesis::Target {
+                    ns: n.ns.clone(),
+                    addr: n.addr,
+                },
+            )
+        })
+        .collect();
+    let procs = NamespaceProcesses {
+        ns: cluster
+            .nodes()
+            .iter()
+            .map(|n| (n.id, n.ns.clone()))
+            .collect(),
+    };
+    Nemesis::new(cluster.exec_backend(), targets, seed).with_processes(Arc::new(procs))
+}
+
+/// Prints an event; Installed → 0, Skipped → 254 (nothing done), Indeterminate → 255.
+fn report(e: &nemesis::Event) -> u8 {
+    println!("{e}");
+    match e.outcome {
+        Outcome::Installed => exit::VALID,
+        Outcome::Skipped(_) => exit::BAD_INPUT,
+        Outcome::Indeterminate(_) => exit::HARNESS,
+    }
+}
+
+fn on_run(registry: &Registry, record: RunRecord, command: ClusterCommand) -> anyhow::Result<u8> {
+    let cluster = Cluster::attach(registry, &record.run)?;
+    let check_node = |n: NodeId| -> Result<(), String> {
+        if n.index() > record.nodes {
+            Err(format!(
+                "{} has no node {n} (it has n1..n{})",
+                record.run, record.nodes
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    match command {
+        ClusterCommand::Exec { node, cmd } => {
+            if let Err(m) = check_node(node) {
+                return bad(m);
+            }
+            let ns = cluster.node(node)?.ns.clone();
+            let fd = harness::exec::open_netns(&ns)?;
+            let mut command = std::process::Command::new(&cmd[0]);
+            command.args(&cmd[1..]);
+            harness::exec::pre_exec_enter(&mut command, Some(&fd), false);
+            let status = command
+                .status()
+                .with_context(|| format!("running {:?} in {node}", cmd[0]))?;
+            Ok(match status.code() {
+                Some(c) => c.clamp(0, 255) as u8,
+                None => {
+                    use std::os::unix::process::ExitStatusExt;
+                    128u8.saturating_add(status.signal().unwrap_or(0) as u8)
+                }
+            })
+        }
+        ClusterCommand::Spawn { node, log, cmd } => {
+            if let Err(m) = check_node(node) {
+                return bad(m);
+            }
+            let dir = cluster.node_dir(node);
+            let log = log.unwrap_or_else(|| dir.join("spawn.log"));
+            let pid = cluster.start_service(node, ServiceSpec::new(cmd, &dir, &log))?;
+            println!(
+                "{node}: started pid {pid} (process group {pid}), log {}",
+                log.display()
+            );
+            Ok(exit::VALID)
+        }
+        ClusterCommand::Partition { kind, seed } => {
+            if kind == PartitionKind::Primaries {
+                return bad("`primaries` needs to know the leader, which only `faultline test` targets can tell");
+            }
+            let mut nem =
+                sandbox_nemesis(&cluster, seed).with_net_faults(load_faults(registry, &record.run));
+            let e = nem.start(&Fault::Partition { kind });
+            save_faults(registry, &record.run, &nem.net_faults())?;
+            Ok(report(&e))
+        }
+        ClusterCommand::Loss { spec, p, seed } => {
+            if let NodeSpec::Nodes(set) = &spec {
+                if let Some(m) = set.iter().find_map(|n| check_node(*n).err()) {
+                    return bad(m);
+                }
+            }
+            if spec == NodeSpec::Primaries {
+                return bad("`primaries` needs a leader query; name the nodes instead (n1,n2)");
+            }
+            let mut nem =
+                sandbox_nemesis(&cluster, seed).with_net_faults(load_faults(registry, &record.run));
+            let e = nem.start(&Fault::Loss { p, nodes: spec });
+            save_faults(registry, &record.run, &nem.net_faults())?;
+            Ok(report(&e))
+        }
+        ClusterCommand::Heal => {
+            let mut nem =
+                sandbox_nemesis(&cluster, 0).with_net_faults(load_faults(registry, &record.run));
+            let mut code = report(&nem.stop(FaultKind::Partition));
+            code = code.max(report(&nem.stop(FaultKind::Loss)));
+            save_faults(registry, &record.run, &nem.net_faults())?;
+            for n in cluster.nodes() {
+                let resumed = netns::pause_all_in(&n.ns, false)
+                    .map_err(|e| anyhow::anyhow!("resuming {}: {e}", n.id))?;
+                if resumed > 0 {
+                    println!("{}: SIGCONT to {resumed} process(es)", n.id);
+                }
+            }
+            Ok(code)
+        }
+        ClusterCommand::Kill { spec, seed }
+        | ClusterCommand::Pause { spec, seed }
+        | ClusterCommand::Resume { spec, seed }
+            if spec == NodeSpec::Primaries =>
+        {
+            let _ = seed;
+            bad("`primaries` needs a leader query; name the nodes instead (n1,n2)")
+        }
+        ClusterCommand::Kill { spec, seed } => {
+            if let Some(m) = spec_nodes_error(&spec, &check_node) {
+                return bad(m);
+            }
+            let mut nem = sandbox_nemesis(&cluster, seed);
+            Ok(report(&nem.start(&Fault::Kill { nodes: spec })))
+        }
+        ClusterCommand::Pause { spec, seed } => {
+            if let Some(m) = spec_nodes_error(&spec, &check_node) {
+                return bad(m);
+            }
+            let mut nem = sandbox_nemesis(&cluster, seed);
+            Ok(report(&nem.start(&Fault::Pause { nodes: spec })))
+        }
+        ClusterCommand::Resume { spec, seed } => {
+            if let Some(m) = spec_nodes_error(&spec, &check_node) {
+                return bad(m);
+            }
+            let nodes = sandbox_nemesis(&cluster, seed).resolve(&spec);
+            for n in nodes {
+                let count = netns::pause_all_in(&cluster.node(n)?.ns, false)
+                    .map_err(|e| anyhow::anyhow!("resuming {n}: {e}"))?;
+                println!("{n}: SIGCONT to {count} process(es)");
+            }
+            Ok(exit::VALID)
+        }
+        ClusterCommand::Reach { port, timeout_ms } => reach(&cluster, port, timeout_ms),
+        ClusterCommand::Up { .. }
+        | ClusterCommand::Status
+        | ClusterCommand::Down { .. }
+        | ClusterCommand::ServeEcho { .. }
+        | ClusterCommand::Probe { .. } => unreachable!("handled before a run is chosen"),
+    }
+}
+
+fn spec_nodes_error(
+    spec: &NodeSpec,
+    check: &dyn Fn(NodeId) -> Result<(), String>,
+) -> Option<String> {
+    match spec {
+        NodeSpec::Nodes(set) => set.iter().find_map(|n| check(*n).err()),
+        _ => None,
+    }
+}
+
+/// A TCP echo round trip from the current namespace.
+fn probe_here(to: SocketAddr, timeout: Duration) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&to, timeout) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(timeout));
+    let msg = b"faultline-probe\n";
+    let mut buf = [0u8; 16];
+    s.write_all(msg).is_ok() && s.read_exact(&mut buf).is_ok() && &buf == msg
+}
+
+/// Starts `faultline cluster serve-echo` on every node, prints the matrix, stops them.
+fn reach(cluster: &Cluster, port: u16, timeout_ms: u64) -> anyhow::Result<u8> {
+    let exe = std::env::current_exe().context("finding the faultline binary")?;
+    let mut started = Vec::new();
+    for n in cluster.nodes() {
+        let dir = cluster.node_dir(n.id);
+        let spec = ServiceSpec::new(
+            [
+                exe.clone().into_os_string(),
+                "cluster".into(),
+                "serve-echo".into(),
+                "--port".into(),
+                port.to_string().into(),
+                "--lifetime-secs".into(),
+                "60".into(),
+            ],
+            &dir,
+            dir.join("reach-echo.log"),
+        );
+        cluster.start_service(n.id, spec)?;
+        started.push(n.id);
+    }
+    let result = (|| -> anyhow::Result<probe::Matrix> {
+        for n in &started {
+            // Waits from inside the node itself: the control namespace may be fine while
+            // a partition hides the node from its peers.
+            let ns = cluster.node(*n)?.ns.clone();
+            let to = SocketAddr::from((cluster.addr(*n)?, port));
+            wait::poll_until(Duration::from_secs(10), &format!("echo on {n}"), || {
+                wait::connect_from(&ns, to, Duration::from_millis(200))
+                    .ok()
+                    .map(|_| ())
+            })?;
+        }
+        Ok(cluster.reachability(port, Duration::from_millis(timeout_ms)))
+    })();
+    for n in &started {
+        if let Err(e) = cluster.kill(*n) {
+            eprintln!("warning: stopping echo on {n}: {e}");
+        }
+    }
+    print!("{}", probe::render(&result?));
+    Ok(exit::VALID)
+}
+
+pub fn clean(args: CleanArgs) -> anyhow::Result<u8> {
+    prereq::check(&RealExec)?;
+    let scope = match (args.all, args.run) {
+        (_, Some(run)) => CleanScope::Run(run),
+        (true, None) => CleanScope::All,
+        (false, None) => CleanScope::Unowned,
+    };
+    let report = cleanup::clean(&RealExec, &Registry::default(), &scope);
+    for r in &report.runs {
+        println!("removed run {r}");
+    }
+    for ns in &report.orphan_namespaces {
+        println!("removed orphan namespace {ns}");
+    }
+    if report.runs.is_empty() && report.orphan_namespaces.is_empty() {
+        println!("nothing to clean");
+    }
+    if let Some(e) = report.errors.first() {
+        bail!("clean: {e} ({} error(s))", report.errors.len());
+    }
+    Ok(exit::VALID)
 }

@@ -39,6 +39,6 @@ pub mod spec;
 
 pub use fault::{Event, Fault, FaultKind, Outcome, Phase};
 pub use grudge::{Grudge, PartitionKind};
-pub use nemesis::{FaultInjector, LeaderQuery, Nemesis, Processes, Target};
+pub use nemesis::{FaultInjector, LeaderQuery, Nemesis, NetFaults, Processes, Target};
 pub use schedule::{Schedule, ScheduleConfig, Step};
 pub use spec::NodeSpec;

@@ -78,6 +78,14 @@ pub struct Target {
     pub addr: Ipv4Addr,
 }
 
+/// The network faults in force, as data (so a stateless CLI can persist and restore
+/// them between invocations).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NetFaults {
+    pub partition: Option<Grudge>,
+    pub loss: BTreeMap<NodeId, f64>,
+}
+
 pub struct Nemesis {
     exec: Arc<dyn Exec>,
     nodes: BTreeMap<NodeId, Target>,
@@ -145,6 +153,23 @@ impl Nemesis {
         self
     }
 
+    /// The network faults in force now.
+    pub fn net_faults(&self) -> NetFaults {
+        NetFaults {
+            partition: self.partition.clone(),
+            loss: self.loss.clone(),
+        }
+    }
+
+    /// Takes over network faults installed earlier (by another process). Nothing is
+    /// applied until the next start or stop, which then rewrites every node's table.
+    pub fn with_net_faults(mut self, faults: NetFaults) -> Self {
+        self.partition = faults.partition;
+        self.loss = faults.loss;
+        self.applied.clear();
+        self
+    }
+
     pub fn node_ids(&self) -> Vec<NodeId> {
         self.nodes.keys().copied().collect()
     }
@@ -175,7 +200,8 @@ impl Nemesis {
         self.leaders.as_ref().map(|q| q()).unwrap_or_default()
     }
 
-    fn resolve(&mut self, spec: &NodeSpec) -> BTreeSet<NodeId> {
+    /// The nodes a spec means now (seeded rng; the leader query for `primaries`).
+    pub fn resolve(&mut self, spec: &NodeSpec) -> BTreeSet<NodeId> {
         let nodes = self.node_ids();
         let leaders = self.leaders.clone();
         spec.resolve(&nodes, &mut self.rng, move || {

@@ -184,6 +184,21 @@ pub fn kill_all_in(ns: &str, timeout: Duration) -> Result<usize, String> {
     Ok(killed.len())
 }
 
+/// Sends SIGSTOP (`pause`) or SIGCONT (resume) to every process in the namespace.
+/// Returns how many processes were signalled.
+pub fn pause_all_in(ns: &str, pause: bool) -> Result<usize, String> {
+    let sig = if pause {
+        Signal::SIGSTOP
+    } else {
+        Signal::SIGCONT
+    };
+    let pids = pids_in(ns);
+    for &pid in &pids {
+        kill(Pid::from_raw(pid), sig).map_err(|e| format!("{sig} to pid {pid} in {ns}: {e}"))?;
+    }
+    Ok(pids.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
