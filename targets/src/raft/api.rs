@@ -3,9 +3,9 @@
 //!
 //! | method | path                    | body                              | 200 body            |
 //! |--------|-------------------------|-----------------------------------|---------------------|
-//! | GET    | `/kv/{key}`             |                                   | `{"value": 5}` / `{"value": null}` |
-//! | PUT    | `/kv/{key}`             | `{"value": 5}`                    | `{"written": true}` |
-//! | POST   | `/kv/{key}/cas`         | `{"from": 5, "to": 6}`            | `{"written": true}` |
+//! | GET    | `/kv/{key}`             |                                   | `{"value": "5"}` / `{"value": null}` |
+//! | PUT    | `/kv/{key}`             | `{"value": "5"}`                  | `{"written": true}` |
+//! | POST   | `/kv/{key}/cas`         | `{"from": "5", "to": "6"}`        | `{"written": true}` |
 //! | POST   | `/lock/{name}/acquire`  | `{"client": "c1", "ttl_ms": 5000}`| `{"token": 17}`     |
 //! | POST   | `/lock/{name}/release`  | `{"client": "c1", "token": 17}`   | `{"released": true}`|
 //! | GET    | `/status`               |                                   | [`Status`]          |
@@ -31,16 +31,16 @@ use super::types::{LogIndex, NodeId, Role, Term};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadReply {
-    pub value: Option<i64>,
+    pub value: Option<String>,
 }
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteBody {
-    pub value: i64,
+    pub value: String,
 }
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CasBody {
-    pub from: i64,
-    pub to: i64,
+    pub from: String,
+    pub to: String,
 }
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrittenReply {
@@ -100,7 +100,7 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader: Option<NodeId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actual: Option<i64>,
+    pub actual: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<String>,
 }
@@ -122,7 +122,7 @@ impl ErrorBody {
             }
             RequestError::PreconditionFailed { actual } => {
                 body.error = ErrorKind::PreconditionFailed;
-                body.actual = *actual;
+                body.actual = actual.clone();
                 StatusCode::CONFLICT
             }
             RequestError::LockHeld { holder } => {

@@ -92,26 +92,28 @@ impl RaftClient {
 
     /// Linearizable read. Any error means "no value observed"; a read has no effect, so
     /// callers may record every error as a definite failure.
-    pub async fn read(&self, key: &str) -> Result<Option<i64>, ClientError> {
+    pub async fn read(&self, key: &str) -> Result<Option<String>, ClientError> {
         let r: ReadReply = self.send(self.http.get(self.url(&["kv", key]))).await?;
         Ok(r.value)
     }
 
-    pub async fn write(&self, key: &str, value: i64) -> Result<(), ClientError> {
-        let req = self
-            .http
-            .put(self.url(&["kv", key]))
-            .json(&WriteBody { value });
+    pub async fn write(&self, key: &str, value: &str) -> Result<(), ClientError> {
+        let req = self.http.put(self.url(&["kv", key])).json(&WriteBody {
+            value: value.into(),
+        });
         let _: WrittenReply = self.send(req).await?;
         Ok(())
     }
 
     /// Compare-and-set; a mismatch is `Rejected(PreconditionFailed { actual })` (definite).
-    pub async fn cas(&self, key: &str, from: i64, to: i64) -> Result<(), ClientError> {
+    pub async fn cas(&self, key: &str, from: &str, to: &str) -> Result<(), ClientError> {
         let req = self
             .http
             .post(self.url(&["kv", key, "cas"]))
-            .json(&CasBody { from, to });
+            .json(&CasBody {
+                from: from.into(),
+                to: to.into(),
+            });
         let _: WrittenReply = self.send(req).await?;
         Ok(())
     }
@@ -240,7 +242,9 @@ mod tests {
     fn classification_table() {
         let definite = [
             ClientError::Rejected(RequestError::NotLeader { leader: None }),
-            ClientError::Rejected(RequestError::PreconditionFailed { actual: Some(1) }),
+            ClientError::Rejected(RequestError::PreconditionFailed {
+                actual: Some("1".into()),
+            }),
             ClientError::Rejected(RequestError::LockHeld { holder: "c".into() }),
             ClientError::Rejected(RequestError::NotHolder),
             ClientError::Connect("refused".into()),

@@ -83,6 +83,8 @@ pub struct Raft {
     election_timeout: u64,
     heartbeat_elapsed: u64,
     votes: BTreeSet<NodeId>,
+    /// Peers that answered this candidacy's RequestVote (granted or not).
+    answered: BTreeSet<NodeId>,
     progress: BTreeMap<NodeId, Progress>,
     pending: BTreeMap<LogIndex, (Term, RequestId)>,
     reads: Vec<PendingRead>,
@@ -120,6 +122,7 @@ impl Raft {
             election_timeout: 0,
             heartbeat_elapsed: 0,
             votes: BTreeSet::new(),
+            answered: BTreeSet::new(),
             progress: BTreeMap::new(),
             pending: BTreeMap::new(),
             reads: Vec::new(),
@@ -243,6 +246,13 @@ impl Raft {
             self.election_elapsed += 1;
             if self.election_elapsed >= self.election_timeout {
                 self.campaign();
+            } else if self.role == Role::Candidate {
+                // §5.1: RPCs are retried when no answer arrives in time.
+                self.heartbeat_elapsed += 1;
+                if self.heartbeat_elapsed >= self.cfg.heartbeat_ticks {
+                    self.heartbeat_elapsed = 0;
+                    self.request_votes();
+                }
             }
             return;
         }
@@ -298,14 +308,25 @@ impl Raft {
         self.hard.voted_for = Some(self.cfg.id.clone());
         self.leader = None;
         self.votes = BTreeSet::from([self.cfg.id.clone()]);
+        self.answered.clear();
+        self.heartbeat_elapsed = 0;
         self.reset_election_timer();
         self.persist_hard_state();
         if self.votes.len() >= self.majority() {
             self.become_leader();
             return;
         }
+        self.request_votes();
+    }
+
+    fn request_votes(&mut self) {
         let (last_log_index, last_log_term) = (self.last_index(), self.last_term());
-        for peer in self.peers() {
+        let silent: Vec<NodeId> = self
+            .peers()
+            .into_iter()
+            .filter(|p| !self.answered.contains(p))
+            .collect();
+        for peer in silent {
             self.send(
                 peer,
                 Body::RequestVote {
@@ -403,6 +424,7 @@ impl Raft {
         if self.role != Role::Candidate {
             return;
         }
+        self.answered.insert(from.clone());
         if granted || self.has(Bug::CountRejectedVotes) {
             self.votes.insert(from);
         }
@@ -701,7 +723,7 @@ impl Raft {
         match request {
             Request::Read { key } => {
                 if self.has(Bug::StaleRead) {
-                    let value = self.sm.get(&key);
+                    let value = self.sm.get(&key).map(str::to_string);
                     self.reply(id, Ok(Response::Value(value)));
                     return;
                 }
@@ -752,7 +774,7 @@ impl Raft {
                 .count();
             let ready = acks >= majority && r.index.is_some_and(|i| self.applied >= i);
             if ready {
-                done.push((r.id, self.sm.get(&r.key)));
+                done.push((r.id, self.sm.get(&r.key).map(str::to_string)));
             }
             !ready
         });

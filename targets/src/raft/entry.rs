@@ -34,12 +34,12 @@ pub enum Payload {
 pub enum Op {
     Write {
         key: String,
-        value: i64,
+        value: String,
     },
     Cas {
         key: String,
-        from: i64,
-        to: i64,
+        from: String,
+        to: String,
     },
     Acquire {
         name: String,

@@ -36,7 +36,7 @@ pub enum Request {
 /// A successful answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
-    Value(Option<i64>),
+    Value(Option<String>),
     Written,
     Granted { token: LogIndex },
     Released,
@@ -49,7 +49,7 @@ pub enum RequestError {
     #[error("not the leader (leader hint: {leader:?})")]
     NotLeader { leader: Option<NodeId> },
     #[error("compare-and-set precondition failed (current value {actual:?})")]
-    PreconditionFailed { actual: Option<i64> },
+    PreconditionFailed { actual: Option<String> },
     #[error("lock held by {holder}")]
     LockHeld { holder: String },
     #[error("not the holder of this lock under this token")]

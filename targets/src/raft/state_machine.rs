@@ -20,13 +20,13 @@ pub struct Lock {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StateMachine {
-    kv: BTreeMap<String, i64>,
+    kv: BTreeMap<String, String>,
     locks: BTreeMap<String, Lock>,
 }
 
 impl StateMachine {
-    pub fn get(&self, key: &str) -> Option<i64> {
-        self.kv.get(key).copied()
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.kv.get(key).map(String::as_str)
     }
 
     pub fn lock(&self, name: &str) -> Option<&Lock> {
@@ -54,16 +54,18 @@ impl StateMachine {
     fn apply_op(&mut self, index: LogIndex, op: &Op) -> Result<Response, RequestError> {
         match op {
             Op::Write { key, value } => {
-                self.kv.insert(key.clone(), *value);
+                self.kv.insert(key.clone(), value.clone());
                 Ok(Response::Written)
             }
             Op::Cas { key, from, to } => {
-                let actual = self.kv.get(key).copied();
-                if actual == Some(*from) {
-                    self.kv.insert(key.clone(), *to);
+                let actual = self.kv.get(key);
+                if actual == Some(from) {
+                    self.kv.insert(key.clone(), to.clone());
                     Ok(Response::Written)
                 } else {
-                    Err(RequestError::PreconditionFailed { actual })
+                    Err(RequestError::PreconditionFailed {
+                        actual: actual.cloned(),
+                    })
                 }
             }
             Op::Acquire {
@@ -116,25 +118,27 @@ mod tests {
         let mut sm = StateMachine::default();
         let w = Op::Write {
             key: "k".into(),
-            value: 1,
+            value: "1".into(),
         };
         assert_eq!(sm.apply(&op(1, w)), Some(Ok(Response::Written)));
         let bad = Op::Cas {
             key: "k".into(),
-            from: 2,
-            to: 3,
+            from: "2".into(),
+            to: "3".into(),
         };
         assert_eq!(
             sm.apply(&op(2, bad)),
-            Some(Err(RequestError::PreconditionFailed { actual: Some(1) }))
+            Some(Err(RequestError::PreconditionFailed {
+                actual: Some("1".into())
+            }))
         );
         let good = Op::Cas {
             key: "k".into(),
-            from: 1,
-            to: 3,
+            from: "1".into(),
+            to: "3".into(),
         };
         assert_eq!(sm.apply(&op(3, good)), Some(Ok(Response::Written)));
-        assert_eq!(sm.get("k"), Some(3));
+        assert_eq!(sm.get("k"), Some("3"));
     }
 
     #[test]

@@ -85,10 +85,10 @@ fn replicate(nodes: &mut [Raft], cmds: Vec<Command>) -> Vec<Command> {
     all
 }
 
-fn write(key: &str, value: i64) -> Request {
+fn write(key: &str, value: &str) -> Request {
     Request::Op(Op::Write {
         key: key.into(),
-        value,
+        value: value.into(),
     })
 }
 
@@ -327,7 +327,7 @@ fn s5_3_writes_are_answered_only_after_a_majority_stores_them() {
     elect_first(&mut nodes);
     let cmds = nodes[0].step(Event::Request {
         id: RequestId(1),
-        request: write("x", 1),
+        request: write("x", "1"),
     });
     assert!(replies(&cmds).is_empty(), "no answer before replication");
     let all = replicate(&mut nodes, cmds);
@@ -341,7 +341,7 @@ fn s5_3_writes_are_answered_only_after_a_majority_stores_them() {
     elect_first(&mut buggy);
     let cmds = buggy[0].step(Event::Request {
         id: RequestId(1),
-        request: write("x", 1),
+        request: write("x", "1"),
     });
     assert_eq!(replies(&cmds), vec![(RequestId(1), Ok(Response::Written))]);
 }

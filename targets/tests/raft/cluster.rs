@@ -1,0 +1,201 @@
+//! Test support: a loopback cluster of real node processes (127.0.0.1 only), killed and
+//! cleaned up by a guard even when a test fails, and polling helpers with deadlines.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use targets::raft::api::Status;
+use targets::raft::{RaftClient, Role};
+
+pub const NODE_BIN: &str = env!("CARGO_BIN_EXE_faultline-raft-node");
+
+/// Polls `f` until it yields `Some`, or panics with `what` after `timeout`.
+pub async fn poll<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("an ephemeral port on 127.0.0.1")
+}
+
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub ids: Vec<String>,
+    peer_ports: Vec<u16>,
+    api_ports: Vec<u16>,
+    children: Vec<Option<Child>>,
+    extra_args: Vec<String>,
+    pub clients: Vec<RaftClient>,
+}
+
+impl Cluster {
+    /// Starts `n` nodes; `extra_args` go to every node (e.g. `--bug`).
+    pub fn start(name: &str, n: usize, extra_args: &[&str]) -> Cluster {
+        let dir =
+            std::env::temp_dir().join(format!("faultline-raft-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creating the cluster directory");
+        let ids: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
+        let peer_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let api_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let clients = api_ports
+            .iter()
+            .map(|p| {
+                RaftClient::new(format!("http://127.0.0.1:{p}"), Duration::from_secs(3))
+                    .expect("building an HTTP client")
+            })
+            .collect();
+        let mut c = Cluster {
+            dir,
+            ids,
+            peer_ports,
+            api_ports,
+            children: (0..n).map(|_| None).collect(),
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            clients,
+        };
+        for i in 0..n {
+            c.start_node(i);
+        }
+        c
+    }
+
+    pub fn args(&self, i: usize) -> Vec<String> {
+        let peers: Vec<String> = self
+            .ids
+            .iter()
+            .zip(&self.peer_ports)
+            .map(|(id, p)| format!("{id}=127.0.0.1:{p}"))
+            .collect();
+        let mut a = vec![
+            "--id".to_string(),
+            self.ids[i].clone(),
+            "--peers".into(),
+            peers.join(","),
+            "--api".into(),
+            format!("127.0.0.1:{}", self.api_ports[i]),
+            "--data-dir".into(),
+            self.data_dir(i).display().to_string(),
+            "--request-timeout-ms".into(),
+            "2000".into(),
+        ];
+        a.extend(self.extra_args.iter().cloned());
+        a
+    }
+
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(&self.ids[i])
+    }
+
+    pub fn log_path(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("{}.log", self.ids[i]))
+    }
+
+    pub fn start_node(&mut self, i: usize) {
+        assert!(
+            self.children[i].is_none(),
+            "{} already running",
+            self.ids[i]
+        );
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(i))
+            .expect("opening the node log");
+        let child = Command::new(NODE_BIN)
+            .args(self.args(i))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawning a node process");
+        self.children[i] = Some(child);
+    }
+
+    /// SIGKILL, like the harness's kill nemesis.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.children[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn running(&self, i: usize) -> bool {
+        self.children[i].is_some()
+    }
+
+    pub async fn statuses(&self) -> Vec<Option<Status>> {
+        let mut out = Vec::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            out.push(if self.running(i) {
+                c.status().await.ok()
+            } else {
+                None
+            });
+        }
+        out
+    }
+
+    /// Waits until a running node leads and a majority of running nodes agree on it.
+    pub async fn leader(&self, timeout: Duration) -> usize {
+        poll("a leader", timeout, || async {
+            let st = self.statuses().await;
+            let leader = st
+                .iter()
+                .position(|s| s.as_ref().is_some_and(|s| s.role == Role::Leader))?;
+            let term = st[leader].as_ref()?.term;
+            let agree = st
+                .iter()
+                .flatten()
+                .filter(|s| {
+                    s.term == term
+                        && s.leader.as_ref().map(|l| l.0.as_str()) == Some(&self.ids[leader])
+                })
+                .count();
+            (agree > self.ids.len() / 2).then_some(leader)
+        })
+        .await
+    }
+
+    pub fn logs(&self) -> String {
+        (0..self.ids.len())
+            .map(|i| {
+                let text = std::fs::read_to_string(self.log_path(i)).unwrap_or_default();
+                format!("--- {} ---\n{text}", self.ids[i])
+            })
+            .collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.children.len() {
+            self.kill(i);
+        }
+        if std::thread::panicking() {
+            eprintln!("node logs kept in {}\n{}", self.dir.display(), self.logs());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the bundled Raft target: the deterministic simulation over many
+//! seeds (with and without planted bugs) and a loopback cluster of real node processes.
+
+mod cluster;
+mod loopback;
+mod sim;
+mod simulation;

@@ -1,0 +1,142 @@
+//! Seeds through the simulator: correct by default, and every bug switch observable.
+
+use std::time::Instant;
+
+use targets::raft::Bug;
+
+use crate::sim::{first_violation, Sim, SimConfig};
+
+fn all_pass(nodes: usize, seeds: std::ops::Range<u64>) {
+    let start = Instant::now();
+    let n = seeds.end - seeds.start;
+    let mut totals = crate::sim::Stats::default();
+    for seed in seeds {
+        match Sim::new(SimConfig::new(nodes, seed, &[])).run() {
+            Ok(s) => {
+                totals.committed += s.committed;
+                totals.reads_ok += s.reads_ok;
+                totals.writes_acked += s.writes_acked;
+                totals.grants += s.grants;
+                totals.elections += s.elections;
+                totals.crashes += s.crashes;
+            }
+            Err(v) => panic!("{v}\nreplay: SimConfig::new({nodes}, {}, &[])", v.seed),
+        }
+    }
+    eprintln!(
+        "{nodes} nodes, {n} seeds in {:?}: {totals:?}",
+        start.elapsed()
+    );
+    // The simulation must actually exercise the protocol.
+    assert!(totals.reads_ok as u64 > n * 20, "{totals:?}");
+    assert!(totals.writes_acked as u64 > n * 20, "{totals:?}");
+    assert!(totals.grants as u64 > n, "{totals:?}");
+    assert!(totals.crashes as u64 > n, "{totals:?}");
+}
+
+#[test]
+fn three_nodes_are_safe_over_many_seeds() {
+    all_pass(3, 0..4000);
+}
+
+#[test]
+fn five_nodes_are_safe_over_many_seeds() {
+    all_pass(5, 10_000..11_500);
+}
+
+/// Finds how many seeds each bug needs under several profiles (run with --ignored).
+#[test]
+#[ignore]
+fn explore() {
+    let bug: Bug = std::env::var("BUG")
+        .ok()
+        .and_then(|b| clap::ValueEnum::from_str(&b, true).ok())
+        .unwrap_or(Bug::CommitOldTerm);
+    for nodes in [3, 5] {
+        for heavy in [false, true] {
+            for max_append in [None, Some(1)] {
+                let start = Instant::now();
+                let found: Vec<u64> = (0..4)
+                    .filter_map(|k| {
+                        first_violation(k * 10_000..k * 10_000 + 1500, |s| {
+                            let c = SimConfig::new(nodes, s, &[bug]);
+                            let mut c = if heavy { c.kill_heavy() } else { c };
+                            c.max_append = max_append;
+                            c
+                        })
+                        .map(|v| v.seed - k * 10_000)
+                    })
+                    .collect();
+                eprintln!("{bug} nodes={nodes} heavy={heavy} max_append={max_append:?}: {found:?} in {:?}", start.elapsed());
+            }
+        }
+    }
+}
+
+fn caught(bug: Bug, properties: &[&str], budget: u64, config: impl Fn(u64) -> SimConfig) {
+    let start = Instant::now();
+    match first_violation(0..budget, config) {
+        Some(v) => {
+            eprintln!("{bug}: {v} (after {:?})", start.elapsed());
+            assert!(
+                properties.contains(&v.property),
+                "{bug} broke an unexpected property: {v}"
+            );
+        }
+        None => panic!("{bug} was not observed within {budget} seeds"),
+    }
+}
+
+#[test]
+fn stale_read_is_caught() {
+    caught(Bug::StaleRead, &["linearizable read"], 50, |s| {
+        SimConfig::new(3, s, &[Bug::StaleRead])
+    });
+}
+
+#[test]
+fn forget_vote_is_caught() {
+    caught(Bug::ForgetVote, &["election safety (§5.2)"], 300, |s| {
+        SimConfig::new(3, s, &[Bug::ForgetVote]).kill_heavy()
+    });
+}
+
+#[test]
+fn ack_before_commit_is_caught() {
+    caught(
+        Bug::AckBeforeCommit,
+        &["acknowledged writes are durable"],
+        50,
+        |s| SimConfig::new(3, s, &[Bug::AckBeforeCommit]),
+    );
+}
+
+#[test]
+fn commit_old_term_is_caught() {
+    caught(
+        Bug::CommitOldTerm,
+        &[
+            "state machine safety (§5.4.3)",
+            "leader completeness (§5.4)",
+        ],
+        1000,
+        |s| SimConfig::new(3, s, &[Bug::CommitOldTerm]).kill_heavy(),
+    );
+}
+
+#[test]
+fn lock_no_lease_check_is_caught() {
+    caught(Bug::LockNoLeaseCheck, &["lock mutual exclusion"], 50, |s| {
+        SimConfig::new(3, s, &[Bug::LockNoLeaseCheck])
+    });
+}
+
+#[test]
+fn count_rejected_votes_is_caught() {
+    caught(
+        Bug::CountRejectedVotes,
+        &["election safety (§5.2)"],
+        50,
+        |s| SimConfig::new(3, s, &[Bug::CountRejectedVotes]),
+    );
+}
