@@ -535,6 +535,64 @@ pub fn check(history: &History<LockRecord>) -> CheckerResult {
     }
 }
 
+/// The lock workload, for any target whose client speaks [`Lock`].
+pub struct LockWorkload<L> {
+    opts: LockOpts,
+    /// The fenced resource every client of the run writes to.
+    pub resource: Arc<FencedResource>,
+    /// How many acquire → write → release rounds the final phase runs.
+    final_ops: u64,
+    _lock: std::marker::PhantomData<fn() -> L>,
+}
+
+impl<L> LockWorkload<L> {
+    pub fn new(opts: LockOpts, concurrency: usize) -> Self {
+        LockWorkload {
+            opts,
+            resource: Arc::new(FencedResource::default()),
+            final_ops: 3 * concurrency.max(1) as u64,
+            _lock: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<L: Lock> harness::run::Workload for LockWorkload<L> {
+    type Client = LockClient<L>;
+    type Codec = LockCodec;
+
+    fn name(&self) -> &'static str {
+        "lock"
+    }
+
+    fn generator(&mut self) -> Box<dyn Generator<Op = LockOp>> {
+        Box::new(LockGen::new(self.opts))
+    }
+
+    fn final_generator(&mut self) -> Option<Box<dyn Generator<Op = LockOp>>> {
+        Some(Box::new(harness::generator::Limit::new(
+            LockGen::new(self.opts),
+            self.final_ops,
+        )))
+    }
+
+    fn codec(&self) -> LockCodec {
+        LockCodec
+    }
+
+    fn check(
+        &self,
+        records: &[checkers::history::Record],
+        _budget: checkers::linearizability::Budget,
+    ) -> Result<Vec<CheckerResult>, checkers::InputError> {
+        let history = History::<LockRecord>::from_records(records)?;
+        Ok(vec![check(&history)])
+    }
+
+    fn is_write(&self, f: &str) -> bool {
+        f == "acquire"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

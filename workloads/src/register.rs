@@ -327,6 +327,74 @@ fn read_error(e: KvError) -> Completion<RegisterResult> {
     }
 }
 
+/// The register workload, for any target whose client speaks [`Kv`].
+pub struct RegisterWorkload<K> {
+    gen: Arc<std::sync::Mutex<RegisterGen>>,
+    _kv: std::marker::PhantomData<fn() -> K>,
+}
+
+impl<K> RegisterWorkload<K> {
+    pub fn new(opts: RegisterOpts) -> Self {
+        RegisterWorkload {
+            gen: Arc::new(std::sync::Mutex::new(RegisterGen::new(opts))),
+            _kv: std::marker::PhantomData,
+        }
+    }
+}
+
+/// The one register generator of a run, shared so the final phase can read every key
+/// the main phase used.
+struct SharedGen(Arc<std::sync::Mutex<RegisterGen>>);
+
+impl Generator for SharedGen {
+    type Op = KeyedOp;
+    fn poll(&mut self, ctx: &Ctx, rng: &mut ChaCha8Rng) -> Poll<KeyedOp> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .poll(ctx, rng)
+    }
+}
+
+impl<K: Kv> harness::run::Workload for RegisterWorkload<K> {
+    type Client = RegisterClient<K>;
+    type Codec = RegisterCodec;
+
+    fn name(&self) -> &'static str {
+        "register"
+    }
+
+    fn generator(&mut self) -> Box<dyn Generator<Op = KeyedOp>> {
+        Box::new(SharedGen(Arc::clone(&self.gen)))
+    }
+
+    fn final_generator(&mut self) -> Option<Box<dyn Generator<Op = KeyedOp>>> {
+        let keys = self
+            .gen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys_used();
+        Some(Box::new(FinalReads::new(keys)))
+    }
+
+    fn codec(&self) -> RegisterCodec {
+        RegisterCodec
+    }
+
+    fn check(
+        &self,
+        records: &[checkers::history::Record],
+        budget: Budget,
+    ) -> Result<Vec<CheckerResult>, checkers::InputError> {
+        let history = History::<CasOp>::from_records(records)?;
+        Ok(vec![check(&history, budget)])
+    }
+
+    fn is_write(&self, f: &str) -> bool {
+        matches!(f, "write" | "cas")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
