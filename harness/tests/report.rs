@@ -672,3 +672,368 @@ mod plots {
         }
     }
 }
+
+mod serve {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use harness::report::serve;
+    use harness::store::{files, Store};
+
+    /// A store with four runs, a secret file beside it and a symlink pointing out.
+    struct Fixture {
+        dir: PathBuf,
+        store: PathBuf,
+    }
+
+    impl Fixture {
+        fn new(name: &str) -> Fixture {
+            let dir =
+                std::env::temp_dir().join(format!("fl-report-serve-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let store_root = dir.join("store");
+            std::fs::create_dir_all(&store_root).expect("scratch store");
+            std::fs::write(dir.join("secret.txt"), "TOP SECRET").expect("secret");
+            let store = Store::new(&store_root);
+            let t0 = UNIX_EPOCH + Duration::from_secs(1_795_945_200); // 2026-11-29T09:40:00Z
+            let runs = [
+                ("raft-lock", 0, Some("invalid")),
+                ("zk-register", 5, Some("unknown")),
+                ("raft-register", 10, Some("valid")),
+                ("etcd-lock", 20, None),
+            ];
+            for (test, secs, verdict) in runs {
+                let run = store
+                    .create_run(test, t0 + Duration::from_secs(secs))
+                    .expect("run dir");
+                run.write_json(files::TEST, &serde_json::json!({ "name": test }))
+                    .expect("test.json");
+                if let Some(v) = verdict {
+                    run.write_json(files::RESULTS, &serde_json::json!({ "valid": v }))
+                        .expect("results.json");
+                }
+                std::fs::write(run.file(files::HISTORY), "{\"index\":0}\n").expect("history");
+                std::fs::write(
+                    run.file("report.html"),
+                    format!("<!DOCTYPE html><title>{test}</title>"),
+                )
+                .expect("report");
+                std::fs::write(run.file("latency.svg"), "<svg></svg>").expect("svg");
+                let node = run.node_dir("n1").expect("node dir");
+                std::fs::write(node.join("raft.log"), "started\n").expect("node log");
+                std::os::unix::fs::symlink("../../../secret.txt", run.file("escape"))
+                    .expect("symlink");
+            }
+            Fixture {
+                dir,
+                store: store_root,
+            }
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// A server on 127.0.0.1:0, shut down on drop.
+    struct Running {
+        addr: SocketAddr,
+        rt: tokio::runtime::Runtime,
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    }
+
+    impl Running {
+        fn start(store: &Path) -> Running {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let server = rt
+                .block_on(serve::bind(store, "127.0.0.1:0".parse().expect("addr")))
+                .expect("bind");
+            let addr = server.local_addr().expect("local addr");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = rt.spawn(server.run(async {
+                let _ = stopped.await;
+            }));
+            Running {
+                addr,
+                rt,
+                stop: Some(stop),
+                task: Some(task),
+            }
+        }
+
+        fn get(&self, path: &str) -> Response {
+            self.request("GET", path)
+        }
+
+        /// One HTTP/1.1 request on a fresh connection, sent as written (no path
+        /// normalisation, unlike real clients).
+        fn request(&self, method: &str, path: &str) -> Response {
+            let mut s = TcpStream::connect(self.addr).expect("connect");
+            s.set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+            write!(
+                s,
+                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            )
+            .expect("send");
+            let mut raw = Vec::new();
+            s.read_to_end(&mut raw).expect("read response");
+            Response::parse(&raw)
+        }
+    }
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+            if let Some(task) = self.task.take() {
+                let done = self
+                    .rt
+                    .block_on(async { tokio::time::timeout(Duration::from_secs(10), task).await });
+                if !std::thread::panicking() {
+                    let result = done.expect("server stops within 10 s");
+                    result.expect("server task").expect("server ran cleanly");
+                }
+            }
+        }
+    }
+
+    struct Response {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    }
+
+    impl Response {
+        fn parse(raw: &[u8]) -> Response {
+            let text = String::from_utf8_lossy(raw);
+            let (head, body) = text.split_once("\r\n\r\n").expect("a header block");
+            let mut lines = head.split("\r\n");
+            let status = lines
+                .next()
+                .and_then(|l| l.split(' ').nth(1))
+                .and_then(|s| s.parse().ok())
+                .expect("a status line");
+            let headers: Vec<(String, String)> = lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                .collect();
+            let chunked = headers
+                .iter()
+                .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+            let body = if chunked {
+                dechunk(body)
+            } else {
+                body.to_string()
+            };
+            Response {
+                status,
+                headers,
+                body,
+            }
+        }
+
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    fn dechunk(mut s: &str) -> String {
+        let mut out = String::new();
+        while let Some((size, rest)) = s.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).expect("chunk size");
+            if n == 0 {
+                break;
+            }
+            out.push_str(&rest[..n]);
+            s = &rest[n + 2..];
+        }
+        out
+    }
+
+    #[test]
+    fn runs_are_listed_newest_first_with_coloured_verdicts() {
+        let fx = Fixture::new("index");
+        let server = Running::start(&fx.store);
+        let r = server.get("/");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+        let rows: Vec<&str> = r.body.split("<tr>").skip(2).collect();
+        let tests: Vec<&str> = rows
+            .iter()
+            .map(|row| {
+                row.trim_start_matches("<td>")
+                    .split('<')
+                    .next()
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(
+            tests,
+            ["etcd-lock", "raft-register", "zk-register", "raft-lock"]
+        );
+        let verdicts = [
+            ("etcd-lock", "incomplete"),
+            ("raft-register", "valid"),
+            ("zk-register", "unknown"),
+            ("raft-lock", "invalid"),
+        ];
+        for ((test, verdict), row) in verdicts.iter().zip(&rows) {
+            assert!(
+                row.contains(&format!("<span class=\"v {verdict}\">{verdict}</span>")),
+                "{test}: {row}"
+            );
+        }
+        // The colours behind the classes.
+        assert!(r.body.contains(".v.invalid{background:#c62828}"));
+        assert!(r.body.contains(".v.valid{background:#2e7d32}"));
+        // Time as a date, and links to the artifacts that exist.
+        assert!(rows[3].contains("2026-11-29 09:40:00"));
+        for link in [
+            "/store/raft-lock/20261129T094000/report.html",
+            "/store/raft-lock/20261129T094000/history.jsonl",
+            "/store/raft-lock/20261129T094000/results.json",
+            "/store/raft-lock/20261129T094000/nodes/",
+            "/store/raft-lock/20261129T094000/latency.svg",
+        ] {
+            assert!(rows[3].contains(&format!("href=\"{link}\"")), "{link}");
+        }
+        assert!(!rows[0].contains("results.json"), "etcd-lock has none");
+        assert!(!rows[0].contains("faultline.log"), "no log was written");
+    }
+
+    #[test]
+    fn run_files_are_served_with_their_content_types_and_directories_listed() {
+        let fx = Fixture::new("files");
+        let server = Running::start(&fx.store);
+        let base = "/store/raft-lock/20261129T094000";
+        for (file, ctype, body) in [
+            (
+                "report.html",
+                "text/html; charset=utf-8",
+                "<!DOCTYPE html><title>raft-lock</title>",
+            ),
+            ("results.json", "application/json", "\"valid\": \"invalid\""),
+            (
+                "history.jsonl",
+                "text/plain; charset=utf-8",
+                "{\"index\":0}",
+            ),
+            ("latency.svg", "image/svg+xml", "<svg></svg>"),
+            ("nodes/n1/raft.log", "text/plain; charset=utf-8", "started"),
+        ] {
+            let r = server.get(&format!("{base}/{file}"));
+            assert_eq!(r.status, 200, "{file}");
+            assert_eq!(r.header("content-type"), Some(ctype), "{file}");
+            assert!(r.body.contains(body), "{file}: {}", r.body);
+            assert!(r
+                .header("content-security-policy")
+                .is_some_and(|v| v.starts_with("default-src 'none'")));
+        }
+        let listing = server.get(&format!("{base}/"));
+        assert_eq!(listing.status, 200);
+        for entry in [
+            "href=\"nodes/\"",
+            "href=\"history.jsonl\"",
+            "href=\"report.html\"",
+        ] {
+            assert!(listing.body.contains(entry), "{entry}");
+        }
+        assert!(
+            listing.body.find("nodes/").unwrap_or(usize::MAX)
+                < listing.body.find("history.jsonl").unwrap_or(0),
+            "directories first"
+        );
+        // A directory without its slash redirects, so relative links work.
+        let r = server.get(base);
+        assert_eq!(r.status, 308);
+        assert_eq!(r.header("location"), Some(&*format!("{base}/")));
+        // The `latest` links are followed inside the store.
+        let latest = server.get("/store/latest/report.html");
+        assert_eq!(latest.status, 200);
+        assert!(latest.body.contains("etcd-lock"));
+        assert_eq!(server.get(&format!("{base}/no-such-file")).status, 404);
+        assert_eq!(server.get("/elsewhere").status, 404);
+        // HEAD: headers only; other methods refused.
+        let head = server.request("HEAD", &format!("{base}/report.html"));
+        assert_eq!(head.status, 200);
+        assert_eq!(head.header("content-length"), Some("39"));
+        assert!(head.body.is_empty());
+        assert_eq!(server.request("POST", "/").status, 405);
+        assert_eq!(
+            server
+                .request("DELETE", &format!("{base}/report.html"))
+                .status,
+            405
+        );
+    }
+
+    #[test]
+    fn paths_out_of_the_store_are_refused() {
+        let fx = Fixture::new("traversal");
+        let server = Running::start(&fx.store);
+        let run = "/store/raft-lock/20261129T094000";
+        for (path, want) in [
+            ("/store/../secret.txt".to_string(), 403),
+            ("/store/%2e%2e/secret.txt".into(), 403),
+            ("/store/%2E%2E%2Fsecret.txt".into(), 403),
+            ("/store/raft-lock/..%2f..%2fsecret.txt".into(), 403),
+            ("/store/..%5csecret.txt".into(), 403),
+            (format!("{run}/../../../secret.txt"), 403),
+            (format!("{run}/escape"), 403), // a symlink pointing out of the store
+            ("/store/%00".into(), 403),
+            ("/../secret.txt".into(), 404),
+            ("/store/%ff".into(), 400),
+        ] {
+            let r = server.get(&path);
+            assert_eq!(r.status, want, "{path}");
+            assert!(!r.body.contains("TOP SECRET"), "{path} leaked the secret");
+        }
+        // The secret is really there: the refusals above are not "file not found".
+        assert!(std::fs::read_to_string(fx.dir.join("secret.txt"))
+            .is_ok_and(|s| s.contains("TOP SECRET")));
+        assert!(
+            std::fs::read_to_string(fx.store.join("raft-lock/20261129T094000/escape"))
+                .is_ok_and(|s| s.contains("TOP SECRET"))
+        );
+    }
+
+    #[test]
+    fn an_empty_or_missing_store_lists_no_runs() {
+        let dir = std::env::temp_dir().join(format!("fl-report-serve-none-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let server = Running::start(&dir);
+        let r = server.get("/");
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains("No runs yet."));
+    }
+
+    #[test]
+    fn binding_a_port_in_use_is_a_clear_error() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = taken.local_addr().expect("addr");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let e = match rt.block_on(serve::bind("store", addr)) {
+            Ok(_) => panic!("bound {addr} twice"),
+            Err(e) => e,
+        };
+        assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+        assert!(e.to_string().contains(&format!("binding {addr}")), "{e}");
+    }
+}
