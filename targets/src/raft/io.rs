@@ -46,9 +46,9 @@ pub enum Response {
 /// certainly had no effect.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum RequestError {
-    #[error("not the leader (leader hint: {leader:?})")]
+    #[error("not the leader (leader: {})", leader.as_ref().map_or("unknown", |l| l.0.as_str()))]
     NotLeader { leader: Option<NodeId> },
-    #[error("compare-and-set precondition failed (current value {actual:?})")]
+    #[error("compare-and-set precondition failed (current value: {})", actual.as_deref().unwrap_or("none"))]
     PreconditionFailed { actual: Option<String> },
     #[error("lock held by {holder}")]
     LockHeld { holder: String },

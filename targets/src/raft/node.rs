@@ -356,22 +356,25 @@ fn drive(
                 input = rx.try_recv().ok();
             }
         }
-        // 1. Durability first.
-        let mut hard = None;
+        // 1. Durability first. The newest hard state goes first so the term on disk is
+        // never older than the log's last entry, wherever a SIGKILL interrupts.
+        let hard = cmds.iter().rev().find_map(|c| match c {
+            Command::PersistHardState(h) => Some(h),
+            _ => None,
+        });
+        if let Some(h) = hard {
+            storage
+                .save_hard_state(h)
+                .context("saving the hard state")?;
+        }
         for c in &cmds {
             match c {
-                Command::PersistHardState(h) => hard = Some(h),
                 Command::Append(es) => storage.append(es).context("appending to the log")?,
                 Command::Truncate { from } => {
                     storage.truncate(*from).context("truncating the log")?
                 }
                 _ => {}
             }
-        }
-        if let Some(h) = hard {
-            storage
-                .save_hard_state(h)
-                .context("saving the hard state")?;
         }
         storage.sync().context("syncing the log")?;
         // 2. Then the effects that depend on it.
