@@ -592,7 +592,7 @@ fn join<T: fmt::Display>(items: impl Iterator<Item = T>) -> String {
     items.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
 }
 
-const LEGEND: &str = r#"<span class="key ok"></span> ok <span class="key fail"></span> fail <span class="key info"></span> info <span class="key open"></span> never completed <span class="key fault"></span> fault"#;
+const LEGEND: &str = r#"<span class="key ok"></span> ok <span class="key fail"></span> fail <span class="key info"></span> info <span class="key open"></span> never completed <span class="key nem"></span> nemesis <span class="key fault"></span> fault"#;
 
 const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1150px}\
 h1,h2,h3{margin:.8em 0 .3em}h3{font-size:1em}table{border-collapse:collapse;margin:.4em 0}\
@@ -605,7 +605,7 @@ ol.ops li.fail{color:#b71c1c}ol.ops li.info{color:#e65100}ol.ops li.open{color:#
 .note{color:#555;font-size:13px}svg.tl{display:block;font:11px sans-serif;margin:.3em 0}\
 svg .ok,.key.ok{fill:#43a047;background:#43a047}svg .fail,.key.fail{fill:#e53935;background:#e53935}\
 svg .info,.key.info{fill:#fb8c00;background:#fb8c00}svg .open,.key.open{fill:#9e9e9e;background:#9e9e9e}\
-svg .ext{opacity:.3}svg .hl{stroke:#000;stroke-width:2}svg .band{fill:#f7f7f7}\
+svg .nem,.key.nem{fill:#5e35b1;background:#5e35b1}svg .ext{opacity:.3}svg .hl{stroke:#000;stroke-width:2}svg .band{fill:#f7f7f7}\
 svg .fault rect,.key.fault{fill:#fbc8c4;background:#fbc8c4;opacity:.6}svg .fault text{fill:#8e1b10}\
 svg .leader line{stroke:#6a1b9a;stroke-dasharray:3 2}svg .leader text{fill:#6a1b9a}\
 svg .axis{stroke:#999}svg .detail{fill:none;stroke:#1565c0;stroke-width:1.5}\

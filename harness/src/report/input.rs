@@ -176,3 +176,121 @@ pub struct Availability {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered_after_heal: Option<u64>,
 }
+
+/// Longest `value` text kept per op when converting from a history.
+const VALUE_CHARS: usize = 120;
+
+impl Op {
+    /// From an untyped history record (any format `faultline check` reads);
+    /// `position` stands in for a missing index, and a missing time is 0.
+    pub fn from_record(r: &checkers::history::Record, position: u64) -> Op {
+        Op {
+            index: r.index.unwrap_or(position),
+            time: r.time.unwrap_or(0),
+            process: r.process.into(),
+            kind: r.kind.into(),
+            f: r.f.clone(),
+            value: value_text(r.key.as_ref(), &r.value),
+            error: r.error.as_ref().map(error_text),
+        }
+    }
+
+    /// From a typed history op (the run's own history).
+    pub fn from_history<P: checkers::history::Payload>(op: &checkers::history::Op<P>) -> Op {
+        use checkers::history::Body;
+        let (f, value) = match &op.body {
+            Body::Client(p) => (p.f().to_string(), p.value()),
+            Body::Nemesis(fault) => (fault.f.clone(), fault.value.clone()),
+        };
+        Op {
+            index: op.index,
+            time: op.time,
+            process: op.process.into(),
+            kind: op.kind.into(),
+            f,
+            value: value_text(op.key.as_ref(), &value),
+            error: op.error.as_ref().map(error_text),
+        }
+    }
+}
+
+impl From<checkers::history::Process> for Process {
+    fn from(p: checkers::history::Process) -> Process {
+        match p {
+            checkers::history::Process::Client(id) => Process::Client(id.0),
+            checkers::history::Process::Nemesis => Process::Nemesis,
+        }
+    }
+}
+
+impl From<checkers::history::Kind> for OpKind {
+    fn from(k: checkers::history::Kind) -> OpKind {
+        match k {
+            checkers::history::Kind::Invoke => OpKind::Invoke,
+            checkers::history::Kind::Ok => OpKind::Ok,
+            checkers::history::Kind::Fail => OpKind::Fail,
+            checkers::history::Kind::Info => OpKind::Info,
+        }
+    }
+}
+
+/// "key 3 [1,2]", "token 7", "" for null; at most [`VALUE_CHARS`] characters.
+fn value_text(key: Option<&checkers::history::Key>, value: &serde_json::Value) -> String {
+    let v = match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let text = match key {
+        Some(k) if v.is_empty() => format!("key {k}"),
+        Some(k) => format!("key {k} {v}"),
+        None => v,
+    };
+    super::describe::clip(&text, VALUE_CHARS).into_owned()
+}
+
+fn error_text(e: &serde_json::Value) -> String {
+    let text = match e {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    super::describe::clip(&text, VALUE_CHARS).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checkers::history::{Key, Kind, ProcessId, Record};
+
+    #[test]
+    fn records_become_display_ops() {
+        let r = Record {
+            line: 3,
+            index: None,
+            time: Some(1_500),
+            process: checkers::history::Process::Client(ProcessId(4)),
+            kind: Kind::Info,
+            f: "cas".into(),
+            key: Some(Key::Int(2)),
+            value: serde_json::json!([1, 2]),
+            error: Some(serde_json::json!("timeout")),
+        };
+        let op = Op::from_record(&r, 9);
+        assert_eq!(
+            op,
+            Op {
+                index: 9,
+                time: 1_500,
+                process: Process::Client(4),
+                kind: OpKind::Info,
+                f: "cas".into(),
+                value: "key 2 [1,2]".into(),
+                error: Some("timeout".into()),
+            }
+        );
+        let long = serde_json::Value::String("x".repeat(500));
+        assert_eq!(value_text(None, &long).chars().count(), VALUE_CHARS + 1);
+        assert_eq!(value_text(None, &serde_json::Value::Null), "");
+        assert_eq!(error_text(&serde_json::json!({"code": 5})), "{\"code\":5}");
+    }
+}

@@ -178,6 +178,7 @@ pub fn latency_svg(ops: &[Op], faults: &[FaultWindow]) -> Result<String, PlotErr
             .map_err(|x| e(&x))?;
         chart
             .configure_mesh()
+            .light_line_style(TRANSPARENT)
             .x_desc("time (s)")
             .y_desc("latency (ms)")
             .draw()
@@ -257,6 +258,7 @@ pub fn rate_svg(ops: &[Op], faults: &[FaultWindow]) -> Result<String, PlotError>
             .map_err(|x| e(&x))?;
         chart
             .configure_mesh()
+            .light_line_style(TRANSPARENT)
             .x_desc("time (s)")
             .y_desc("ops/s")
             .draw()

@@ -110,18 +110,28 @@ impl Timeline<'_, '_> {
         } else {
             ""
         };
+        // Nemesis calls are drawn in their own colour: their `info` is how a
+        // nemesis reports what it did, not an unknown outcome.
+        let class = if c.process == Process::Nemesis {
+            "nem"
+        } else {
+            c.outcome.as_str()
+        };
         let solid_end = c.end().unwrap_or(start);
         let x1 = w.x(solid_end).max(x0 + 1.0);
         write!(
             out,
-            r#"<rect class="{}{hl}" x="{x0:.1}" y="{y:.1}" width="{:.1}" height="{h}"><title>{}</title></rect>"#,
-            c.outcome.as_str(),
+            r#"<rect class="{class}{hl}" x="{x0:.1}" y="{y:.1}" width="{:.1}" height="{h}"><title>{}</title></rect>"#,
             x1 - x0,
             esc(&title)
         )?;
         // Indeterminate and never-completed calls may take effect at any later time:
         // their bars run on, faded, to the end of the window.
-        if matches!(c.outcome, Outcome::Info | Outcome::Open) && x1 < w.x(w.end) {
+        let open_ended = match c.process {
+            Process::Nemesis => c.outcome == Outcome::Open,
+            Process::Client(_) => matches!(c.outcome, Outcome::Info | Outcome::Open),
+        };
+        if open_ended && x1 < w.x(w.end) {
             write!(
                 out,
                 r#"<rect class="{} ext" x="{x1:.1}" y="{y:.1}" width="{:.1}" height="{h}"/>"#,
@@ -244,6 +254,21 @@ fn tick_step(span: u64) -> u64 {
     }
 }
 
+/// The smallest 1-2-5 length ≥ 100 ms giving at most `max_buckets` buckets over
+/// `span` ns.
+pub fn bucket_length(span: u64, max_buckets: u64) -> u64 {
+    let want = span / max_buckets.max(1);
+    let mut step = 100_000_000u64;
+    loop {
+        for m in [1, 2, 5] {
+            if step * m >= want {
+                return step * m;
+            }
+        }
+        step *= 10;
+    }
+}
+
 /// Per-bucket counts of client completions for the whole-run overview.
 pub struct Overview {
     pub bucket: u64,
@@ -253,10 +278,10 @@ pub struct Overview {
 }
 
 impl Overview {
-    /// Buckets of whole seconds, at most about `max_buckets` of them.
+    /// Buckets of a 1-2-5 length of at least 100 ms (one second for runs of up to
+    /// `max_buckets` seconds), at most about `max_buckets` of them.
     pub fn of(calls: &[Call<'_>], history_end: u64, max_buckets: u64) -> Overview {
-        let secs = history_end / 1_000_000_000 + 1;
-        let bucket = secs.div_ceil(max_buckets.max(1)).max(1) * 1_000_000_000;
+        let bucket = bucket_length(history_end, max_buckets);
         let n = (history_end / bucket + 1) as usize;
         let mut counts = vec![[0u64; 3]; n];
         for c in calls.iter().filter(|c| c.process != Process::Nemesis) {
@@ -365,6 +390,17 @@ mod tests {
         assert_eq!(tick_step(40_000_000), 5_000_000);
         for span in [1, 999, 123_456_789, 987_654_321_000] {
             assert!(span / tick_step(span) <= 10);
+        }
+    }
+
+    #[test]
+    fn overview_buckets_are_1_2_5_lengths() {
+        assert_eq!(bucket_length(3_000_000_000, 600), 100_000_000);
+        assert_eq!(bucket_length(300_000_000_000, 600), 500_000_000);
+        assert_eq!(bucket_length(600_000_000_000, 600), 1_000_000_000);
+        assert_eq!(bucket_length(3_600_000_000_000, 600), 10_000_000_000);
+        for span in [0, 1, 7_777_777_777_777] {
+            assert!(span / bucket_length(span, 600) <= 600);
         }
     }
 
