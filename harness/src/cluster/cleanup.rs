@@ -125,13 +125,18 @@ pub fn clean(exec: &dyn Exec, registry: &Registry, scope: &CleanScope) -> CleanR
         }
     }
     if let CleanScope::Run(run) = scope {
-        if !records.iter().any(|r| &r.run == run) {
+        if !records.iter().any(|r| &r.run == run) && registry.is_system() {
             let orphans: Vec<String> = netns::existing_namespaces()
                 .into_iter()
                 .filter(|ns| addr::run_of_ns(ns) == Some(run.as_str()))
                 .collect();
             sweep(exec, orphans, &mut report);
         }
+        return report;
+    }
+    // Only the machine's own registry accounts for every fl-* namespace; a registry
+    // elsewhere (tests) must never sweep namespaces it does not know.
+    if !registry.is_system() {
         return report;
     }
     // Re-read: a run claimed meanwhile must not lose its fresh namespaces.
@@ -213,4 +218,59 @@ pub fn install_signal_handler(
             std::process::exit(128 + sig);
         })?;
     Ok(shutdown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::RecordingExec;
+
+    #[test]
+    fn scopes_choose_the_right_runs() {
+        let dir = std::env::temp_dir().join(format!("fl-clean-scopes-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let registry = Registry::new(&dir);
+        let dead = Owner {
+            pid: i32::MAX - 7,
+            start_time: 1,
+        };
+        // Names no real namespace can have, so nothing on this machine is touched.
+        registry
+            .claim("zz-scope-live", 1, Some(Owner::current()))
+            .unwrap();
+        registry.claim("zz-scope-dead", 1, Some(dead)).unwrap();
+        registry.claim("zz-scope-sandbox", 1, None).unwrap();
+        let exec = RecordingExec::new();
+        let names = |r: CleanReport| r.runs;
+        assert_eq!(
+            names(clean(&exec, &registry, &CleanScope::Stale)),
+            ["zz-scope-dead"]
+        );
+        assert_eq!(
+            names(clean(&exec, &registry, &CleanScope::Unowned)),
+            ["zz-scope-sandbox"]
+        );
+        assert_eq!(
+            registry
+                .list()
+                .unwrap()
+                .iter()
+                .map(|r| r.run.as_str())
+                .collect::<Vec<_>>(),
+            ["zz-scope-live"]
+        );
+        assert_eq!(
+            names(clean(
+                &exec,
+                &registry,
+                &CleanScope::Run("zz-scope-live".into())
+            )),
+            ["zz-scope-live"]
+        );
+        assert!(
+            exec.commands().is_empty(),
+            "no namespace existed, none deleted"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

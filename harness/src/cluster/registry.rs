@@ -157,6 +157,12 @@ impl Registry {
         &self.root
     }
 
+    /// Whether this is the machine's registry (`/run/faultline`), the one that accounts
+    /// for every `fl-*` namespace; only it may sweep orphan namespaces.
+    pub fn is_system(&self) -> bool {
+        self.root == Path::new(DEFAULT_ROOT)
+    }
+
     fn runs_dir(&self) -> PathBuf {
         self.root.join("runs")
     }

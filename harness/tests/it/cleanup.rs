@@ -12,6 +12,7 @@ use harness::exec::RealExec;
 use crate::support::{echo_spec, namespaces_of, run_name, HostGuard};
 
 const CONTROLLER_ENV: &str = "FAULTLINE_TEST_CONTROLLER";
+const SIGNALS_ENV: &str = "FAULTLINE_TEST_SIGNALS";
 
 /// Not a test: the "controller" mode of this binary. With `FAULTLINE_TEST_CONTROLLER=<run>`
 /// it brings up a 2-node cluster, starts echo on n1, and waits to be killed (bounded).
@@ -20,6 +21,14 @@ fn controller_helper() {
     let Ok(run) = std::env::var(CONTROLLER_ENV) else {
         return;
     };
+    if std::env::var_os(SIGNALS_ENV).is_some() {
+        harness::cluster::cleanup::install_signal_handler(
+            std::sync::Arc::new(RealExec),
+            Registry::default(),
+            Duration::ZERO,
+        )
+        .expect("signal handler installs");
+    }
     let cluster = Cluster::up(&run, 2).expect("controller: up");
     let n1 = NodeId::nth(1);
     cluster
@@ -41,31 +50,56 @@ impl Drop for KillOnDrop {
     }
 }
 
-#[test]
-fn clean_removes_what_a_sigkilled_controller_left() {
-    let _host = HostGuard::new();
-    let run = run_name("orphan");
+/// Starts the controller helper for `run` and waits until its cluster is up.
+fn start_controller(run: &str, signals: bool) -> KillOnDrop {
     let exe = std::env::current_exe().unwrap();
-    let mut child = KillOnDrop(
-        Command::new(exe)
-            .args([
-                "--exact",
-                "cleanup::controller_helper",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CONTROLLER_ENV, &run)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "--exact",
+        "cleanup::controller_helper",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CONTROLLER_ENV, run)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    if signals {
+        cmd.env(SIGNALS_ENV, "1");
+    }
+    let mut child = KillOnDrop(cmd.spawn().unwrap());
     let stdout = child.0.stdout.take().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
     assert!(
         lines.any(|l| l.is_ok_and(|l| l.contains("READY"))),
         "controller came up"
     );
+    child
+}
+
+#[test]
+fn sigterm_tears_the_run_down_and_exits_143() {
+    let _host = HostGuard::new();
+    let run = run_name("sigterm");
+    let mut child = start_controller(&run, true);
+    let echo_pids = netns::pids_in(&harness::cluster::addr::node_ns(&run, 1));
+    assert_eq!(echo_pids.len(), 1);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status:?}");
+    assert!(namespaces_of(&run).is_empty());
+    assert!(Registry::default().get(&run).is_err());
+    assert!(echo_pids.iter().all(|p| netns::is_zombie(*p)));
+}
+
+#[test]
+fn clean_removes_what_a_sigkilled_controller_left() {
+    let _host = HostGuard::new();
+    let run = run_name("orphan");
+    let mut child = start_controller(&run, false);
     let node_ns = harness::cluster::addr::node_ns(&run, 1);
     let echo_pids = netns::pids_in(&node_ns);
     assert_eq!(echo_pids.len(), 1, "the echo server runs in n1");
