@@ -250,6 +250,19 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let mut worst = Validity::Valid;
     let mut total = Duration::ZERO;
     for path in &args.paths {
+        // A run directory of `faultline test`: every checker of its workload, again.
+        if path.join(harness::store::files::TEST).is_file()
+            && args.model == ModelName::Auto
+            && args.bench.is_none()
+        {
+            match crate::test_cmd::check_stored(path)? {
+                exit::VALID => {}
+                exit::INVALID => worst = worst.merge(Validity::Invalid),
+                exit::UNKNOWN => worst = worst.merge(Validity::Unknown),
+                other => return Ok(other),
+            }
+            continue;
+        }
         let Ok((file, records)) = load(path, args.format) else {
             return Ok(exit::BAD_INPUT);
         };

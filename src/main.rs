@@ -12,6 +12,8 @@ use clap::{Parser, Subcommand};
 mod check;
 mod cluster;
 mod node;
+mod serve;
+mod test_cmd;
 
 /// Exit codes shared by every subcommand.
 pub mod exit {
@@ -32,6 +34,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a test: bring up a cluster, deploy the target, drive clients while injecting
+    /// faults, record and check the history.
+    Test(test_cmd::TestArgs),
     /// Check a recorded history (JSON Lines, Jepsen EDN, Porcupine logs) for linearizability.
     Check(check::CheckArgs),
     /// Convert a history to another format (e.g. EDN for Jepsen's own tools).
@@ -40,6 +45,8 @@ enum Command {
     Cluster(cluster::ClusterArgs),
     /// Remove every namespace, rule and process that faultline left behind anywhere.
     Clean(cluster::CleanArgs),
+    /// Browse a store's runs and reports in a web browser.
+    Serve(serve::ServeArgs),
     /// Run a bundled node program (used by the harness on each node).
     #[command(hide = true)]
     Node(node::NodeArgs),
@@ -60,11 +67,13 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Test(args) => test_cmd::run(args),
         Command::Check(args) => check::run(args),
         Command::Export(args) => check::export(args),
         Command::Cluster(args) => cluster::run(args),
         Command::Clean(args) => cluster::clean(args),
         Command::Node(args) => node::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

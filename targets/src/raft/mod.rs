@@ -22,6 +22,7 @@ pub mod api;
 pub mod bug;
 pub mod client;
 pub mod core;
+pub mod deploy;
 pub mod entry;
 pub mod io;
 pub mod message;

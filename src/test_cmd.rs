@@ -1,0 +1,717 @@
+//! `faultline test`: flags → a plain [`Test`] → a `harness::run::Plan` → artifacts,
+//! a summary and Jepsen's exit code. Also the registry of targets × workloads, shared
+//! with `faultline check <store-dir>` (which rebuilds the workload from `test.json`).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::ValueEnum;
+use harness::cluster::{Cluster, Registry};
+use harness::exec::RealExec;
+use harness::results::Results;
+use harness::run::{self, FaultPlan, LeaderQuery, Plan, RunOptions, RunOutcome};
+use harness::store::{files, RunDir};
+use nemesis::{
+    Event, Fault, FaultInjector, FaultKind, Nemesis, NodeSpec, PartitionKind, Schedule,
+    ScheduleConfig, Step,
+};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use targets::raft::deploy::{RaftKv, RaftOptions, RaftTarget};
+use targets::raft::Bug;
+use workloads::lock::{LockClient, LockOpts, LockWorkload};
+use workloads::register::{RegisterClient, RegisterOpts, RegisterWorkload};
+
+use crate::exit;
+
+/// Systems faultline can test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// The bundled Raft key-value and lock service.
+    Raft,
+}
+
+/// What the clients do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkloadKind {
+    /// Independent linearizable registers: read, write, compare-and-set.
+    Register,
+    /// Acquire a lock, write to a fenced resource, release.
+    Lock,
+}
+
+/// `--concurrency`: a number, or `Nn` for N per node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Concurrency {
+    Fixed(usize),
+    PerNode(usize),
+}
+
+impl Concurrency {
+    pub fn resolve(self, nodes: u16) -> usize {
+        match self {
+            Concurrency::Fixed(n) => n,
+            Concurrency::PerNode(k) => k * usize::from(nodes),
+        }
+    }
+}
+
+fn parse_concurrency(s: &str) -> Result<Concurrency, String> {
+    let bad =
+        || format!("expected a number like 10 or a multiple of the node count like 2n, got {s:?}");
+    let c = match s.strip_suffix('n') {
+        Some(k) => Concurrency::PerNode(k.parse().map_err(|_| bad())?),
+        None => Concurrency::Fixed(s.parse().map_err(|_| bad())?),
+    };
+    match c {
+        Concurrency::Fixed(0) | Concurrency::PerNode(0) => {
+            Err("concurrency must be at least 1".into())
+        }
+        c => Ok(c),
+    }
+}
+
+/// One `--nemesis` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultArg {
+    None,
+    All,
+    Partition(Option<PartitionKind>),
+    Kill(Option<NodeSpec>),
+    Pause(Option<NodeSpec>),
+    Loss(Option<f64>),
+}
+
+fn parse_fault(s: &str) -> Result<FaultArg, String> {
+    let (kind, spec) = match s.split_once(':') {
+        Some((k, v)) => (k, Some(v)),
+        None => (s, None),
+    };
+    let spec_of = |v: Option<&str>| v.map(str::parse::<NodeSpec>).transpose();
+    Ok(match kind {
+        "none" if spec.is_none() => FaultArg::None,
+        "all" if spec.is_none() => FaultArg::All,
+        "partition" => FaultArg::Partition(spec.map(str::parse).transpose()?),
+        "kill" => FaultArg::Kill(spec_of(spec)?),
+        "pause" => FaultArg::Pause(spec_of(spec)?),
+        "loss" => FaultArg::Loss(
+            spec.map(|p| match p.parse::<f64>() {
+                Ok(p) if p > 0.0 && p <= 1.0 => Ok(p),
+                _ => Err(format!("loss probability must be in (0, 1], got {p:?}")),
+            })
+            .transpose()?,
+        ),
+        _ => {
+            return Err(format!(
+                "unknown fault {s:?}; one of none, all, partition[:KIND], kill[:SPEC], pause[:SPEC], loss[:P]"
+            ))
+        }
+    })
+}
+
+/// Flags of `faultline test`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TestArgs {
+    /// System under test.
+    #[arg(long, value_enum, default_value_t = TargetKind::Raft)]
+    pub target: TargetKind,
+    /// What the clients do.
+    #[arg(long, value_enum, default_value_t = WorkloadKind::Register)]
+    pub workload: WorkloadKind,
+    /// Faults, comma-separated: partition[:KIND], kill[:SPEC], pause[:SPEC], loss[:P],
+    /// all, none. KIND: one, halves, random-halves, majority, minority-third,
+    /// majorities-ring, bridge, primaries, one-way. SPEC: one, minority, majority,
+    /// minority-third, primaries, all, or nodes like n1,n3.
+    #[arg(long, value_delimiter = ',', value_parser = parse_fault, default_value = "partition,kill")]
+    pub nemesis: Vec<FaultArg>,
+    /// Number of nodes.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=200))]
+    pub nodes: u16,
+    /// Client workers: a number, or Nn for N per node.
+    #[arg(long, default_value = "2n", value_parser = parse_concurrency)]
+    pub concurrency: Concurrency,
+    /// Total ops/s over all clients (0: as fast as the system answers).
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Seconds of the main phase.
+    #[arg(long, default_value_t = 30)]
+    pub time_limit: u64,
+    /// Mean seconds between nemesis steps (a fault starts, then stops, alternately).
+    #[arg(long, default_value_t = 5)]
+    pub nemesis_interval: u64,
+    /// Seed of every random choice (ops, schedule, faults); printed and stored.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Runs, with seeds seed, seed+1, …; the exit code is the worst verdict.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub test_count: u32,
+    /// Where runs are stored.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Plant a known bug in the bundled Raft (repeatable); see `faultline node raft --help`.
+    #[arg(long = "bug", value_enum)]
+    pub bugs: Vec<Bug>,
+    /// Per-operation timeout in milliseconds (past it the outcome is unknown).
+    #[arg(long, default_value_t = 3000)]
+    pub op_timeout_ms: u64,
+    /// Seconds the healed cluster may take to serve requests again (liveness bound).
+    #[arg(long, default_value_t = 20)]
+    pub recovery_timeout: u64,
+    /// Test name (store directory); default: TARGET-WORKLOAD.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Checker time limit in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub check_time_limit: u64,
+    /// No progress spinner (CI logs).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// The test as stored in `test.json`: every option, the seed, and the command that
+/// reproduces the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Test {
+    pub target: TargetKind,
+    pub workload: WorkloadKind,
+    pub nemesis: Vec<FaultArg>,
+    pub nemesis_interval_s: u64,
+    pub bugs: Vec<Bug>,
+    pub options: RunOptions,
+    pub command: String,
+    pub faultline_version: String,
+}
+
+impl Test {
+    fn from_args(a: &TestArgs, seed: u64) -> Test {
+        let name = a.name.clone().unwrap_or_else(|| {
+            let mut n = format!(
+                "{}-{}",
+                a.target
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default(),
+                a.workload
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default()
+            );
+            for b in &a.bugs {
+                n.push('-');
+                n.push_str(b.name());
+            }
+            n
+        });
+        let options = RunOptions {
+            test: name,
+            nodes: a.nodes,
+            concurrency: a.concurrency.resolve(a.nodes),
+            rate: (a.rate > 0.0).then_some(a.rate),
+            time_limit: Duration::from_secs(a.time_limit),
+            op_timeout: Duration::from_millis(a.op_timeout_ms),
+            recovery_timeout: Duration::from_secs(a.recovery_timeout),
+            seed,
+            store: a.store.clone(),
+            observe_interval: Duration::from_millis(100),
+            check_time_limit: Duration::from_secs(a.check_time_limit),
+            check_memory_limit: 1 << 30,
+        };
+        let mut command = vec![
+            "faultline".to_string(),
+            "test".into(),
+            "--target".into(),
+            value_name(a.target),
+            "--workload".into(),
+            value_name(a.workload),
+            "--nemesis".into(),
+            a.nemesis
+                .iter()
+                .map(fault_arg_str)
+                .collect::<Vec<_>>()
+                .join(","),
+            "--nodes".into(),
+            a.nodes.to_string(),
+            "--concurrency".into(),
+            options.concurrency.to_string(),
+            "--rate".into(),
+            a.rate.to_string(),
+            "--time-limit".into(),
+            a.time_limit.to_string(),
+            "--nemesis-interval".into(),
+            a.nemesis_interval.to_string(),
+            "--seed".into(),
+            seed.to_string(),
+        ];
+        for b in &a.bugs {
+            command.extend(["--bug".into(), b.name().into()]);
+        }
+        Test {
+            target: a.target,
+            workload: a.workload,
+            nemesis: a.nemesis.clone(),
+            nemesis_interval_s: a.nemesis_interval,
+            bugs: a.bugs.clone(),
+            options,
+            command: command.join(" "),
+            faultline_version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+fn value_name(v: impl ValueEnum) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
+
+fn fault_arg_str(f: &FaultArg) -> String {
+    match f {
+        FaultArg::None => "none".into(),
+        FaultArg::All => "all".into(),
+        FaultArg::Partition(None) => "partition".into(),
+        FaultArg::Partition(Some(k)) => format!("partition:{k}"),
+        FaultArg::Kill(None) => "kill".into(),
+        FaultArg::Kill(Some(s)) => format!("kill:{s}"),
+        FaultArg::Pause(None) => "pause".into(),
+        FaultArg::Pause(Some(s)) => format!("pause:{s}"),
+        FaultArg::Loss(None) => "loss".into(),
+        FaultArg::Loss(Some(p)) => format!("loss:{p}"),
+    }
+}
+
+/// The nemesis plan from `--nemesis` items: which fault families, which partition
+/// kinds, and per family which node specs.
+#[derive(Debug, Clone)]
+struct NemesisPlan {
+    cfg: ScheduleConfig,
+    kill: Vec<NodeSpec>,
+    pause: Vec<NodeSpec>,
+    seed: u64,
+}
+
+fn nemesis_plan(
+    args: &[FaultArg],
+    interval: Duration,
+    seed: u64,
+) -> Result<Option<NemesisPlan>, String> {
+    let mut kinds: Vec<FaultKind> = Vec::new();
+    let mut partitions = Vec::new();
+    let (mut kill, mut pause) = (Vec::new(), Vec::new());
+    let mut loss = None;
+    let add = |k: FaultKind, kinds: &mut Vec<FaultKind>| {
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    };
+    for a in args {
+        match a {
+            FaultArg::None => {}
+            FaultArg::All => {
+                for k in [
+                    FaultKind::Partition,
+                    FaultKind::Kill,
+                    FaultKind::Pause,
+                    FaultKind::Loss,
+                ] {
+                    add(k, &mut kinds);
+                }
+            }
+            FaultArg::Partition(k) => {
+                add(FaultKind::Partition, &mut kinds);
+                partitions.extend(*k);
+            }
+            FaultArg::Kill(s) => {
+                add(FaultKind::Kill, &mut kinds);
+                kill.extend(s.clone());
+            }
+            FaultArg::Pause(s) => {
+                add(FaultKind::Pause, &mut kinds);
+                pause.extend(s.clone());
+            }
+            FaultArg::Loss(p) => {
+                add(FaultKind::Loss, &mut kinds);
+                loss = p.or(loss);
+            }
+        }
+    }
+    if kinds.is_empty() {
+        return Ok(None);
+    }
+    if args.contains(&FaultArg::None) {
+        return Err("--nemesis none cannot be combined with faults".into());
+    }
+    let mut cfg = ScheduleConfig::new(kinds);
+    cfg.interval = interval;
+    if !partitions.is_empty() {
+        cfg.partitions = partitions;
+    }
+    if let Some(p) = loss {
+        cfg.loss = p;
+    }
+    cfg.validate()?;
+    Ok(Some(NemesisPlan {
+        cfg,
+        kill,
+        pause,
+        seed,
+    }))
+}
+
+/// Substitutes the user's node specs for kill and pause (the schedule draws one list
+/// for every family).
+struct PerKindSpecs<'a> {
+    inner: &'a mut Nemesis,
+    kill: &'a [NodeSpec],
+    pause: &'a [NodeSpec],
+    rng: ChaCha8Rng,
+}
+
+impl FaultInjector for PerKindSpecs<'_> {
+    fn invoke(&mut self, step: &Step) -> Event {
+        let step = match step {
+            Step::Start(Fault::Kill { .. }) if !self.kill.is_empty() => Step::Start(Fault::Kill {
+                nodes: self.kill.choose(&mut self.rng).cloned().expect("non-empty"),
+            }),
+            Step::Start(Fault::Pause { .. }) if !self.pause.is_empty() => {
+                Step::Start(Fault::Pause {
+                    nodes: self
+                        .pause
+                        .choose(&mut self.rng)
+                        .cloned()
+                        .expect("non-empty"),
+                })
+            }
+            other => other.clone(),
+        };
+        self.inner.invoke(&step)
+    }
+
+    fn heal_all(&mut self) -> Vec<Event> {
+        self.inner.heal_all()
+    }
+}
+
+impl FaultPlan for NemesisPlan {
+    fn play(
+        &mut self,
+        cluster: Arc<Cluster>,
+        leaders: LeaderQuery,
+        limit: Duration,
+        stop: &AtomicBool,
+        record: &mut dyn FnMut(&str, serde_json::Value),
+    ) {
+        let mut nemesis = Nemesis::for_cluster(&cluster, self.seed).with_leaders(leaders);
+        let mut schedule = match Schedule::new(self.cfg.clone(), self.seed ^ 0x6e656d) {
+            Ok(s) => s,
+            Err(e) => {
+                record("nemesis-error", serde_json::json!({ "error": e }));
+                return;
+            }
+        };
+        let mut injector = PerKindSpecs {
+            inner: &mut nemesis,
+            kill: &self.kill,
+            pause: &self.pause,
+            rng: ChaCha8Rng::seed_from_u64(self.seed ^ 0x73706563),
+        };
+        nemesis::schedule::run(&mut injector, &mut schedule, limit, stop, |event| {
+            record(&event.f, serde_json::to_value(&event).unwrap_or_default())
+        });
+    }
+}
+
+/// `faultline test`.
+pub fn run(args: TestArgs) -> anyhow::Result<u8> {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!(
+            "error: faultline test needs root: it creates network namespaces, veth pairs and \
+             iptables rules inside them (run it with sudo)"
+        );
+        return Ok(exit::BAD_INPUT);
+    }
+    let first_seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64 % 1_000_000)
+            .unwrap_or(0)
+    });
+    if let Err(e) = nemesis_plan(
+        &args.nemesis,
+        Duration::from_secs(args.nemesis_interval.max(1)),
+        0,
+    ) {
+        eprintln!("error: --nemesis: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
+    let shutdown = harness::cluster::cleanup::install_signal_handler(
+        Arc::new(RealExec),
+        Registry::default(),
+        Duration::from_secs(60),
+    )
+    .context("installing the SIGINT/SIGTERM handler")?;
+
+    let mut worst = 0u8;
+    for i in 0..args.test_count {
+        let seed = first_seed.wrapping_add(u64::from(i));
+        let test = Test::from_args(&args, seed);
+        eprintln!("faultline test {} — seed {seed}", test.options.test);
+        eprintln!("  reproduce: {}", test.command);
+        let outcome = run_one(&test, !args.no_progress, Some(shutdown.clone()))?;
+        print_summary(&test, &outcome);
+        let code = match &outcome.harness_error {
+            Some(_) => exit::HARNESS,
+            None => outcome.results.exit_code(),
+        };
+        worst = worse(worst, code);
+        if outcome.interrupted {
+            break;
+        }
+    }
+    Ok(worst)
+}
+
+/// Harness failure beats invalid beats unknown beats valid.
+fn worse(a: u8, b: u8) -> u8 {
+    let rank = |c: u8| match c {
+        exit::HARNESS => 4,
+        exit::INVALID => 3,
+        exit::UNKNOWN => 2,
+        exit::VALID => 0,
+        _ => 1,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+fn print_summary(test: &Test, outcome: &RunOutcome) {
+    println!();
+    println!("{}", outcome.results.render_text().trim_end());
+    if let Some(e) = &outcome.harness_error {
+        println!("harness error: {e}");
+    }
+    if outcome.interrupted {
+        println!("interrupted: checked what was recorded");
+    }
+    println!("store:     {}", outcome.dir.display());
+    println!("reproduce: {}", test.command);
+}
+
+fn run_one(
+    test: &Test,
+    progress: bool,
+    shutdown: Option<harness::cluster::cleanup::Shutdown>,
+) -> anyhow::Result<RunOutcome> {
+    let opts = test.options.clone();
+    let faults = nemesis_plan(
+        &test.nemesis,
+        Duration::from_secs(test.nemesis_interval_s.max(1)),
+        opts.seed,
+    )
+    .map_err(anyhow::Error::msg)?
+    .map(|p| Box::new(p) as Box<dyn FaultPlan>);
+    let test_json = serde_json::to_value(test)?;
+    let exe = std::env::current_exe().context("finding the faultline binary to run on nodes")?;
+    let op_timeout = opts.op_timeout;
+    let outcome = match test.target {
+        TargetKind::Raft => {
+            let raft = RaftOptions {
+                bugs: test.bugs.clone(),
+                ..RaftOptions::default()
+            };
+            let target = Arc::new(RaftTarget::new(raft, exe, opts.seed));
+            match test.workload {
+                WorkloadKind::Register => run::run(Plan {
+                    options: opts.clone(),
+                    test_json,
+                    target,
+                    workload: RegisterWorkload::<RaftKv>::new(register_opts(&opts)),
+                    clients: Box::new(move |cluster, k| {
+                        RaftKv::for_cluster(cluster, k, op_timeout)
+                            .map(|kv| RegisterClient::new(Arc::new(kv)))
+                    }),
+                    faults,
+                    shutdown,
+                    progress,
+                })?,
+                WorkloadKind::Lock => {
+                    let workload =
+                        LockWorkload::<RaftKv>::new(LockOpts::default(), opts.concurrency);
+                    let resource = Arc::clone(&workload.resource);
+                    run::run(Plan {
+                        options: opts.clone(),
+                        test_json,
+                        target,
+                        workload,
+                        clients: Box::new(move |cluster, k| {
+                            RaftKv::for_cluster(cluster, k, op_timeout)
+                                .map(|kv| LockClient::new(Arc::new(kv), Arc::clone(&resource), k))
+                        }),
+                        faults,
+                        shutdown,
+                        progress,
+                    })?
+                }
+            }
+        }
+    };
+    Ok(outcome)
+}
+
+fn register_opts(opts: &RunOptions) -> RegisterOpts {
+    RegisterOpts {
+        active_keys: (opts.concurrency / 2).max(1),
+        ..RegisterOpts::default()
+    }
+}
+
+/// Re-checks a stored run (`faultline check <store-dir>`): rebuilds the workload from
+/// `test.json`, runs every checker again, rewrites results.json and junit.xml.
+pub fn check_stored(dir: &Path) -> anyhow::Result<u8> {
+    let run = match RunDir::open(dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let test_path = run.file(files::TEST);
+    let test: Test = match std::fs::read(&test_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {}: {e}", test_path.display());
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let opts = &test.options;
+    let results: Result<Results, String> = match test.workload {
+        WorkloadKind::Register => run::check_run(
+            &run,
+            opts,
+            &RegisterWorkload::<RaftKv>::new(register_opts(opts)),
+        ),
+        WorkloadKind::Lock => run::check_run(
+            &run,
+            opts,
+            &LockWorkload::<RaftKv>::new(LockOpts::default(), opts.concurrency),
+        ),
+    };
+    let results = match results {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    run::write_results(&run, &opts.test, &results)?;
+    println!("{}", results.render_text().trim_end());
+    println!("store:     {}", run.path().display());
+    Ok(results.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_accepts_numbers_and_per_node_multiples() {
+        assert_eq!(parse_concurrency("10").unwrap().resolve(5), 10);
+        assert_eq!(parse_concurrency("2n").unwrap().resolve(5), 10);
+        assert_eq!(parse_concurrency("3n").unwrap().resolve(3), 9);
+        for bad in ["", "n", "0", "0n", "-1", "2x", "two"] {
+            assert!(parse_concurrency(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn nemesis_items_parse_with_optional_specs() {
+        assert_eq!(parse_fault("none").unwrap(), FaultArg::None);
+        assert_eq!(
+            parse_fault("partition:majorities-ring").unwrap(),
+            FaultArg::Partition(Some(PartitionKind::MajoritiesRing))
+        );
+        assert_eq!(
+            parse_fault("kill:primaries").unwrap(),
+            FaultArg::Kill(Some(NodeSpec::Primaries))
+        );
+        assert_eq!(parse_fault("pause").unwrap(), FaultArg::Pause(None));
+        assert_eq!(parse_fault("loss:0.2").unwrap(), FaultArg::Loss(Some(0.2)));
+        for bad in [
+            "loss:0",
+            "loss:1.5",
+            "partition:sideways",
+            "kill:most",
+            "crash",
+            "none:x",
+        ] {
+            assert!(parse_fault(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn nemesis_plans_collect_kinds_and_specs() {
+        let s = Duration::from_secs(5);
+        assert!(nemesis_plan(&[FaultArg::None], s, 1).unwrap().is_none());
+        let p = nemesis_plan(
+            &[
+                FaultArg::Partition(Some(PartitionKind::Bridge)),
+                FaultArg::Kill(Some(NodeSpec::Primaries)),
+                FaultArg::Loss(Some(0.3)),
+            ],
+            s,
+            1,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            p.cfg.faults,
+            vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Loss]
+        );
+        assert_eq!(p.cfg.partitions, vec![PartitionKind::Bridge]);
+        assert_eq!(p.kill, vec![NodeSpec::Primaries]);
+        assert_eq!(p.cfg.loss, 0.3);
+        let all = nemesis_plan(&[FaultArg::All], s, 1).unwrap().unwrap();
+        assert_eq!(all.cfg.faults.len(), 4);
+        assert!(nemesis_plan(&[FaultArg::None, FaultArg::All], s, 1).is_err());
+    }
+
+    #[test]
+    fn the_stored_command_reproduces_the_flags() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            t: TestArgs,
+        }
+        let cli = Cli::parse_from([
+            "x",
+            "--nemesis",
+            "partition:bridge,kill:one",
+            "--seed",
+            "9",
+            "--bug",
+            "stale-read",
+        ]);
+        let test = Test::from_args(&cli.t, 9);
+        let words: Vec<&str> = test.command.split(' ').skip(1).collect();
+        let again = Cli::parse_from(std::iter::once("x").chain(words.into_iter().skip(1)));
+        let test2 = Test::from_args(&again.t, 9);
+        assert_eq!(test.command, test2.command);
+        assert_eq!(test2.nemesis, cli.t.nemesis);
+        assert_eq!(test2.bugs, vec![Bug::StaleRead]);
+        assert_eq!(test.options.test, "raft-register-stale-read");
+    }
+}

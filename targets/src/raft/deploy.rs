@@ -1,0 +1,386 @@
+//! Deploying the bundled Raft onto a cluster, and its clients for the workloads.
+//!
+//! ```text
+//! RaftTarget::setup ─► every node: `faultline node raft --id nK --peers … --api A:8080`
+//!                      in its service slot (data and log under the run's nodes/nK/)
+//! RaftKv (workloads' Kv + Lock) ─► RaftClient per node ─► HTTP API, following leader hints
+//! ```
+//!
+//! The node program is this very binary (`std::env::current_exe()`), so deploying to a
+//! node means nothing beyond the namespace it runs in.
+//!
+//! Error table (the one place this target's errors are classified; see
+//! [`super::io::RequestError::is_definite`] and [`super::client::ClientError::is_definite`]):
+//! not-leader, precondition-failed, lock-held, not-holder and refused connections are
+//! definite; timeouts, resets and leadership lost before commit are indeterminate.
+//! A definite not-leader answer is retried at the hinted leader (the refused attempt
+//! had no effect), at most [`MAX_HOPS`] times.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use checkers::split_brain::Role as ObservedRole;
+use harness::cluster::{Cluster, NodeId, ServiceSpec};
+use harness::target::{BoxFuture, NodeStatus, Target, TargetError};
+use workloads::kv::{Kv, KvError};
+use workloads::lock::{Lock, LockError};
+
+use super::bug::Bug;
+use super::client::{ClientError, RaftClient};
+use super::io::RequestError;
+use super::types::Role;
+
+/// Port of the HTTP client API on every node.
+pub const API_PORT: u16 = 8080;
+/// Port of the peer RPC listener on every node.
+pub const PEER_PORT: u16 = 7000;
+/// How many times a request follows not-leader answers before giving up.
+pub const MAX_HOPS: usize = 3;
+
+/// How to run the bundled Raft (plain data; part of the test).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RaftOptions {
+    pub bugs: Vec<Bug>,
+    pub tick_ms: u64,
+    pub election_min_ms: u64,
+    pub election_max_ms: u64,
+    pub heartbeat_ms: u64,
+    /// How long a node waits on the cluster before answering "timeout".
+    pub request_timeout_ms: u64,
+}
+
+impl Default for RaftOptions {
+    fn default() -> Self {
+        RaftOptions {
+            bugs: Vec::new(),
+            tick_ms: 10,
+            election_min_ms: 150,
+            election_max_ms: 300,
+            heartbeat_ms: 50,
+            request_timeout_ms: 2000,
+        }
+    }
+}
+
+/// The bundled Raft as a system under test.
+pub struct RaftTarget {
+    opts: RaftOptions,
+    exe: PathBuf,
+    seed: u64,
+    /// One status client per node, made on first use.
+    status: Mutex<Vec<(NodeId, RaftClient)>>,
+}
+
+impl RaftTarget {
+    /// `exe` is the faultline binary that runs `node raft`; `seed` derives each
+    /// node's election-timeout seed so a run's elections are reproducible-ish.
+    pub fn new(opts: RaftOptions, exe: PathBuf, seed: u64) -> RaftTarget {
+        RaftTarget {
+            opts,
+            exe,
+            seed,
+            status: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn argv(&self, cluster: &Cluster, id: NodeId) -> Result<Vec<String>, TargetError> {
+        let peers: Vec<String> = cluster
+            .nodes()
+            .iter()
+            .map(|n| format!("{}={}:{PEER_PORT}", n.id, n.addr))
+            .collect();
+        let addr = cluster.addr(id)?;
+        let data = cluster.node_dir(id).join("data");
+        let mut argv = vec![
+            self.exe.display().to_string(),
+            "node".into(),
+            "raft".into(),
+            "--id".into(),
+            id.to_string(),
+            "--peers".into(),
+            peers.join(","),
+            "--api".into(),
+            format!("{addr}:{API_PORT}"),
+            "--data-dir".into(),
+            data.display().to_string(),
+            "--tick-ms".into(),
+            self.opts.tick_ms.to_string(),
+            "--election-min-ms".into(),
+            self.opts.election_min_ms.to_string(),
+            "--election-max-ms".into(),
+            self.opts.election_max_ms.to_string(),
+            "--heartbeat-ms".into(),
+            self.opts.heartbeat_ms.to_string(),
+            "--request-timeout-ms".into(),
+            self.opts.request_timeout_ms.to_string(),
+            "--seed".into(),
+            (self.seed ^ u64::from(id.index()).wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_string(),
+        ];
+        for b in &self.opts.bugs {
+            argv.extend(["--bug".into(), b.name().into()]);
+        }
+        Ok(argv)
+    }
+
+    fn status_client(&self, node: NodeId, addr: Ipv4Addr) -> Result<RaftClient, String> {
+        let mut clients = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, c)) = clients.iter().find(|(n, _)| *n == node) {
+            return Ok(c.clone());
+        }
+        let c = RaftClient::new(
+            format!("http://{addr}:{API_PORT}"),
+            Duration::from_millis(500),
+        )
+        .map_err(|e| e.to_string())?;
+        clients.push((node, c.clone()));
+        Ok(c)
+    }
+
+    /// Polls every node until a majority follows one leader in one term.
+    fn wait_for_leader(
+        &self,
+        cluster: &Cluster,
+        timeout: Duration,
+    ) -> Result<Duration, TargetError> {
+        let started = Instant::now();
+        let handle = cluster.control()?;
+        let nodes: Vec<(NodeId, Ipv4Addr)> =
+            cluster.nodes().iter().map(|n| (n.id, n.addr)).collect();
+        let clients: Vec<RaftClient> = nodes
+            .iter()
+            .map(|(id, addr)| self.status_client(*id, *addr))
+            .collect::<Result<_, _>>()
+            .map_err(TargetError::Setup)?;
+        let majority = nodes.len() / 2 + 1;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let round = {
+                let clients = clients.clone();
+                handle.block_on(async move {
+                    let mut answers = Vec::new();
+                    for c in &clients {
+                        answers.push(c.status().await);
+                    }
+                    answers
+                })
+            }
+            .map_err(|e| TargetError::Setup(format!("status poll panicked: {e}")))?;
+            let mut votes: std::collections::BTreeMap<(u64, String), usize> = Default::default();
+            for s in round.iter().flatten() {
+                if let Some(l) = &s.leader {
+                    *votes.entry((s.term, l.to_string())).or_default() += 1;
+                }
+            }
+            if let Some(((term, leader), _)) = votes.iter().find(|(_, v)| **v >= majority) {
+                tracing::debug!("raft: {leader} leads term {term} with a majority");
+                return Ok(started.elapsed());
+            }
+            let last = round
+                .iter()
+                .zip(&nodes)
+                .map(|(r, (id, _))| match r {
+                    Ok(s) => format!("{id}: {} term {} leader {:?}", s.role, s.term, s.leader),
+                    Err(e) => format!("{id}: {e}"),
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            if started.elapsed() >= timeout {
+                return Err(TargetError::NotHealthy {
+                    what: "a leader followed by a majority".into(),
+                    waited: timeout,
+                    last,
+                });
+            }
+            // Back-off between polls of observable state (bounded by the deadline).
+            std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Target for RaftTarget {
+    fn name(&self) -> &str {
+        "raft"
+    }
+
+    fn setup(&self, cluster: &Cluster) -> Result<(), TargetError> {
+        for node in cluster.nodes() {
+            let dir = cluster.node_dir(node.id);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| TargetError::Setup(format!("{}: {}: {e}", node.id, dir.display())))?;
+            let spec = ServiceSpec::new(self.argv(cluster, node.id)?, &dir, dir.join("raft.log"));
+            cluster.start_service(node.id, spec)?;
+        }
+        for node in cluster.nodes() {
+            cluster.wait_for_port(node.id, API_PORT, Duration::from_secs(10))?;
+        }
+        self.wait_for_leader(cluster, Duration::from_secs(15))
+            .map(drop)
+    }
+
+    fn await_healthy(&self, cluster: &Cluster, timeout: Duration) -> Result<Duration, TargetError> {
+        self.wait_for_leader(cluster, timeout)
+    }
+
+    fn status(
+        &self,
+        node: NodeId,
+        addr: Ipv4Addr,
+    ) -> Option<BoxFuture<'_, Result<NodeStatus, String>>> {
+        Some(Box::pin(async move {
+            let client = self.status_client(node, addr)?;
+            let s = client.status().await.map_err(|e| e.to_string())?;
+            Ok(NodeStatus {
+                role: match s.role {
+                    Role::Leader => ObservedRole::Leader,
+                    Role::Follower => ObservedRole::Follower,
+                    Role::Candidate => ObservedRole::Candidate,
+                },
+                term: s.term,
+                leader: s.leader.map(|l| l.to_string()),
+            })
+        }))
+    }
+}
+
+/// A client of the whole Raft cluster for one worker: starts at its home node and
+/// follows not-leader hints. Implements the workloads' [`Kv`] and [`Lock`].
+pub struct RaftKv {
+    nodes: Vec<(String, RaftClient)>,
+    /// Where the next request goes first (the last known leader).
+    current: Mutex<usize>,
+}
+
+impl RaftKv {
+    /// `nodes` are `(name, api address)` of every member; `home` indexes the node this
+    /// worker talks to first; `timeout` bounds each HTTP call.
+    pub fn new(
+        nodes: &[(String, SocketAddr)],
+        home: usize,
+        timeout: Duration,
+    ) -> Result<RaftKv, String> {
+        if nodes.is_empty() {
+            return Err("a Raft client needs at least one node".into());
+        }
+        let clients = nodes
+            .iter()
+            .map(|(name, addr)| {
+                RaftClient::new(format!("http://{addr}"), timeout)
+                    .map(|c| (name.clone(), c))
+                    .map_err(|e| format!("client for {name} at {addr}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RaftKv {
+            current: Mutex::new(home % clients.len()),
+            nodes: clients,
+        })
+    }
+
+    /// A client for worker `k` of a cluster: home node `k mod n`.
+    pub fn for_cluster(cluster: &Cluster, k: usize, timeout: Duration) -> Result<RaftKv, String> {
+        let nodes: Vec<(String, SocketAddr)> = cluster
+            .nodes()
+            .iter()
+            .map(|n| (n.id.to_string(), SocketAddr::from((n.addr, API_PORT))))
+            .collect();
+        RaftKv::new(&nodes, k, timeout)
+    }
+
+    /// Runs `call` against the current node, following not-leader answers (definite:
+    /// the refused attempt had no effect) at most [`MAX_HOPS`] times.
+    async fn with_leader<T, F, Fut>(&self, call: F) -> Result<T, ClientError>
+    where
+        F: Fn(RaftClient) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ClientError>>,
+    {
+        let mut at = *self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = None;
+        for _ in 0..MAX_HOPS {
+            match call(self.nodes[at].1.clone()).await {
+                Ok(v) => {
+                    *self.current.lock().unwrap_or_else(|e| e.into_inner()) = at;
+                    return Ok(v);
+                }
+                Err(e) => {
+                    let next = match (&e, e.leader_hint()) {
+                        (_, Some(hint)) => {
+                            self.nodes.iter().position(|(n, _)| *n == hint.to_string())
+                        }
+                        // No hint, or the node is down: try the next one.
+                        (ClientError::Rejected(RequestError::NotLeader { .. }), None)
+                        | (ClientError::Connect(_), _) => Some((at + 1) % self.nodes.len()),
+                        _ => None,
+                    };
+                    match next {
+                        Some(n) if n != at || matches!(e, ClientError::Connect(_)) => {
+                            at = n;
+                            last = Some(e);
+                        }
+                        _ => return Err(e),
+                    }
+                }
+            }
+        }
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = at;
+        Err(last.expect("at least one attempt was made"))
+    }
+}
+
+fn kv_error(e: ClientError) -> KvError {
+    if e.is_definite() {
+        KvError::Definite(e.to_string())
+    } else {
+        KvError::Indeterminate(e.to_string())
+    }
+}
+
+impl Kv for RaftKv {
+    async fn read(&self, key: &str) -> Result<Option<String>, KvError> {
+        self.with_leader(|c| async move { c.read(key).await })
+            .await
+            .map_err(kv_error)
+    }
+
+    async fn write(&self, key: &str, value: &str) -> Result<(), KvError> {
+        self.with_leader(|c| async move { c.write(key, value).await })
+            .await
+            .map_err(kv_error)
+    }
+
+    async fn cas(&self, key: &str, from: &str, to: &str) -> Result<bool, KvError> {
+        match self
+            .with_leader(|c| async move { c.cas(key, from, to).await })
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(ClientError::Rejected(RequestError::PreconditionFailed { .. })) => Ok(false),
+            Err(e) => Err(kv_error(e)),
+        }
+    }
+}
+
+impl Lock for RaftKv {
+    async fn acquire(&self, lock: &str, client: &str, ttl: Duration) -> Result<u64, LockError> {
+        self.with_leader(|c| async move { c.acquire(lock, client, ttl).await })
+            .await
+            .map_err(|e| match e {
+                ClientError::Rejected(RequestError::LockHeld { holder }) => LockError::Busy(holder),
+                e if e.is_definite() => LockError::Definite(e.to_string()),
+                e => LockError::Indeterminate(e.to_string()),
+            })
+    }
+
+    async fn release(&self, lock: &str, client: &str, token: u64) -> Result<(), LockError> {
+        self.with_leader(|c| async move { c.release(lock, client, token).await })
+            .await
+            .map_err(|e| {
+                if e.is_definite() {
+                    LockError::Definite(e.to_string())
+                } else {
+                    LockError::Indeterminate(e.to_string())
+                }
+            })
+    }
+}
