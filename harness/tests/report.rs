@@ -473,6 +473,72 @@ mod html {
     }
 
     #[test]
+    fn the_lock_checkers_own_report_names_both_holds_and_the_fencing_outcome() {
+        use checkers::lock::{AcquireOutcome, LockAction, LockCall, WriteOutcome};
+        let (mut input, _) = lock_run_with_overlap();
+        let call = |process, (invoke, complete): (u64, u64), action| LockCall {
+            process,
+            invoke: invoke * MS,
+            complete: Some(complete * MS),
+            lock: "0".into(),
+            action,
+        };
+        let grant = |token, ttl_ms: u64| LockAction::Acquire {
+            ttl: ttl_ms * MS,
+            outcome: AcquireOutcome::Granted { token },
+        };
+        let write = |token, outcome| LockAction::Write { token, outcome };
+        let calls = vec![
+            call(0, (100, 110), grant(1, 2000)),
+            call(0, (120, 130), write(1, WriteOutcome::Accepted { seq: 1 })),
+            call(0, (300, 310), LockAction::Release { token: 1 }),
+            call(
+                1,
+                (200, 210),
+                LockAction::Acquire {
+                    ttl: 2000 * MS,
+                    outcome: AcquireOutcome::Refused,
+                },
+            ),
+            call(2, (1000, 1020), grant(5, 5000)),
+            call(2, (1030, 1040), write(5, WriteOutcome::Accepted { seq: 2 })),
+            call(3, (1500, 1600), grant(6, 5000)),
+            call(3, (1610, 1620), write(6, WriteOutcome::Accepted { seq: 3 })),
+            call(
+                2,
+                (2000, 2010),
+                write(5, WriteOutcome::Rejected { highest: 6 }),
+            ),
+            call(2, (2500, 2510), LockAction::Release { token: 5 }),
+            call(3, (2600, 2700), LockAction::Release { token: 6 }),
+            call(4, (3100, 3150), grant(7, 2000)),
+        ];
+        let report = checkers::lock::check(&calls, 3150 * MS);
+        assert_eq!(report.anomalies.len(), 1, "{:?}", report.anomalies);
+        input.verdicts[0] = harness::report::CheckerVerdict {
+            checker: "lock".into(),
+            validity: harness::report::Validity::Invalid,
+            lines: report.describe(),
+            anomalies: harness::report::anomalies::from_lock(&report, &input.ops),
+        };
+        let page = html::render(&input);
+        let anomaly = &page[page.find("id=\"a1\"").expect("anomaly 1")
+            ..page.find("id=\"timeline\"").expect("timeline")];
+        for want in [
+            "process 2 (token 5) held it 1.020 s–2.500 s",
+            "process 3 (token 6) held it 1.600 s–2.600 s",
+            "#10 process 2 acquire lock 0 ttl 5000 ms: invoked at 1.000 s, ok at 1.020 s",
+            "#14 process 3 acquire lock 0 ttl 5000 ms: invoked at 1.500 s, ok at 1.600 s",
+            "process 2 write token 5: invoked at 2.000 s, ok at 2.010 s after 10.0 ms, returning rejected: highest 6",
+            "#20 process 2 release token 5",
+            "#22 process 3 release token 6",
+        ] {
+            assert!(anomaly.contains(want), "missing {want:?} in\n{anomaly}");
+        }
+        assert!(page.contains("1 stale writes rejected (fencing saved you 1 times)"));
+    }
+
+    #[test]
     fn op_values_and_labels_cannot_inject_markup() {
         let (mut input, _) = lock_run_with_overlap();
         let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'&";

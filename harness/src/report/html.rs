@@ -20,7 +20,7 @@ use std::io;
 use std::path::Path;
 
 use super::describe::{self, esc};
-use super::input::{Anomaly, Process, ReportInput, Validity};
+use super::input::{validity_str, Anomaly, Process, ReportInput, Validity};
 use super::pairs::{self, Call};
 use super::stats;
 use super::timeline::{lane_order, Overview, Timeline, Window};
@@ -166,14 +166,14 @@ impl<'a> Page<'a> {
              <meta name=\"viewport\" content=\"width=device-width\">\
              <title>{} — {} — faultline</title><style>{CSS}</style></head><body>",
             esc(&s.name),
-            overall.as_str()
+            validity_str(overall)
         )?;
         write!(
             out,
             r#"<h1>{} <span class="v {}">{}</span></h1>"#,
             esc(&s.name),
-            overall.as_str(),
-            overall.as_str()
+            validity_str(overall),
+            validity_str(overall)
         )?;
         self.summary(out)?;
         self.verdicts(out)?;
@@ -221,8 +221,8 @@ impl<'a> Page<'a> {
                 out,
                 r#"<tr><td>{}</td><td><span class="v {}">{}</span></td><td>"#,
                 esc(&v.checker),
-                v.validity.as_str(),
-                v.validity.as_str()
+                validity_str(v.validity),
+                validity_str(v.validity)
             )?;
             if !v.anomalies.is_empty() {
                 write!(out, "{} anomalies. ", v.anomalies.len())?;

@@ -40,27 +40,15 @@ pub struct Summary {
     pub repro: String,
 }
 
-/// A checker's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Validity {
-    Valid,
-    Unknown,
-    Invalid,
-}
+/// A checker's answer (valid / unknown / invalid; merging keeps the worst).
+pub use checkers::verdict::Validity;
 
-impl Validity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Validity::Valid => "valid",
-            Validity::Invalid => "invalid",
-            Validity::Unknown => "unknown",
-        }
-    }
-
-    /// Jepsen's merge: invalid beats unknown beats valid.
-    pub fn merge(self, other: Validity) -> Validity {
-        self.max(other)
+/// "valid", "invalid" or "unknown", as the report and `results.json` spell it.
+pub fn validity_str(v: Validity) -> &'static str {
+    match v {
+        Validity::Valid => "valid",
+        Validity::Invalid => "invalid",
+        Validity::Unknown => "unknown",
     }
 }
 

@@ -20,6 +20,7 @@
 //! References: Jepsen's `jepsen.checker.timeline` (per-process lanes of op bars) and
 //! `jepsen.checker.perf` (latency and rate graphs with nemesis regions shaded).
 
+pub mod anomalies;
 pub mod describe;
 pub mod html;
 pub mod input;
@@ -30,8 +31,8 @@ pub mod stats;
 pub mod timeline;
 
 pub use input::{
-    Anomaly, Availability, CheckerVerdict, FaultWindow, LeaderChange, Op, OpKind, Process,
-    ReportInput, Span, Summary, Validity,
+    validity_str, Anomaly, Availability, CheckerVerdict, FaultWindow, LeaderChange, Op, OpKind,
+    Process, ReportInput, Span, Summary, Validity,
 };
 
 /// Availability per fault measured on `ops` (see [`stats::availability`]).
