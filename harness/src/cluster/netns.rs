@@ -8,6 +8,9 @@
 //!        └─ v-ctl ═ veth ══════════════════════► eth0 198.18.s.254/24
 //! ```
 //!
+//! IPv6 is left unconfigured (`addrgenmode none`: not even link-local addresses), because
+//! partitions are IPv4 iptables rules and a node must not be able to talk around them.
+//!
 //! Invariants: every `ip` command carries `-n <ns>` or runs inside one of our
 //! namespaces, and each veth pair is created *inside* the bridge namespace with its peer
 //! placed directly into the member namespace (`peer name eth0 netns <ns>`), so nothing
@@ -66,15 +69,19 @@ pub fn create_namespaces_cmd(namespaces: &[String]) -> Cmd {
 /// Step 2: inside the bridge namespace, the bridge and one veth pair per member, each
 /// peer created directly in its member namespace.
 pub fn bridge_cmd(bridge_ns: &str, members: &[Member]) -> Cmd {
-    let mut script =
-        format!("link set lo up\nlink add {BRIDGE_IF} type bridge\nlink set {BRIDGE_IF} up\n");
+    let mut script = format!(
+        "link set lo up\nlink add {BRIDGE_IF} type bridge\n\
+         link set {BRIDGE_IF} addrgenmode none\nlink set {BRIDGE_IF} up\n"
+    );
     for m in members {
         let port = addr::bridge_port(&m.label);
         script.push_str(&format!(
             "link add {port} type veth peer name {NODE_IF} netns {}\n",
             m.ns
         ));
-        script.push_str(&format!("link set {port} master {BRIDGE_IF} up\n"));
+        script.push_str(&format!(
+            "link set {port} addrgenmode none\nlink set {port} master {BRIDGE_IF} up\n"
+        ));
     }
     Cmd::new("ip")
         .args(["-n", bridge_ns, "-batch", "-"])
@@ -84,7 +91,8 @@ pub fn bridge_cmd(bridge_ns: &str, members: &[Member]) -> Cmd {
 /// Step 3: inside a member namespace, loopback up and the member's address.
 pub fn member_cmd(m: &Member) -> Cmd {
     let script = format!(
-        "link set lo up\naddr add {}/{PREFIX_LEN} dev {NODE_IF}\nlink set {NODE_IF} up\n",
+        "link set lo up\nlink set {NODE_IF} addrgenmode none\n\
+         addr add {}/{PREFIX_LEN} dev {NODE_IF}\nlink set {NODE_IF} up\n",
         m.addr
     );
     Cmd::new("ip")
@@ -218,15 +226,16 @@ mod tests {
         assert_eq!(b.argv(), ["ip", "-n", "fl-t-br", "-batch", "-"]);
         assert_eq!(
             String::from_utf8_lossy(b.get_stdin().unwrap()),
-            "link set lo up\nlink add br0 type bridge\nlink set br0 up\n\
-             link add v-n1 type veth peer name eth0 netns fl-t-n1\n\
-             link set v-n1 master br0 up\n"
+            "link set lo up\nlink add br0 type bridge\nlink set br0 addrgenmode none\n\
+             link set br0 up\nlink add v-n1 type veth peer name eth0 netns fl-t-n1\n\
+             link set v-n1 addrgenmode none\nlink set v-n1 master br0 up\n"
         );
         let m = member_cmd(&ms[1]);
         assert_eq!(m.argv(), ["ip", "-n", "fl-t-n2", "-batch", "-"]);
         assert_eq!(
             String::from_utf8_lossy(m.get_stdin().unwrap()),
-            "link set lo up\naddr add 198.18.3.2/24 dev eth0\nlink set eth0 up\n"
+            "link set lo up\nlink set eth0 addrgenmode none\n\
+             addr add 198.18.3.2/24 dev eth0\nlink set eth0 up\n"
         );
     }
 

@@ -30,6 +30,17 @@ fn up_builds_isolated_namespaces_and_down_removes_them() {
             .unwrap()
             .stdout_lossy();
         assert!(addrs.contains(&format!("{want}/24")), "{n}: {addrs}");
+        let v6 = cluster
+            .exec_ok(
+                n,
+                Cmd::new("ip").args(["-o", "-6", "addr", "show", "dev", "eth0"]),
+            )
+            .unwrap()
+            .stdout_lossy();
+        assert!(
+            v6.trim().is_empty(),
+            "{n} has IPv6 addresses that iptables would not cut: {v6}"
+        );
         let routes = cluster
             .exec_ok(n, Cmd::new("ip").args(["route", "show", "table", "all"]))
             .unwrap()
