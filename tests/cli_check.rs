@@ -1,0 +1,172 @@
+//! End-to-end tests of `faultline check` and `faultline export` (the binary).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn golden(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("checkers/testdata/porcupine-kv")
+        .join(name);
+    p.to_string_lossy().into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-cli-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn c50_bad_is_illegal_names_the_key_and_ops_and_exits_1() {
+    let out = faultline(&["check", &golden("c50-bad.txt")]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("INVALID"), "{stdout}");
+    assert!(stdout.contains("is not linearizable"), "{stdout}");
+    assert!(
+        stdout.contains("No order lets this op complete: process"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(line "), "{stdout}");
+}
+
+#[test]
+fn ok_files_exit_0() {
+    for f in ["c01-ok.txt", "c10-ok.txt", "c50-ok.txt"] {
+        let out = faultline(&["check", &golden(f)]);
+        assert_eq!(out.status.code(), Some(0), "{f}: {}", text(&out.stdout));
+        assert!(text(&out.stdout).contains("VALID"));
+    }
+}
+
+#[test]
+fn json_output_is_a_verdict() {
+    let out = faultline(&["check", "--json", &golden("c01-bad.txt")]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["valid"], "invalid");
+    assert_eq!(v["model"], "kv");
+    assert_eq!(v["anomalies"][0]["key"], "7");
+}
+
+#[test]
+fn out_of_budget_exits_2() {
+    let out = faultline(&["check", "--time-limit", "0ms", &golden("c50-ok.txt")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("UNKNOWN"));
+}
+
+#[test]
+fn malformed_input_exits_254_with_file_and_line() {
+    let path = scratch("bad.jsonl");
+    std::fs::write(
+        &path,
+        "{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n{\"process\":1,\"type\":\"ok\",\"f\":\"read\"\n",
+    )
+    .expect("write");
+    let out = faultline(&["check", path.to_str().expect("utf-8 path")]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:2:", path.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("expected"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let missing = faultline(&["check", "/nonexistent/history.jsonl"]);
+    assert_eq!(missing.status.code(), Some(254));
+    let bad_flag = faultline(&["check", "--time-limit", "soon", &golden("c01-ok.txt")]);
+    assert_eq!(bad_flag.status.code(), Some(254));
+}
+
+#[test]
+fn a_run_directory_is_checked_through_its_history_jsonl() {
+    let dir = scratch("run");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let history = "{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1}\n\
+                   {\"index\":1,\"time\":2,\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":1}\n\
+                   {\"index\":2,\"time\":3,\"process\":\"nemesis\",\"type\":\"info\",\"f\":\"partition\",\"value\":{\"n1\":[\"n2\"]}}\n\
+                   {\"index\":3,\"time\":4,\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n\
+                   {\"index\":4,\"time\":5,\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"value\":null}\n";
+    std::fs::write(dir.join("history.jsonl"), history).expect("write");
+    let out = faultline(&["check", dir.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("register model"),
+        "{}",
+        text(&out.stdout)
+    );
+    let cas = faultline(&[
+        "check",
+        "--model",
+        "cas-register",
+        dir.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(
+        cas.status.code(),
+        Some(1),
+        "stale read under cas-register too"
+    );
+}
+
+#[test]
+fn export_to_edn_and_back_keeps_the_verdict() {
+    let edn = scratch("c01-bad.edn");
+    let out = faultline(&[
+        "export",
+        "--to",
+        "edn",
+        "-o",
+        edn.to_str().expect("utf-8"),
+        &golden("c01-bad.txt"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&edn).expect("exported");
+    assert!(
+        written.starts_with("[{:index 0, :process 0, :type :invoke, :f :"),
+        "{written}"
+    );
+    let again = faultline(&["check", "--format", "edn", edn.to_str().expect("utf-8")]);
+    assert_eq!(again.status.code(), Some(1));
+
+    let jsonl = faultline(&["export", "--to", "jsonl", &golden("c01-ok.txt")]);
+    assert_eq!(jsonl.status.code(), Some(0));
+    let first = text(&jsonl.stdout)
+        .lines()
+        .next()
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(
+        first.starts_with("{\"index\":0,\"time\":0,\"process\":"),
+        "{first}"
+    );
+}
+
+#[test]
+fn bench_prints_timings_and_peak_memory() {
+    let out = faultline(&[
+        "check",
+        "--bench",
+        "3",
+        &golden("c01-ok.txt"),
+        &golden("c01-bad.txt"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("median") && s.contains("total of medians"),
+        "{s}"
+    );
+}
