@@ -715,17 +715,21 @@ mod plots {
     }
 
     #[test]
-    fn plots_are_written_into_a_run_directory() {
+    fn the_report_and_plots_are_written_into_a_run_directory() {
         let (input, _) = lock_run_with_overlap();
         let dir = std::env::temp_dir().join(format!("fl-report-plots-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch dir");
-        plot::write_plots(&input.ops, &input.faults, &dir).expect("write plots");
+        harness::report::write_artifacts(&input, &dir).expect("write artifacts");
+        let page = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+        assert_eq!(page, harness::report::html::render(&input));
         for name in ["latency.svg", "rate.svg"] {
             let svg = std::fs::read_to_string(dir.join(name)).expect(name);
             assert_well_formed_svg(&svg);
         }
         let missing = dir.join("no/such/dir");
+        let e = harness::report::write_artifacts(&input, &missing).expect_err("no dir");
+        assert!(e.to_string().contains("no/such/dir/report.html"), "{e}");
         let e = plot::write_plots(&input.ops, &input.faults, &missing).expect_err("no dir");
         assert!(e.to_string().contains("no/such/dir/latency.svg"), "{e}");
         std::fs::remove_dir_all(&dir).expect("cleanup");

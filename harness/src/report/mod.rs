@@ -35,6 +35,19 @@ pub use input::{
     Process, ReportInput, Span, Summary, Validity,
 };
 
+/// File names of the report's artifacts in a run directory.
+pub mod files {
+    pub const REPORT: &str = "report.html";
+    pub const LATENCY: &str = "latency.svg";
+    pub const RATE: &str = "rate.svg";
+}
+
+/// Writes `report.html`, `latency.svg` and `rate.svg` into `dir` (a run directory).
+pub fn write_artifacts(input: &ReportInput, dir: &std::path::Path) -> std::io::Result<()> {
+    html::write(input, &dir.join(files::REPORT))?;
+    plot::write_plots(&input.ops, &input.faults, dir)
+}
+
 /// Availability per fault measured on `ops` (see [`stats::availability`]).
 pub fn availability(
     ops: &[Op],

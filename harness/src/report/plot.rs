@@ -52,8 +52,8 @@ fn err(plot: &'static str) -> impl Fn(&dyn Display) -> PlotError {
 /// Writes `latency.svg` and `rate.svg` into `dir`.
 pub fn write_plots(ops: &[Op], faults: &[FaultWindow], dir: &Path) -> io::Result<()> {
     for (name, svg) in [
-        ("latency.svg", latency_svg(ops, faults)),
-        ("rate.svg", rate_svg(ops, faults)),
+        (super::files::LATENCY, latency_svg(ops, faults)),
+        (super::files::RATE, rate_svg(ops, faults)),
     ] {
         let svg = svg.map_err(io::Error::other)?;
         let path = dir.join(name);

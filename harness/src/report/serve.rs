@@ -247,13 +247,13 @@ fn index(root: &Path) -> io::Result<String> {
             verdict.as_str()
         );
         let artifacts = [
-            ("report", "report.html"),
+            ("report", super::files::REPORT),
             ("history", files::HISTORY),
             ("results", files::RESULTS),
             ("log", files::LOG),
             ("node logs", "nodes/"),
-            ("latency", "latency.svg"),
-            ("rate", "rate.svg"),
+            ("latency", super::files::LATENCY),
+            ("rate", super::files::RATE),
         ];
         for (label, name) in artifacts {
             if run.path.join(name.trim_end_matches('/')).exists() {
