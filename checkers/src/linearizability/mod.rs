@@ -18,6 +18,10 @@
 //!   key is Unknown.
 //! - Failed calls are dropped; `info` and unmatched invocations are indeterminate.
 //!
+//! Known limit: the problem is NP-complete. Many concurrent or indeterminate appends with
+//! few reads between them make every append order a distinct state, so such keys can
+//! exhaust the budget; they then answer Unknown, never a wrong verdict.
+//!
 //! References: see [`search`]'s module docs; Porcupine's `checker.go` (`checkParallel`).
 
 mod budget;
