@@ -382,6 +382,36 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_is_well_formed_for_any_order() {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        for seed in 0..20u64 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            for n in 3u16..=9 {
+                let mut order = nodes(n);
+                order.shuffle(&mut rng);
+                let leaders = set(&[1]);
+                for kind in PartitionKind::ALL {
+                    let g = compute(kind, &order, &leaders);
+                    assert!(!g.is_empty(), "seed {seed} n={n} {kind} cuts nothing");
+                    for (node, from) in &g.0 {
+                        assert!(!from.contains(node), "{kind}: {node} drops itself");
+                    }
+                    let symmetric = order
+                        .iter()
+                        .all(|a| order.iter().all(|b| g.passes(*a, *b) == g.passes(*b, *a)));
+                    match kind {
+                        PartitionKind::OneWay => assert!(!symmetric, "{kind} is asymmetric"),
+                        // The ring of an even size has one-way edges by construction.
+                        PartitionKind::MajoritiesRing => {}
+                        _ => assert!(symmetric, "seed {seed} n={n} {kind} is symmetric"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn kinds_parse_by_name() {
         for k in PartitionKind::ALL {
             assert_eq!(k.name().parse::<PartitionKind>(), Ok(k));
