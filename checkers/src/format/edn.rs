@@ -9,7 +9,7 @@
 //! is an integer or `:nemesis`. Reading uses the `clojure-reader` crate, form by form, so
 //! errors carry the line of the op they are in.
 //!
-//! [`write`] renders records back as EDN op maps (`faultline export --to edn`).
+//! [`write()`] renders records back as EDN op maps (`faultline export --to edn`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -22,7 +22,7 @@
 //! few reads between them make every append order a distinct state, so such keys can
 //! exhaust the budget; they then answer Unknown, never a wrong verdict.
 //!
-//! References: see [`search`]'s module docs; Porcupine's `checker.go` (`checkParallel`).
+//! References: see the `search` module's docs; Porcupine's `checker.go` (`checkParallel`).
 
 mod budget;
 mod memo;
