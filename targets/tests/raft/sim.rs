@@ -28,6 +28,10 @@ pub struct SimConfig {
     pub crash_rate: f64,
     /// Per-tick probability that a crashed node restarts.
     pub restart_rate: f64,
+    /// Per-tick probability of pausing a node (SIGSTOP: no ticks, messages held).
+    pub pause_rate: f64,
+    /// Per-tick probability that a paused node resumes.
+    pub resume_rate: f64,
     /// Entries per AppendEntries; `None` draws 1..=4 from the seed.
     pub max_append: Option<usize>,
 }
@@ -42,6 +46,8 @@ impl SimConfig {
             heal_ticks: 300,
             crash_rate: 0.006,
             restart_rate: 0.05,
+            pause_rate: 0.004,
+            resume_rate: 0.05,
             max_append: None,
         }
     }
@@ -124,6 +130,9 @@ enum LockClient {
 #[derive(Default)]
 struct Ghost {
     committed: Vec<Entry>,
+    /// Term of the leader that committed each entry (the first node to apply it: only a
+    /// leader advances its commit index by counting, and it applies at once).
+    commit_terms: Vec<Term>,
     sm: StateMachine,
     /// key -> [(ghost length after the write, value)], in log order.
     history: BTreeMap<String, Vec<(usize, Option<String>)>>,
@@ -137,6 +146,7 @@ pub struct Sim {
     ids: Vec<NodeId>,
     configs: Vec<Config>,
     nodes: Vec<Option<Raft>>,
+    paused: Vec<bool>,
     disks: Vec<Disk>,
     restarts: u64,
     net: BTreeMap<(u64, u64), Message>,
@@ -187,6 +197,7 @@ impl Sim {
             ids,
             configs,
             nodes,
+            paused: vec![false; n],
             disks: vec![Disk::default(); n],
             restarts: 0,
             net: BTreeMap::new(),
@@ -224,7 +235,7 @@ impl Sim {
             }
             self.deliver(faulty)?;
             for i in 0..self.nodes.len() {
-                if self.nodes[i].is_some() {
+                if self.nodes[i].is_some() && !self.paused[i] {
                     self.step(i, Event::Tick, faulty)?;
                 }
             }
@@ -269,12 +280,22 @@ impl Sim {
             if self.nodes[i].is_none() && self.rng.gen_bool(self.cfg.restart_rate) {
                 self.restart(i)?;
             }
+            if self.paused[i] && self.rng.gen_bool(self.cfg.resume_rate) {
+                self.paused[i] = false;
+            }
+        }
+        if self.rng.gen_bool(self.cfg.pause_rate) {
+            // Half the time the leader, as Jepsen's pause nemesis targeting primaries.
+            let victim = self.some_leader().filter(|_| self.rng.gen_bool(0.5));
+            let victim = victim.unwrap_or_else(|| self.rng.gen_range(0..n));
+            self.paused[victim] = true;
         }
         Ok(())
     }
 
     fn heal(&mut self) {
         self.sides = None;
+        self.paused = vec![false; self.nodes.len()];
         for i in 0..self.nodes.len() {
             if self.nodes[i].is_none() {
                 // Restart cannot fail the leader-completeness check before it leads.
@@ -285,6 +306,10 @@ impl Sim {
 
     fn crash(&mut self, i: usize) {
         self.nodes[i] = None;
+        self.paused[i] = false;
+        if std::env::var_os("SIM_TRACE").is_some() {
+            eprintln!("t={} CRASH {}", self.now, self.ids[i]);
+        }
         self.stats.crashes += 1;
         self.pending.retain(|(node, _), _| *node != i);
         let id = self.ids[i].clone();
@@ -343,15 +368,21 @@ impl Sim {
     }
 
     fn deliver(&mut self, faulty: bool) -> Checked<()> {
+        let mut held = Vec::new();
         while let Some(entry) = self.net.first_entry() {
             if entry.key().0 > self.now {
                 break;
             }
-            let m = entry.remove();
+            let ((_, seq), m) = entry.remove_entry();
             let (from, to) = (self.index_of(&m.from), self.index_of(&m.to));
-            if self.nodes[to].is_some() && self.connected(from, to) {
+            if self.paused[to] {
+                held.push((seq, m)); // a stopped process's socket buffers it
+            } else if self.nodes[to].is_some() && self.connected(from, to) {
                 self.step(to, Event::Message(m), faulty)?;
             }
+        }
+        for (seq, m) in held {
+            self.net.insert((self.now + 1, seq), m);
         }
         Ok(())
     }
@@ -361,10 +392,30 @@ impl Sim {
     fn step(&mut self, i: usize, event: Event, faulty: bool) -> Checked<()> {
         let node = self.nodes[i].as_mut().expect("stepping a live node");
         let was_leader = node.role() == Role::Leader;
+        let trace = std::env::var_os("SIM_TRACE").is_some() && !matches!(event, Event::Tick);
+        let shown = if trace {
+            format!("{event:?}")
+        } else {
+            String::new()
+        };
         let cmds = node.step(event);
+        if trace {
+            eprintln!(
+                "t={} {} {:?} term={} commit={} last={} <- {shown}\n   -> {:?}",
+                self.now,
+                self.ids[i],
+                node.role(),
+                node.term(),
+                node.commit_index(),
+                node.last_index(),
+                cmds.iter()
+                    .filter(|c| !matches!(c, Command::Apply(_)))
+                    .collect::<Vec<_>>()
+            );
+        }
         let (role, term) = (node.role(), node.term());
         for c in cmds {
-            self.execute(i, c, faulty)?;
+            self.execute(i, term, c, faulty)?;
         }
         if role == Role::Leader {
             match self.ghost.leaders.get(&term) {
@@ -389,7 +440,7 @@ impl Sim {
         Ok(())
     }
 
-    fn execute(&mut self, i: usize, c: Command, faulty: bool) -> Checked<()> {
+    fn execute(&mut self, i: usize, term: Term, c: Command, faulty: bool) -> Checked<()> {
         match c {
             Command::PersistHardState(h) => self.disks[i].hard = h,
             Command::Append(es) => {
@@ -404,14 +455,14 @@ impl Sim {
             }
             Command::Truncate { from } => self.disks[i].log.truncate(from as usize - 1),
             Command::Send(m) => self.send(m, faulty),
-            Command::Apply(e) => self.on_apply(i, e)?,
+            Command::Apply(e) => self.on_apply(i, term, e)?,
             Command::Reply { id, result } => self.on_reply(i, id, result)?,
         }
         Ok(())
     }
 
     /// State Machine Safety (§5.4.3): every node applies the same entry at each index.
-    fn on_apply(&mut self, i: usize, e: Entry) -> Checked<()> {
+    fn on_apply(&mut self, i: usize, term: Term, e: Entry) -> Checked<()> {
         let idx = e.index as usize;
         if let Some(committed) = self.ghost.committed.get(idx - 1) {
             if *committed != e {
@@ -428,6 +479,7 @@ impl Sim {
         assert_eq!(idx, self.ghost.committed.len() + 1, "applies are in order");
         self.ghost.sm.apply(&e);
         self.ghost.committed.push(e.clone());
+        self.ghost.commit_terms.push(term);
         if let Payload::Op {
             op: Op::Write { key, .. } | Op::Cas { key, .. },
             ..
@@ -443,14 +495,16 @@ impl Sim {
         Ok(())
     }
 
-    /// Leader Completeness (§5.4): a new leader holds every committed entry.
+    /// Leader Completeness (§5.4): a leader of term T holds every entry committed in a
+    /// term before T. (A leader of an older term, e.g. one that was paused while its votes
+    /// were in flight, may legitimately lack entries committed since.)
     fn check_leader_completeness(&self, i: usize) -> Checked<()> {
-        let log = self.nodes[i].as_ref().expect("live").log();
-        let n = self.ghost.committed.len();
-        if log.len() < n || log[..n] != self.ghost.committed[..] {
-            let first = (0..n)
-                .find(|&k| log.get(k) != self.ghost.committed.get(k))
-                .unwrap_or(n);
+        let node = self.nodes[i].as_ref().expect("live");
+        let log = node.log();
+        let missing = (0..self.ghost.committed.len()).find(|&k| {
+            self.ghost.commit_terms[k] < node.term() && log.get(k) != self.ghost.committed.get(k)
+        });
+        if let Some(first) = missing {
             return Err(self.violation(
                 "leader completeness (§5.4)",
                 format!(
@@ -531,7 +585,7 @@ impl Sim {
 
     fn pick_node(&mut self) -> Option<usize> {
         let live: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].is_some())
+            .filter(|&i| self.nodes[i].is_some() && !self.paused[i])
             .collect();
         if live.is_empty() {
             return None;
