@@ -14,6 +14,7 @@ mod cluster;
 mod node;
 mod serve;
 mod test_cmd;
+mod zoo;
 
 /// Exit codes shared by every subcommand.
 pub mod exit {
@@ -37,6 +38,9 @@ enum Command {
     /// Run a test: bring up a cluster, deploy the target, drive clients while injecting
     /// faults, record and check the history.
     Test(test_cmd::TestArgs),
+    /// Run every planted Raft bug with the fault that exposes it, plus a control run, and
+    /// print how often each was caught.
+    Zoo(zoo::ZooArgs),
     /// Check a recorded history (JSON Lines, Jepsen EDN, Porcupine logs) for linearizability.
     Check(check::CheckArgs),
     /// Convert a history to another format (e.g. EDN for Jepsen's own tools).
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Test(args) => test_cmd::run(args),
+        Command::Zoo(args) => zoo::run(args),
         Command::Check(args) => check::run(args),
         Command::Export(args) => check::export(args),
         Command::Cluster(args) => cluster::run(args),

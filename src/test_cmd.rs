@@ -90,7 +90,7 @@ pub enum FaultArg {
     Loss(Option<f64>),
 }
 
-fn parse_fault(s: &str) -> Result<FaultArg, String> {
+pub fn parse_fault(s: &str) -> Result<FaultArg, String> {
     let (kind, spec) = match s.split_once(':') {
         Some((k, v)) => (k, Some(v)),
         None => (s, None),
@@ -191,7 +191,7 @@ pub struct Test {
 }
 
 impl Test {
-    fn from_args(a: &TestArgs, seed: u64) -> Test {
+    pub fn from_args(a: &TestArgs, seed: u64) -> Test {
         let name = a.name.clone().unwrap_or_else(|| {
             let mut n = format!(
                 "{}-{}",
@@ -507,7 +507,7 @@ fn print_summary(test: &Test, outcome: &RunOutcome) {
     println!("reproduce: {}", test.command);
 }
 
-fn run_one(
+pub fn run_one(
     test: &Test,
     progress: bool,
     shutdown: Option<harness::cluster::cleanup::Shutdown>,

@@ -302,7 +302,17 @@ pub fn check(history: &History<CasOp>, budget: Budget) -> CheckerResult {
             verdict.keys.len(),
             verdict.stats.ops
         )],
-        _ => verdict.to_string().lines().map(str::to_owned).collect(),
+        // Anomalies first: drop the per-key lines of keys that were fine or never
+        // reached (they stay in the details).
+        _ => verdict
+            .to_string()
+            .lines()
+            .filter(|l| {
+                let t = l.trim_start();
+                !(t.starts_with("key ") && (l.contains(" ok ") || l.contains("not finished")))
+            })
+            .map(str::to_owned)
+            .collect(),
     };
     CheckerResult {
         name: "linearizability".into(),

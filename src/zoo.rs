@@ -1,0 +1,306 @@
+//! `faultline zoo`: the calibration table. Every planted Raft bug runs with the fault
+//! that exposes it, plus a control run without any bug, over several seeds; the table
+//! says how often faultline caught each bug, with which checker, and how far into the
+//! run the first anomaly happened.
+
+use std::path::PathBuf;
+
+use checkers::verdict::Validity;
+use harness::results::Results;
+use harness::store::files;
+use targets::raft::Bug;
+
+use crate::exit;
+use crate::test_cmd::{self, Concurrency, FaultArg, TargetKind, Test, TestArgs, WorkloadKind};
+
+/// Flags of `faultline zoo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ZooArgs {
+    /// Runs (seeds) per bug.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+    /// Seconds per run.
+    #[arg(long, default_value_t = 30)]
+    pub time_limit: u64,
+    /// First seed; run i uses seed + i.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Only these bugs (default: all, plus the control run).
+    #[arg(long = "bug", value_enum)]
+    pub bugs: Vec<Bug>,
+    /// Skip the control run.
+    #[arg(long)]
+    pub no_control: bool,
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+}
+
+/// One row of the zoo: a bug, how to expose it, and which checker should say so.
+struct Case {
+    bug: Option<Bug>,
+    workload: WorkloadKind,
+    nemesis: &'static str,
+    checker: &'static str,
+}
+
+fn cases() -> Vec<Case> {
+    let case = |bug, workload, nemesis, checker| Case {
+        bug,
+        workload,
+        nemesis,
+        checker,
+    };
+    vec![
+        case(
+            Some(Bug::StaleRead),
+            WorkloadKind::Register,
+            "partition:primaries",
+            "linearizability",
+        ),
+        case(
+            Some(Bug::ForgetVote),
+            WorkloadKind::Register,
+            "kill:majority,partition:primaries",
+            "split-brain",
+        ),
+        case(
+            Some(Bug::AckBeforeCommit),
+            WorkloadKind::Register,
+            "partition:primaries,kill:primaries",
+            "linearizability",
+        ),
+        case(
+            Some(Bug::CommitOldTerm),
+            WorkloadKind::Register,
+            "partition:primaries,kill:primaries",
+            "linearizability",
+        ),
+        case(
+            Some(Bug::LockNoLeaseCheck),
+            WorkloadKind::Lock,
+            "pause:primaries",
+            "lock",
+        ),
+        case(
+            Some(Bug::CountRejectedVotes),
+            WorkloadKind::Register,
+            "partition:primaries",
+            "split-brain",
+        ),
+        case(None, WorkloadKind::Register, "partition,kill", "-"),
+    ]
+}
+
+/// `faultline zoo`.
+pub fn run(args: ZooArgs) -> anyhow::Result<u8> {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("error: faultline zoo needs root (it runs faultline test)");
+        return Ok(exit::BAD_INPUT);
+    }
+    let mut rows = Vec::new();
+    for case in cases() {
+        let wanted = match case.bug {
+            Some(b) => args.bugs.is_empty() || args.bugs.contains(&b),
+            None => !args.no_control && args.bugs.is_empty(),
+        };
+        if !wanted {
+            continue;
+        }
+        let mut detected = 0;
+        let mut right_checker = 0;
+        let mut harness_errors = 0;
+        let mut first: Vec<f64> = Vec::new();
+        for i in 0..args.runs {
+            let seed = args.seed + u64::from(i);
+            let test = zoo_test(&case, &args, seed)?;
+            eprintln!("zoo: {} seed {seed}: {}", label(&case), test.command);
+            let outcome = test_cmd::run_one(&test, false, None)?;
+            if outcome.harness_error.is_some() {
+                harness_errors += 1;
+                continue;
+            }
+            if outcome.results.valid == Validity::Invalid {
+                detected += 1;
+                if case.bug.is_some() && checker_invalid(&outcome.results, case.checker) {
+                    right_checker += 1;
+                }
+                if let Some(t) = first_anomaly_secs(&outcome.dir) {
+                    first.push(t);
+                }
+            }
+        }
+        rows.push(Row {
+            label: label(&case),
+            nemesis: case.nemesis,
+            checker: case.checker,
+            detected,
+            right_checker,
+            harness_errors,
+            runs: args.runs,
+            median_first: median(&mut first),
+            control: case.bug.is_none(),
+        });
+    }
+    print_table(&rows, args.time_limit);
+    // Exit 0 only when every bug was caught at least once and the control stayed valid.
+    let ok = rows.iter().all(|r| {
+        if r.control {
+            r.detected == 0
+        } else {
+            r.right_checker > 0
+        }
+    });
+    Ok(if ok { exit::VALID } else { exit::INVALID })
+}
+
+fn zoo_test(case: &Case, args: &ZooArgs, seed: u64) -> anyhow::Result<Test> {
+    let nemesis = case
+        .nemesis
+        .split(',')
+        .map(test_cmd::parse_fault)
+        .collect::<Result<Vec<FaultArg>, String>>()
+        .map_err(anyhow::Error::msg)?;
+    let t = TestArgs {
+        target: TargetKind::Raft,
+        workload: case.workload,
+        nemesis,
+        nodes: 5,
+        concurrency: Concurrency::PerNode(2),
+        rate: 200.0,
+        time_limit: args.time_limit,
+        nemesis_interval: 3,
+        seed: Some(seed),
+        test_count: 1,
+        store: args.store.clone(),
+        bugs: case.bug.into_iter().collect(),
+        op_timeout_ms: 3000,
+        recovery_timeout: 20,
+        name: Some(format!("zoo-{}", label(case))),
+        check_time_limit: 60,
+        no_progress: true,
+    };
+    Ok(Test::from_args(&t, seed))
+}
+
+fn label(case: &Case) -> String {
+    case.bug
+        .map_or_else(|| "control".to_string(), |b| b.name().to_string())
+}
+
+fn checker_invalid(results: &Results, name: &str) -> bool {
+    results
+        .checkers
+        .iter()
+        .any(|c| c.name == name && c.valid == Validity::Invalid)
+}
+
+/// Seconds into the run of the earliest op or observation an anomaly names.
+fn first_anomaly_secs(dir: &std::path::Path) -> Option<f64> {
+    let results: Results =
+        serde_json::from_slice(&std::fs::read(dir.join(files::RESULTS)).ok()?).ok()?;
+    let mut times: Vec<u64> = Vec::new();
+    let history = std::fs::read(dir.join(files::HISTORY)).ok()?;
+    let (_, records) = checkers::format::read(&history, None).ok()?;
+    let time_of = |index: u64| {
+        records
+            .iter()
+            .find(|r| r.index == Some(index))
+            .and_then(|r| r.time)
+    };
+    for c in results
+        .checkers
+        .iter()
+        .filter(|c| c.valid == Validity::Invalid)
+    {
+        match c.name.as_str() {
+            "linearizability" => {
+                if let Some(anomalies) = c.details.get("anomalies").and_then(|a| a.as_array()) {
+                    for a in anomalies {
+                        if let Some(i) = a.pointer("/stuck_at/index").and_then(|i| i.as_u64()) {
+                            times.extend(time_of(i));
+                        }
+                    }
+                }
+            }
+            "split-brain" => collect_u64(&c.details, &["time"], &mut times),
+            "lock" => collect_u64(&c.details, &["time", "start"], &mut times),
+            _ => {}
+        }
+    }
+    times.into_iter().min().map(|ns| ns as f64 / 1e9)
+}
+
+/// Every number under one of `keys`, anywhere inside the anomalies of `v`.
+fn collect_u64(v: &serde_json::Value, keys: &[&str], out: &mut Vec<u64>) {
+    let anomalies = v
+        .get("anomalies")
+        .or_else(|| v.pointer("/report/anomalies"))
+        .and_then(|a| a.as_array());
+    fn walk(v: &serde_json::Value, keys: &[&str], out: &mut Vec<u64>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match x.as_u64() {
+                        Some(n) if keys.contains(&k.as_str()) => out.push(n),
+                        _ => walk(x, keys, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, keys, out)),
+            _ => {}
+        }
+    }
+    for a in anomalies.into_iter().flatten() {
+        walk(a, keys, out);
+    }
+}
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    Some(v[v.len() / 2])
+}
+
+struct Row {
+    label: String,
+    nemesis: &'static str,
+    checker: &'static str,
+    detected: u32,
+    right_checker: u32,
+    harness_errors: u32,
+    runs: u32,
+    median_first: Option<f64>,
+    control: bool,
+}
+
+fn print_table(rows: &[Row], time_limit: u64) {
+    println!();
+    println!("| bug | nemesis | expected checker | detected / runs | by that checker | median s to first anomaly |");
+    println!("|---|---|---|---|---|---|");
+    for r in rows {
+        let errors = if r.harness_errors > 0 {
+            format!(" ({} harness errors)", r.harness_errors)
+        } else {
+            String::new()
+        };
+        println!(
+            "| {} | `{}` | {} | {}/{}{} | {} | {} |",
+            r.label,
+            r.nemesis,
+            r.checker,
+            r.detected,
+            r.runs,
+            errors,
+            if r.control {
+                "-".to_string()
+            } else {
+                r.right_checker.to_string()
+            },
+            r.median_first
+                .map_or("-".to_string(), |s| format!("{s:.1}")),
+        );
+    }
+    println!("({time_limit} s per run, 5 nodes, 10 clients, 200 ops/s)");
+}
