@@ -522,3 +522,27 @@ fn lock_tokens_increase_strictly() {
     assert_eq!(tokens.len(), 3);
     assert!(tokens.windows(2).all(|w| w[0] < w[1]), "{tokens:?}");
 }
+
+#[test]
+fn check_quorum_an_isolated_leader_steps_down_and_fails_pending_writes_indeterminately() {
+    let mut nodes = vec![node("n1", 3, &[]), node("n2", 3, &[]), node("n3", 3, &[])];
+    elect_first(&mut nodes);
+    let cmds = nodes[0].step(Event::Request {
+        id: RequestId(9),
+        request: write("x", "1"),
+    });
+    assert!(replies(&cmds).is_empty());
+    // Nothing reaches the followers any more: within two election timeouts the leader
+    // notices it lost its quorum.
+    let mut out = Vec::new();
+    for _ in 0..40 {
+        out.extend(nodes[0].step(Event::Tick));
+        if nodes[0].role() != Role::Leader {
+            break;
+        }
+    }
+    assert_eq!(nodes[0].role(), Role::Follower);
+    let r = replies(&out);
+    assert_eq!(r, vec![(RequestId(9), Err(RequestError::LeadershipLost))]);
+    assert!(!RequestError::LeadershipLost.is_definite());
+}
