@@ -257,8 +257,12 @@ pub struct LockClient<L> {
     /// Bumped whenever an acquire's outcome is unknown, so the next attempt comes from
     /// a fresh client identity (the old one may hold a lease until it expires).
     generation: u64,
+    /// Distinguishes client objects made for the same worker in different phases.
+    instance: u64,
     held: Option<(u32, u64)>,
 }
+
+static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl<L> LockClient<L> {
     pub fn new(lock: Arc<L>, resource: Arc<FencedResource>, worker: usize) -> Self {
@@ -267,12 +271,19 @@ impl<L> LockClient<L> {
             resource,
             worker,
             generation: 0,
+            instance: INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             held: None,
         }
     }
 
+    /// Unique per client object and generation, so two processes of the history (e.g.
+    /// worker 3 of the main phase and worker 3 of the final phase) are never the same
+    /// lock client to the target — a re-entrant grant would look like two holders.
     fn identity(&self) -> String {
-        format!("faultline-w{}-g{}", self.worker, self.generation)
+        format!(
+            "faultline-w{}-i{}-g{}",
+            self.worker, self.instance, self.generation
+        )
     }
 }
 
@@ -905,9 +916,13 @@ mod tests {
             ttl_ms: 100,
         };
         assert!(matches!(a.invoke(&acq).await, Completion::Ok(_)));
-        assert_eq!(
-            b.invoke(&acq).await,
-            Completion::Fail("faultline-w0-g0".into())
-        );
+        match b.invoke(&acq).await {
+            Completion::Fail(holder) => assert!(holder.starts_with("faultline-w0-i"), "{holder}"),
+            other => panic!("expected a definite failure, got {other:?}"),
+        }
+        // A later phase's client for the same worker is a different lock client: the
+        // lock must not be granted to it again as if re-entrant.
+        let mut a_again = LockClient::new(Arc::clone(&lock), Arc::clone(&resource), 0);
+        assert!(matches!(a_again.invoke(&acq).await, Completion::Fail(_)));
     }
 }
