@@ -112,6 +112,9 @@ pub enum ServiceError {
 pub struct Service {
     spec: Option<ServiceSpec>,
     child: Option<Child>,
+    /// Process group of the last start; outlives the leader (a launcher that forks the
+    /// real program and exits leaves the group behind, and kill must still reach it).
+    pgid: Option<i32>,
     paused: bool,
     exited: Option<Option<i32>>,
 }
@@ -125,10 +128,9 @@ impl Service {
         self.spec = Some(spec);
     }
 
-    /// Pid (= process group id) of the running program.
+    /// Process group id (= pid of the program started) while any of it runs.
     pub fn pid(&mut self) -> Option<u32> {
-        self.refresh();
-        self.child.as_ref().map(Child::id)
+        self.live_group().map(|g| g as u32)
     }
 
     fn refresh(&mut self) {
@@ -136,14 +138,27 @@ impl Service {
             if let Ok(Some(status)) = child.try_wait() {
                 self.exited = Some(status.code());
                 self.child = None;
-                self.paused = false;
             }
         }
     }
 
-    pub fn state(&mut self) -> ServiceState {
+    /// The live process group, if any member of it still runs.
+    fn live_group(&mut self) -> Option<i32> {
         self.refresh();
-        match (&self.child, self.paused, self.exited) {
+        let pgid = self.pgid?;
+        if self.child.is_some() || !group_alive(pgid).is_empty() {
+            Some(pgid)
+        } else {
+            self.pgid = None;
+            self.paused = false;
+            None
+        }
+    }
+
+    /// Running (or paused) while any process of the group lives, even if the first
+    /// process (a launcher) has exited.
+    pub fn state(&mut self) -> ServiceState {
+        match (self.live_group(), self.paused, self.exited) {
             (Some(_), true, _) => ServiceState::Paused,
             (Some(_), false, _) => ServiceState::Running,
             (None, _, Some(code)) => ServiceState::Exited(code),
@@ -153,11 +168,10 @@ impl Service {
 
     /// Starts the spec'd program inside `ns` (fails if it is already running).
     pub fn start(&mut self, node: &str, ns: &str) -> Result<u32, ServiceError> {
-        self.refresh();
-        if let Some(child) = &self.child {
+        if let Some(pgid) = self.live_group() {
             return Err(ServiceError::AlreadyRunning {
                 node: node.to_string(),
-                pid: child.id(),
+                pid: pgid as u32,
             });
         }
         let spec = self.spec.clone().ok_or_else(|| ServiceError::NoSpec {
@@ -196,6 +210,7 @@ impl Service {
         let pid = child.id();
         tracing::debug!(node, pid, argv = ?spec.argv, "service started");
         self.child = Some(child);
+        self.pgid = Some(pid as i32);
         self.paused = false;
         self.exited = None;
         Ok(pid)
@@ -204,15 +219,14 @@ impl Service {
     /// SIGKILLs the whole process group and waits until it is gone. Returns whether
     /// anything was running.
     pub fn kill(&mut self, node: &str) -> Result<bool, ServiceError> {
-        let Some(mut child) = self.child.take() else {
+        let Some(raw) = self.live_group() else {
             return Ok(false);
         };
-        let pgid = Pid::from_raw(child.id() as i32);
+        let pgid = Pid::from_raw(raw);
         // ESRCH: the group is already gone; that is what we want.
         match killpg(pgid, Signal::SIGKILL) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
             Err(source) => {
-                self.child = Some(child);
                 return Err(ServiceError::Signal {
                     node: node.to_string(),
                     what: "SIGKILL to the process group",
@@ -221,7 +235,10 @@ impl Service {
             }
         }
         // Reap the leader; the rest of the group is reaped by whoever adopted it.
-        let _ = child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+        self.pgid = None;
         self.paused = false;
         self.exited = None;
         poll_until(
@@ -251,15 +268,10 @@ impl Service {
     }
 
     fn signal(&mut self, node: &str, sig: Signal, what: &'static str) -> Result<(), ServiceError> {
-        self.refresh();
-        let pid = self
-            .child
-            .as_ref()
-            .ok_or_else(|| ServiceError::NotRunning {
-                node: node.to_string(),
-            })?
-            .id();
-        killpg(Pid::from_raw(pid as i32), sig).map_err(|source| ServiceError::Signal {
+        let pgid = self.live_group().ok_or_else(|| ServiceError::NotRunning {
+            node: node.to_string(),
+        })?;
+        killpg(Pid::from_raw(pgid), sig).map_err(|source| ServiceError::Signal {
             node: node.to_string(),
             what,
             source,

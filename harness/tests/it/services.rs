@@ -72,6 +72,30 @@ fn kill_reaches_every_process_in_the_group() {
 }
 
 #[test]
+fn a_launcher_that_exits_leaves_a_running_group_that_kill_still_reaches() {
+    let cluster = Cluster::up(&run_name("launch"), 1).expect("up");
+    let n1 = NodeId::nth(1);
+    let dir = cluster.node_dir(n1);
+    // Like a daemonizing launcher: forks the real program and exits at once.
+    let spec = ServiceSpec::new(["sh", "-c", "sleep 600 & exit 0"], &dir, dir.join("l.log"));
+    let pgid = cluster.start_service(n1, spec).unwrap() as i32;
+    cluster
+        .wait_until("the launcher to exit", Duration::from_secs(10), || {
+            let alive = group_alive(pgid);
+            alive.len() == 1 && !alive.contains(&pgid)
+        })
+        .unwrap();
+    assert_eq!(cluster.service_state(n1).unwrap(), ServiceState::Running);
+    assert!(cluster.start(n1).is_err(), "the group still runs");
+    cluster.pause(n1).unwrap();
+    assert_eq!(cluster.service_state(n1).unwrap(), ServiceState::Paused);
+    assert!(cluster.kill(n1).unwrap());
+    assert!(group_alive(pgid).is_empty());
+    assert!(!cluster.is_running(n1));
+    cluster.down().unwrap();
+}
+
+#[test]
 fn a_paused_service_does_not_answer_until_resumed() {
     let cluster = Cluster::up(&run_name("pause"), 1).expect("up");
     let n1 = NodeId::nth(1);
