@@ -68,18 +68,25 @@ pub fn reachability(nodes: &[(NodeId, String, SocketAddr)], timeout: Duration) -
                 .map(move |(b, _, addr)| (*a, ns.as_str(), *b, *addr))
         })
         .collect();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = pairs
-            .iter()
-            .map(|&(a, ns, b, addr)| {
-                s.spawn(move || ((a, b), wait::echo_round_trip(ns, addr, timeout)))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("probe thread does not panic"))
-            .collect()
-    })
+    // At most PARALLEL probes at a time, so large clusters do not spawn n² threads.
+    const PARALLEL: usize = 64;
+    let mut m = Matrix::new();
+    for chunk in pairs.chunks(PARALLEL) {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|&(a, ns, b, addr)| {
+                    s.spawn(move || ((a, b), wait::echo_round_trip(ns, addr, timeout)))
+                })
+                .collect();
+            m.extend(
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("probe thread does not panic")),
+            );
+        });
+    }
+    m
 }
 
 /// The matrix a grudge-free network must show: everyone reaches everyone.
