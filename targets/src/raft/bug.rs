@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Bug {
-    /// The leader answers reads from local state without a ReadIndex quorum round and
-    /// without waiting for an entry of its term to commit (the 2014 etcd/Consul stale read).
-    /// Caught by the linearizability checker (register workload, partitions).
+    /// The leader never confirms its leadership with a quorum: it answers reads from local
+    /// state without a ReadIndex round or an entry of its term committed, and does not step
+    /// down when cut off from the majority (the 2014 etcd/Consul stale read). Caught by the
+    /// linearizability checker (register workload, leader partitions).
     StaleRead,
     /// The vote is not persisted (term is), so a restarted node can vote twice in one term:
     /// two leaders in one term. Caught by the split-brain checker (kill nemesis).

@@ -267,7 +267,9 @@ impl Raft {
         if self.election_elapsed >= self.cfg.election_ticks.0 {
             self.election_elapsed = 0;
             let active = 1 + self.progress.values().filter(|p| p.active).count();
-            if active < self.majority() {
+            // Bug::StaleRead: a leader that never confirms its leadership with a quorum
+            // (as etcd and Consul did in 2014) keeps serving after it was cut off.
+            if active < self.majority() && !self.has(Bug::StaleRead) {
                 let term = self.hard.term;
                 self.become_follower(term, None);
                 return;

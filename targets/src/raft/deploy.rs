@@ -245,12 +245,14 @@ impl Target for RaftTarget {
     }
 }
 
-/// A client of the whole Raft cluster for one worker: starts at its home node and
-/// follows not-leader hints. Implements the workloads' [`Kv`] and [`Lock`].
+/// A client of the whole Raft cluster for one worker: every request starts at the
+/// worker's home node and follows not-leader hints from there (like Jepsen's clients
+/// bound to one node, with the server forwarding). Sticking to the last known leader
+/// instead would hide a deposed leader that still answers: every client would stay with
+/// it. Implements the workloads' [`Kv`] and [`Lock`].
 pub struct RaftKv {
     nodes: Vec<(String, RaftClient)>,
-    /// Where the next request goes first (the last known leader).
-    current: Mutex<usize>,
+    home: usize,
 }
 
 impl RaftKv {
@@ -273,7 +275,7 @@ impl RaftKv {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RaftKv {
-            current: Mutex::new(home % clients.len()),
+            home: home % clients.len(),
             nodes: clients,
         })
     }
@@ -295,14 +297,11 @@ impl RaftKv {
         F: Fn(RaftClient) -> Fut,
         Fut: std::future::Future<Output = Result<T, ClientError>>,
     {
-        let mut at = *self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let mut at = self.home;
         let mut last = None;
         for _ in 0..MAX_HOPS {
             match call(self.nodes[at].1.clone()).await {
-                Ok(v) => {
-                    *self.current.lock().unwrap_or_else(|e| e.into_inner()) = at;
-                    return Ok(v);
-                }
+                Ok(v) => return Ok(v),
                 Err(e) => {
                     let next = match (&e, e.leader_hint()) {
                         (_, Some(hint)) => {
@@ -323,7 +322,6 @@ impl RaftKv {
                 }
             }
         }
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = at;
         Err(last.expect("at least one attempt was made"))
     }
 }
