@@ -3,10 +3,12 @@
 //! Lowe's "Testing for linearizability" (2017, §4) and Horn & Kroening's
 //! "Faster linearizability checking via P-compositionality" (FORTE 2015, §5): a
 //! configuration reached twice has the same future, so the second visit is cut.
-//! The set is a `hashbrown::HashTable` of slots whose bitsets live in one arena; the
-//! caller passes a precomputed hash (Zobrist hash of the bitset, maintained
+//! The set is a `hashbrown::HashTable` of slots whose bitset windows live in one arena;
+//! the caller passes a precomputed hash (Zobrist hash of the bitset, maintained
 //! incrementally, mixed with the state's hash), so a lookup allocates nothing and
-//! equality is exact (bitset words + state), never hash-only.
+//! equality is exact (window + state), never hash-only. Only the window of the bitset
+//! between the first not-full and the last non-zero word is stored, so an entry costs
+//! a few words whatever the history's length (Porcupine clones the whole bitset).
 
 use std::hash::{Hash, Hasher};
 
@@ -14,6 +16,10 @@ use hashbrown::HashTable;
 
 struct Slot<S> {
     hash: u64,
+    /// The window's first word index and length (see `Search::window`).
+    lo: u32,
+    len: u32,
+    /// Where the window's words start in the arena.
     at: usize,
     state: S,
 }
@@ -22,43 +28,45 @@ struct Slot<S> {
 pub(crate) struct Memo<S> {
     table: HashTable<Slot<S>>,
     arena: Vec<u64>,
-    words: usize,
 }
 
 impl<S: Eq + Hash> Memo<S> {
-    /// A memo for bitsets of `words` 64-bit words.
-    pub(crate) fn new(words: usize) -> Self {
+    pub(crate) fn new() -> Self {
         Memo {
             table: HashTable::new(),
             arena: Vec::new(),
-            words,
         }
     }
 
-    /// Inserts the configuration; false if it was already there.
-    pub(crate) fn insert(&mut self, bits_hash: u64, bits: &[u64], state: &S) -> bool
+    /// Inserts the configuration (linearized set given as the canonical window
+    /// `lo`, `words`; `bits_hash` its Zobrist hash); false if it was already there.
+    pub(crate) fn insert(&mut self, bits_hash: u64, lo: u32, words: &[u64], state: &S) -> bool
     where
         S: Clone,
     {
         let hash = mix(bits_hash ^ state_hash(state));
-        let Memo {
-            table,
-            arena,
-            words,
-        } = self;
-        let words = *words;
+        let Memo { table, arena } = self;
+        let len = words.len() as u32;
         let entry = table.entry(
             hash,
-            |s| s.hash == hash && s.state == *state && arena.get(s.at..s.at + words) == Some(bits),
+            |s| {
+                s.hash == hash
+                    && s.lo == lo
+                    && s.len == len
+                    && s.state == *state
+                    && arena.get(s.at..s.at + words.len()) == Some(words)
+            },
             |s| s.hash,
         );
         match entry {
             hashbrown::hash_table::Entry::Occupied(_) => false,
             hashbrown::hash_table::Entry::Vacant(v) => {
                 let at = arena.len();
-                arena.extend_from_slice(bits);
+                arena.extend_from_slice(words);
                 v.insert(Slot {
                     hash,
+                    lo,
+                    len,
                     at,
                     state: state.clone(),
                 });
@@ -135,13 +143,15 @@ mod tests {
 
     #[test]
     fn second_visit_is_cut_and_equality_is_exact() {
-        let mut m: Memo<Option<i64>> = Memo::new(2);
-        assert!(m.insert(7, &[1, 0], &Some(1)));
-        assert!(!m.insert(7, &[1, 0], &Some(1)));
-        // Same hash, different bits or state: distinct configurations.
-        assert!(m.insert(7, &[2, 0], &Some(1)));
-        assert!(m.insert(7, &[1, 0], &Some(2)));
-        assert_eq!(m.len(), 3);
+        let mut m: Memo<Option<i64>> = Memo::new();
+        assert!(m.insert(7, 0, &[1, 0], &Some(1)));
+        assert!(!m.insert(7, 0, &[1, 0], &Some(1)));
+        // Same hash, different bits, window or state: distinct configurations.
+        assert!(m.insert(7, 0, &[2, 0], &Some(1)));
+        assert!(m.insert(7, 1, &[1, 0], &Some(1)));
+        assert!(m.insert(7, 0, &[1], &Some(1)));
+        assert!(m.insert(7, 0, &[1, 0], &Some(2)));
+        assert_eq!(m.len(), 5);
         assert!(m.bytes() > 0);
         m.clear();
         assert_eq!(m.len(), 0);

@@ -37,19 +37,24 @@ pub(crate) fn completion<'h, M: Model>(
 }
 
 /// Splits the history's calls by partition key, compiling each with the model.
-/// Failed calls and calls the model drops (indeterminate reads) are left out.
+/// Failed calls, calls the model drops (indeterminate reads) and calls it declares
+/// [`Model::droppable`] are left out.
 pub(crate) fn partitions<M: Model>(history: &History<M::Op>, model: &M) -> Vec<Partition<M::Call>> {
-    let mut parts: BTreeMap<Option<Key>, Partition<M::Call>> = BTreeMap::new();
+    struct Draft<C> {
+        calls: Vec<C>,
+        at: Vec<(usize, Option<usize>)>,
+        recorded: usize,
+    }
+    let mut drafts: BTreeMap<Option<Key>, Draft<M::Call>> = BTreeMap::new();
     let ops = history.ops();
     for c in history.calls() {
         let op = &ops[c.invoke];
-        let key = model.partition(op);
-        let part = parts.entry(key.clone()).or_insert_with(|| Partition {
-            key,
+        let d = drafts.entry(model.partition(op)).or_insert_with(|| Draft {
             calls: Vec::new(),
+            at: Vec::new(),
             recorded: 0,
         });
-        part.recorded += 1;
+        d.recorded += 1;
         let Some(invoke) = op.payload() else { continue };
         let Some(done) = completion::<M>(history, c.end) else {
             continue;
@@ -61,11 +66,31 @@ pub(crate) fn partitions<M: Model>(history: &History<M::Op>, model: &M) -> Vec<P
             End::Ok(p) => Some(p),
             _ => None,
         };
-        part.calls.push(PartCall {
-            call,
-            invoke: c.invoke,
-            ret,
-        });
+        d.calls.push(call);
+        d.at.push((c.invoke, ret));
     }
-    parts.into_values().collect()
+    drafts
+        .into_iter()
+        .map(|(key, d)| {
+            let indeterminate: Vec<bool> = d.at.iter().map(|(_, r)| r.is_none()).collect();
+            let drop = if indeterminate.contains(&true) {
+                model.droppable(&d.calls, &indeterminate)
+            } else {
+                Vec::new()
+            };
+            let calls = d
+                .calls
+                .into_iter()
+                .zip(d.at)
+                .enumerate()
+                .filter(|(i, _)| !drop.get(*i).copied().unwrap_or(false))
+                .map(|(_, (call, (invoke, ret)))| PartCall { call, invoke, ret })
+                .collect();
+            Partition {
+                key,
+                calls,
+                recorded: d.recorded,
+            }
+        })
+        .collect()
 }

@@ -41,6 +41,13 @@ pub(crate) struct Search<'m, M: Model> {
     prev: Vec<u32>,
     head: u32,
     bits: Vec<u64>,
+    /// The linearized set, canonically and compactly: every call in words `< lo` is
+    /// linearized, none after word `hi`, so the memo stores only `bits[lo..=hi]` (the
+    /// concurrency window, usually a word or two), not all `n/64` words.
+    /// First word of `bits` that is not all ones.
+    lo: usize,
+    /// Last word of `bits` that is not zero (0 when none is).
+    hi: usize,
     bits_hash: u64,
     zobrist: Vec<u64>,
     state: M::State,
@@ -49,6 +56,8 @@ pub(crate) struct Search<'m, M: Model> {
     memo: Memo<M::State>,
     /// The longest linearized prefix seen (call ids, in order).
     pub(crate) best: Vec<u32>,
+    /// `stack[..agree]` and `best[..agree]` hold the same calls.
+    agree: usize,
     pub(crate) steps: u64,
     pub(crate) done: Option<Progress>,
 }
@@ -92,12 +101,15 @@ impl<'m, M: Model> Search<'m, M> {
             prev,
             head,
             bits: vec![0; words],
+            lo: 0,
+            hi: 0,
             bits_hash: 0,
             zobrist,
             state: model.init(),
             stack: Vec::new(),
-            memo: Memo::new(words),
+            memo: Memo::new(),
             best: Vec::new(),
+            agree: 0,
             steps: 0,
             done: if n == 0 {
                 Some(Progress::Linearizable)
@@ -124,8 +136,21 @@ impl<'m, M: Model> Search<'m, M> {
     }
 
     fn flip(&mut self, id: u32) {
-        self.bits[id as usize / 64] ^= 1 << (id % 64);
+        let w = id as usize / 64;
+        let mask = 1u64 << (id % 64);
+        self.bits[w] ^= mask;
         self.bits_hash ^= self.zobrist[id as usize];
+        if self.bits[w] & mask != 0 {
+            self.hi = self.hi.max(w);
+            while self.bits.get(self.lo) == Some(&u64::MAX) {
+                self.lo += 1;
+            }
+        } else {
+            self.lo = self.lo.min(w);
+            while self.hi > 0 && self.bits[self.hi] == 0 {
+                self.hi -= 1;
+            }
+        }
     }
 
     /// Runs at most `steps` iterations.
@@ -145,13 +170,30 @@ impl<'m, M: Model> Search<'m, M> {
                 let call = &self.part.calls[id as usize].call;
                 if let Some(next_state) = self.model.step(&self.state, call) {
                     self.flip(id);
-                    if self.memo.insert(self.bits_hash, &self.bits, &next_state) {
+                    let (lo, hi) = (self.lo, self.hi);
+                    let window = if lo <= hi {
+                        &self.bits[lo..=hi]
+                    } else {
+                        &[][..]
+                    };
+                    if self
+                        .memo
+                        .insert(self.bits_hash, lo as u32, window, &next_state)
+                    {
                         let old = std::mem::replace(&mut self.state, next_state);
                         self.stack.push((id, old));
                         self.lift(id);
-                        if self.stack.len() > self.best.len() {
-                            self.best.clear();
-                            self.best.extend(self.stack.iter().map(|(i, _)| *i));
+                        let depth = self.stack.len();
+                        if self.agree == depth - 1 && self.best.get(depth - 1) == Some(&id) {
+                            self.agree = depth;
+                        }
+                        if depth > self.best.len() {
+                            // Copy only what differs from the last best prefix: O(1)
+                            // per step while the search dives without backtracking.
+                            self.best.truncate(self.agree);
+                            self.best
+                                .extend(self.stack[self.agree..].iter().map(|(i, _)| *i));
+                            self.agree = depth;
                         }
                         self.cursor = self.next[self.head as usize];
                         continue;
@@ -164,6 +206,7 @@ impl<'m, M: Model> Search<'m, M> {
                     return self.finish(Progress::Illegal);
                 };
                 self.state = state;
+                self.agree = self.agree.min(self.stack.len());
                 self.flip(popped);
                 self.unlift(popped);
                 self.cursor = self.next[2 * popped as usize];

@@ -119,6 +119,25 @@ impl Model for CasRegister {
         }
     }
 
+    fn droppable(&self, calls: &[CasCall], indeterminate: &[bool]) -> Vec<bool> {
+        let observed: std::collections::BTreeSet<i64> = calls
+            .iter()
+            .filter_map(|c| match *c {
+                CasCall::Read(v) => v,
+                CasCall::Cas { from, .. } => Some(from),
+                CasCall::Write(_) => None,
+            })
+            .collect();
+        calls
+            .iter()
+            .zip(indeterminate)
+            .map(|(c, &maybe)| match *c {
+                CasCall::Write(v) | CasCall::Cas { to: v, .. } => maybe && !observed.contains(&v),
+                CasCall::Read(_) => false,
+            })
+            .collect()
+    }
+
     fn describe_state(&self, state: &Option<i64>) -> String {
         format!("the register holds {}", show(*state))
     }
@@ -151,6 +170,27 @@ mod tests {
         assert_eq!(m.step(&Some(1), &ok), Some(Some(2)));
         assert_eq!(m.step(&None, &maybe), Some(None));
         assert_eq!(m.step(&Some(1), &maybe), Some(Some(2)));
+    }
+
+    #[test]
+    fn only_unobserved_indeterminate_writes_are_droppable() {
+        let calls = [
+            CasCall::Write(1),
+            CasCall::Write(2),
+            CasCall::Write(3),
+            CasCall::Cas {
+                from: 3,
+                to: 4,
+                applied: false,
+            },
+            CasCall::Read(Some(2)),
+        ];
+        let maybe = [true, true, false, true, false];
+        // 1 is never observed; 2 is read; 3 is ok; the cas to 4 is never observed.
+        assert_eq!(
+            CasRegister.droppable(&calls, &maybe),
+            vec![true, false, false, true, false]
+        );
     }
 
     #[test]

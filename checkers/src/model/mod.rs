@@ -81,6 +81,19 @@ pub trait Model: Sync {
     /// impossible in `state`. Never `None` for indeterminate calls.
     fn step(&self, state: &Self::State, call: &Self::Call) -> Option<Self::State>;
 
+    /// Optional simplification before a partition is searched: which calls may be
+    /// dropped without changing the verdict. `indeterminate[i]` tells whether
+    /// `calls[i]` is indeterminate. The default keeps every call.
+    ///
+    /// Registers drop indeterminate writes whose value no read and no cas ever
+    /// observes: such a write can always be linearized last, where it changes nothing
+    /// anyone saw, so the history is linearizable with it iff it is without it. Each
+    /// such write otherwise doubles the search space.
+    fn droppable(&self, calls: &[Self::Call], indeterminate: &[bool]) -> Vec<bool> {
+        let _ = indeterminate;
+        vec![false; calls.len()]
+    }
+
     /// The independent partition an op belongs to (P-compositionality). By default the
     /// op's key.
     fn partition(&self, op: &Op<Self::Op>) -> Option<Key> {

@@ -88,6 +88,21 @@ impl Model for Register {
         }
     }
 
+    fn droppable(&self, calls: &[RegisterCall], indeterminate: &[bool]) -> Vec<bool> {
+        let observed: std::collections::BTreeSet<i64> = calls
+            .iter()
+            .filter_map(|c| match *c {
+                RegisterCall::Read(v) => v,
+                RegisterCall::Write(_) => None,
+            })
+            .collect();
+        calls
+            .iter()
+            .zip(indeterminate)
+            .map(|(c, &maybe)| matches!(*c, RegisterCall::Write(v) if maybe && !observed.contains(&v)))
+            .collect()
+    }
+
     fn describe_state(&self, state: &Option<i64>) -> String {
         format!("the register holds {}", show(*state))
     }
