@@ -262,6 +262,48 @@ mod support {
         (input, anomaly_ops)
     }
 
+    /// The lock checker's view of [`lock_run_with_overlap`]'s client calls.
+    pub fn lock_calls() -> Vec<checkers::lock::LockCall> {
+        use checkers::lock::{AcquireOutcome, LockAction, LockCall, WriteOutcome};
+        let call = |process, (invoke, complete): (u64, u64), action| LockCall {
+            process,
+            invoke: invoke * MS,
+            complete: Some(complete * MS),
+            lock: "0".into(),
+            action,
+        };
+        let grant = |token, ttl_ms: u64| LockAction::Acquire {
+            ttl: ttl_ms * MS,
+            outcome: AcquireOutcome::Granted { token },
+        };
+        let write = |token, outcome| LockAction::Write { token, outcome };
+        vec![
+            call(0, (100, 110), grant(1, 2000)),
+            call(0, (120, 130), write(1, WriteOutcome::Accepted { seq: 1 })),
+            call(0, (300, 310), LockAction::Release { token: 1 }),
+            call(
+                1,
+                (200, 210),
+                LockAction::Acquire {
+                    ttl: 2000 * MS,
+                    outcome: AcquireOutcome::Refused,
+                },
+            ),
+            call(2, (1000, 1020), grant(5, 5000)),
+            call(2, (1030, 1040), write(5, WriteOutcome::Accepted { seq: 2 })),
+            call(3, (1500, 1600), grant(6, 5000)),
+            call(3, (1610, 1620), write(6, WriteOutcome::Accepted { seq: 3 })),
+            call(
+                2,
+                (2000, 2010),
+                write(5, WriteOutcome::Rejected { highest: 6 }),
+            ),
+            call(2, (2500, 2510), LockAction::Release { token: 5 }),
+            call(3, (2600, 2700), LockAction::Release { token: 6 }),
+            call(4, (3100, 3150), grant(7, 2000)),
+        ]
+    }
+
     /// A long run: `calls` client calls by 10 workers at ~200 calls/s, faults every
     /// 60 s for 20 s, timeouts and failures sprinkled in, one anomaly in the middle.
     pub fn long_run(calls: usize) -> (ReportInput, Vec<u64>) {
@@ -474,45 +516,8 @@ mod html {
 
     #[test]
     fn the_lock_checkers_own_report_names_both_holds_and_the_fencing_outcome() {
-        use checkers::lock::{AcquireOutcome, LockAction, LockCall, WriteOutcome};
         let (mut input, _) = lock_run_with_overlap();
-        let call = |process, (invoke, complete): (u64, u64), action| LockCall {
-            process,
-            invoke: invoke * MS,
-            complete: Some(complete * MS),
-            lock: "0".into(),
-            action,
-        };
-        let grant = |token, ttl_ms: u64| LockAction::Acquire {
-            ttl: ttl_ms * MS,
-            outcome: AcquireOutcome::Granted { token },
-        };
-        let write = |token, outcome| LockAction::Write { token, outcome };
-        let calls = vec![
-            call(0, (100, 110), grant(1, 2000)),
-            call(0, (120, 130), write(1, WriteOutcome::Accepted { seq: 1 })),
-            call(0, (300, 310), LockAction::Release { token: 1 }),
-            call(
-                1,
-                (200, 210),
-                LockAction::Acquire {
-                    ttl: 2000 * MS,
-                    outcome: AcquireOutcome::Refused,
-                },
-            ),
-            call(2, (1000, 1020), grant(5, 5000)),
-            call(2, (1030, 1040), write(5, WriteOutcome::Accepted { seq: 2 })),
-            call(3, (1500, 1600), grant(6, 5000)),
-            call(3, (1610, 1620), write(6, WriteOutcome::Accepted { seq: 3 })),
-            call(
-                2,
-                (2000, 2010),
-                write(5, WriteOutcome::Rejected { highest: 6 }),
-            ),
-            call(2, (2500, 2510), LockAction::Release { token: 5 }),
-            call(3, (2600, 2700), LockAction::Release { token: 6 }),
-            call(4, (3100, 3150), grant(7, 2000)),
-        ];
+        let calls = lock_calls();
         let report = checkers::lock::check(&calls, 3150 * MS);
         assert_eq!(report.anomalies.len(), 1, "{:?}", report.anomalies);
         input.verdicts[0] = harness::report::CheckerVerdict {
@@ -1105,5 +1110,164 @@ mod serve {
         };
         assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
         assert!(e.to_string().contains(&format!("binding {addr}")), "{e}");
+    }
+}
+
+mod assemble {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use checkers::split_brain::{LeaderChange, Recovery, SplitBrainReport};
+    use checkers::verdict::Validity;
+    use harness::report::{self, OpKind, Process};
+    use harness::results::{CheckerResult, Results};
+    use harness::store::{files, Store};
+
+    use super::support::*;
+
+    /// One history line in faultline's JSON Lines format.
+    fn jsonl(op: &harness::report::Op) -> String {
+        let process = match op.process {
+            Process::Client(p) => serde_json::json!(p),
+            Process::Nemesis => serde_json::json!("nemesis"),
+        };
+        let f = match (op.process, op.f.as_str()) {
+            (Process::Nemesis, "pause") => "start-pause",
+            (Process::Nemesis, "resume") => "stop-pause",
+            (_, f) => f,
+        };
+        let mut line = serde_json::json!({
+            "index": op.index,
+            "time": op.time,
+            "process": process,
+            "type": op.kind.as_str(),
+            "f": f,
+            "value": op.value,
+        });
+        if op.process == Process::Nemesis && f == "start-pause" {
+            line["value"] = serde_json::json!({ "targets": ["n1"] });
+        }
+        if let Some(e) = &op.error {
+            line["error"] = serde_json::json!(e);
+        }
+        line.to_string()
+    }
+
+    #[test]
+    fn a_stored_run_becomes_a_report_beside_its_results() {
+        let root = std::env::temp_dir().join(format!("fl-report-assemble-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let run = Store::new(&root)
+            .create_run("raft-lock", UNIX_EPOCH + Duration::from_secs(1_795_945_200))
+            .expect("run dir");
+        // test.json as `faultline test` writes it.
+        run.write_json(
+            files::TEST,
+            &serde_json::json!({
+                "target": "raft",
+                "workload": "lock",
+                "nemesis": ["pause"],
+                "bugs": ["lock-no-lease-check"],
+                "options": { "test": "raft-lock", "seed": 7 },
+                "command": "faultline test --workload lock --bug lock-no-lease-check --nemesis pause --seed 7",
+            }),
+        )
+        .expect("test.json");
+        let (input, _) = lock_run_with_overlap();
+        // The nemesis records one info op per event, as a run does.
+        let history: String = input
+            .ops
+            .iter()
+            .filter(|o| !(o.process == Process::Nemesis && o.kind == OpKind::Invoke))
+            .map(|o| jsonl(o) + "\n")
+            .collect();
+        std::fs::write(run.file(files::HISTORY), history).expect("history");
+
+        let lock = checkers::lock::check(&lock_calls(), 3150 * MS);
+        let split_brain = SplitBrainReport {
+            valid: true,
+            anomalies: vec![],
+            leader_changes: vec![LeaderChange {
+                time: 1400 * MS,
+                term: 3,
+                node: "n2".into(),
+            }],
+            observations: 40,
+        };
+        let recovery = vec![Recovery {
+            fault: "pause [n1]".into(),
+            start: 905 * MS,
+            leader_after: Some(500 * MS),
+            write_after: Some(140 * MS),
+        }];
+        let results = Results::new(vec![
+            CheckerResult {
+                name: "lock".into(),
+                valid: Validity::Invalid,
+                summary: lock.describe(),
+                details: serde_json::to_value(&lock).expect("lock report"),
+                millis: 1,
+            },
+            CheckerResult {
+                name: "split-brain".into(),
+                valid: Validity::Valid,
+                summary: vec!["one leader per term".into()],
+                details: serde_json::json!({ "report": split_brain, "recovery": recovery }),
+                millis: 1,
+            },
+        ]);
+
+        report::write_run_report(run.path(), &results, |f| f == "write").expect("report");
+        let page = std::fs::read_to_string(run.file("report.html")).expect("report.html");
+        for want in [
+            "<title>raft-lock — invalid — faultline</title>",
+            "<td>raft (bugs: lock-no-lease-check)</td>",
+            "<td>2026-11-29 09:40:00 UTC</td>",
+            "faultline test --workload lock --bug lock-no-lease-check --nemesis pause --seed 7",
+            "process 2 (token 5) held it 1.020 s–2.500 s",
+            "#10 process 2 acquire lock 0 ttl 5000 ms: invoked at 1.000 s, ok at 1.020 s",
+            "fencing saved you 1 times",
+            ">pause [n1]</text>",
+            "n2 became leader of term 3 at 1.400 s",
+            // Availability: first ok write 135 ms after the pause, a leader after 500 ms.
+            "<td>pause [n1]</td><td>0.905 s</td><td>3.001 s</td><td>135.0 ms</td><td>500.0 ms</td>",
+        ] {
+            assert!(page.contains(want), "missing {want:?}");
+        }
+        for svg in ["latency.svg", "rate.svg"] {
+            let svg = std::fs::read_to_string(run.file(svg)).expect(svg);
+            assert_well_formed_svg(&svg);
+            assert!(svg.contains(">\npause [n1]\n</text>"));
+        }
+        // The same input whichever way it is built.
+        let again = report::assemble(run.path(), &results, |f| f == "write").expect("assemble");
+        assert_eq!(again.ops.len(), input.ops.len() - 2);
+        assert_eq!(again.faults.len(), 1);
+        assert_eq!(
+            again.ops.iter().filter(|o| o.kind == OpKind::Info).count(),
+            input.ops.iter().filter(|o| o.kind == OpKind::Info).count()
+        );
+        std::fs::remove_dir_all(&root).expect("cleanup");
+    }
+
+    #[test]
+    fn a_run_without_history_still_gets_a_report_and_a_bad_history_is_an_error() {
+        let root =
+            std::env::temp_dir().join(format!("fl-report-assemble-empty-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let run = Store::new(&root)
+            .create_run("t", UNIX_EPOCH + Duration::from_secs(1_795_945_200))
+            .expect("run dir");
+        let results = Results::new(vec![]);
+        report::write_run_report(run.path(), &results, |_| false).expect("report");
+        let page = std::fs::read_to_string(run.file("report.html")).expect("report.html");
+        assert!(
+            page.contains("<h1>t <span"),
+            "the name falls back to the test dir"
+        );
+        std::fs::write(run.file(files::HISTORY), "not json\n").expect("history");
+        let e = report::assemble(run.path(), &results, |_| false).expect_err("bad history");
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("history.jsonl"), "{e}");
+        std::fs::remove_dir_all(&root).expect("cleanup");
     }
 }

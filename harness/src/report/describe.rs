@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use super::input::Process;
 use super::pairs::{Call, Outcome};
 
 /// Escapes text for HTML and SVG element content and quoted attribute values.
@@ -54,6 +55,9 @@ const VALUE_CHARS: usize = 160;
 /// One call in plain words (not escaped), e.g. "#12 process 3 acquire lock 0:
 /// invoked at 1.000 s, ok at 1.050 s after 50.0 ms, returning token 7".
 pub fn call(c: &Call<'_>) -> String {
+    if c.process == Process::Nemesis {
+        return nemesis(c);
+    }
     let mut s = format!("#{} {} {}", c.index(), c.process, c.f());
     if let Some(v) = c.invoke.map(|o| o.value.as_str()).filter(|v| !v.is_empty()) {
         s.push(' ');
@@ -97,9 +101,34 @@ pub fn call(c: &Call<'_>) -> String {
     s
 }
 
+/// A nemesis event: what it did and when (its `info` is a report, not an unknown
+/// outcome).
+fn nemesis(c: &Call<'_>) -> String {
+    let mut s = format!("#{} nemesis {}", c.index(), c.f());
+    let value = c
+        .complete
+        .or(c.invoke)
+        .map(|o| o.value.as_str())
+        .filter(|v| !v.is_empty());
+    if let Some(v) = value {
+        s.push(' ');
+        s.push_str(&clip(v, VALUE_CHARS));
+    }
+    match (c.invoke, c.complete) {
+        (Some(i), Some(e)) => s.push_str(&format!(": from {} to {}", at(i.time), at(e.time))),
+        (Some(i), None) => s.push_str(&format!(": began at {}, never reported back", at(i.time))),
+        (None, Some(e)) => s.push_str(&format!(": at {}", at(e.time))),
+        (None, None) => {}
+    }
+    if let Some(e) = c.complete.and_then(|o| o.error.as_deref()) {
+        s.push_str(&format!(" ({})", clip(e, VALUE_CHARS)));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::input::{Op, OpKind, Process};
+    use super::super::input::{Op, OpKind};
     use super::super::pairs::pair;
     use super::*;
 
@@ -144,5 +173,18 @@ mod tests {
             "#0 process 3 acquire lock 0: invoked at 1.000 s, ok at 1.050 s after 50.0 ms, returning token 7"
         );
         assert!(call(&calls[1]).contains("outcome unknown at 3.000 s after 1.000 s (timeout)"));
+        let event = [Op {
+            index: 9,
+            time: 4_000_000_000,
+            process: Process::Nemesis,
+            kind: OpKind::Info,
+            f: "start-partition".into(),
+            value: "majorities-ring".into(),
+            error: None,
+        }];
+        assert_eq!(
+            call(&pair(&event)[0]),
+            "#9 nemesis start-partition majorities-ring: at 4.000 s"
+        );
     }
 }

@@ -1,13 +1,13 @@
 //! Reports: the evidence of a run, for people.
 //!
 //! ```text
-//! run / `faultline check` ──► ReportInput (plain data) ──► html::render  ──► report.html
-//!                                                      ──► plot::latency_svg ──► latency.svg
-//!                                                      ──► plot::rate_svg    ──► rate.svg
+//! run dir + Results ──► assemble ──► ReportInput ──► html::render      ──► report.html
+//!                                     (plain data) ──► plot::latency_svg ──► latency.svg
+//!                                                  ──► plot::rate_svg    ──► rate.svg
 //! store/ ──► serve (`faultline serve`): runs newest first, each run's files browsable
 //! ```
 //!
-//! Everything here except [`serve`] is pure: a [`ReportInput`] in, bytes out, the same
+//! Everything here except [`serve`] and [`mod@assemble`] (which read files) is pure: a [`ReportInput`] in, bytes out, the same
 //! bytes for the same input. The input carries the verdicts (with the indices of the
 //! operations behind each anomaly), the history flattened for display, the fault
 //! windows, the leader changes and the availability per fault; counts and latency
@@ -21,6 +21,7 @@
 //! `jepsen.checker.perf` (latency and rate graphs with nemesis regions shaded).
 
 pub mod anomalies;
+pub mod assemble;
 pub mod describe;
 pub mod html;
 pub mod input;
@@ -30,6 +31,7 @@ pub mod serve;
 pub mod stats;
 pub mod timeline;
 
+pub use assemble::{assemble, write_run_report};
 pub use input::{
     validity_str, Anomaly, Availability, CheckerVerdict, FaultWindow, LeaderChange, Op, OpKind,
     Process, ReportInput, Span, Summary, Validity,

@@ -270,7 +270,7 @@ fn index(root: &Path) -> io::Result<String> {
 }
 
 /// "20261129T094000" → "2026-11-29 09:40:00" (anything else as it is).
-fn display_time(stamp: &str) -> String {
+pub(crate) fn display_time(stamp: &str) -> String {
     let (digits, suffix) = stamp.split_at(stamp.find('-').unwrap_or(stamp.len()));
     let b = digits.as_bytes();
     if b.len() == 15 && b[8] == b'T' && digits.chars().filter(char::is_ascii_digit).count() == 14 {
