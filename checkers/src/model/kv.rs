@@ -9,6 +9,8 @@
 //! is O(1) whatever the value's length; reports replay the real strings
 //! ([`Model::describe_path`]).
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use super::text::{Suffix, Text};
@@ -70,18 +72,21 @@ impl Payload for KvOp {
     }
 }
 
-/// A compiled kv call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A compiled kv call: digests for the search, and the strings for
+/// [`Model::droppable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KvCall {
     /// A get that observed this value.
-    Get(Text),
-    Put(Text),
-    Append(Suffix),
+    Get(Text, Arc<str>),
+    Put(Text, Arc<str>),
+    Append(Suffix, Arc<str>),
     /// `applied`: it completed ok. Otherwise indeterminate.
     Cas {
         from: Text,
         to: Text,
         applied: bool,
+        raw_from: Arc<str>,
+        raw_to: Arc<str>,
     },
 }
 
@@ -104,15 +109,18 @@ impl Model for Kv {
 
     fn call(&self, invoke: &KvOp, completion: Completion<'_, KvOp>) -> Option<KvCall> {
         match (invoke, completion) {
-            (KvOp::Put(v), _) => Some(KvCall::Put(Text::of(v))),
-            (KvOp::Append(v), _) => Some(KvCall::Append(Suffix::of(v))),
+            (KvOp::Put(v), _) => Some(KvCall::Put(Text::of(v), v.as_str().into())),
+            (KvOp::Append(v), _) => Some(KvCall::Append(Suffix::of(v), v.as_str().into())),
             (KvOp::Cas { from, to }, c) => Some(KvCall::Cas {
                 from: Text::of(from),
                 to: Text::of(to),
                 applied: matches!(c, Completion::Ok(_)),
+                raw_from: from.as_str().into(),
+                raw_to: to.as_str().into(),
             }),
             (KvOp::Get(_), Completion::Ok(KvOp::Get(v))) => {
-                Some(KvCall::Get(v.as_deref().map_or(Text::EMPTY, Text::of)))
+                let v = v.as_deref().unwrap_or("");
+                Some(KvCall::Get(Text::of(v), v.into()))
             }
             (KvOp::Get(_), _) => None,
         }
@@ -120,20 +128,48 @@ impl Model for Kv {
 
     fn step(&self, state: &Text, call: &KvCall) -> Option<Text> {
         match call {
-            KvCall::Get(v) => (v == state).then_some(*state),
-            KvCall::Put(v) => Some(*v),
-            KvCall::Append(s) => Some(state.append(s)),
+            KvCall::Get(v, _) => (v == state).then_some(*state),
+            KvCall::Put(v, _) => Some(*v),
+            KvCall::Append(s, _) => Some(state.append(s)),
             KvCall::Cas {
                 from,
                 to,
                 applied: true,
+                ..
             } => (from == state).then_some(*to),
             KvCall::Cas {
                 from,
                 to,
                 applied: false,
+                ..
             } => Some(if from == state { *to } else { *state }),
         }
+    }
+
+    /// An indeterminate put, append or cas whose written string occurs in no value a
+    /// get returned and in no cas `from`: every state containing it is unobserved
+    /// until a put replaces it, so it can be linearized last instead (see the trait).
+    fn droppable(&self, calls: &[KvCall], indeterminate: &[bool]) -> Vec<bool> {
+        let observed: Vec<&str> = calls
+            .iter()
+            .filter_map(|c| match c {
+                KvCall::Get(_, v) => Some(&**v),
+                KvCall::Cas { raw_from, .. } => Some(&**raw_from),
+                KvCall::Put(..) | KvCall::Append(..) => None,
+            })
+            .collect();
+        calls
+            .iter()
+            .zip(indeterminate)
+            .map(|(c, &maybe)| {
+                let written = match c {
+                    KvCall::Put(_, v) | KvCall::Append(_, v) => &**v,
+                    KvCall::Cas { raw_to, .. } => &**raw_to,
+                    KvCall::Get(..) => return false,
+                };
+                maybe && !written.is_empty() && observed.iter().all(|o| !o.contains(written))
+            })
+            .collect()
     }
 
     fn describe_state(&self, state: &Text) -> String {
@@ -217,6 +253,10 @@ mod tests {
             KvOp::Append("x 1 0 y".into()),
         );
         let s = m.step(&m.step(&m.init(), &a).unwrap(), &b).unwrap();
+        assert_eq!(
+            m.droppable(&[a.clone(), b.clone()], &[true, false]),
+            vec![true, false]
+        );
         let good = ok(
             &m,
             KvOp::Get(None),
@@ -231,6 +271,28 @@ mod tests {
         assert_eq!(m.step(&s, &bad), None);
         let empty = ok(&m, KvOp::Get(None), KvOp::Get(Some(String::new())));
         assert_eq!(m.step(&m.init(), &empty), Some(Text::EMPTY));
+    }
+
+    #[test]
+    fn only_unobserved_indeterminate_writes_are_droppable() {
+        let m = Kv;
+        let seen = ok(&m, KvOp::Get(None), KvOp::Get(Some("ab".into())));
+        let b = m
+            .call(&KvOp::Append("b".into()), Completion::Indeterminate)
+            .unwrap();
+        let c = m
+            .call(&KvOp::Append("c".into()), Completion::Indeterminate)
+            .unwrap();
+        let empty = m
+            .call(&KvOp::Put(String::new()), Completion::Indeterminate)
+            .unwrap();
+        let c_ok = ok(&m, KvOp::Append("c".into()), KvOp::Append("c".into()));
+        let calls = [seen, b, c, empty, c_ok];
+        let maybe = [false, true, true, true, false];
+        assert_eq!(
+            m.droppable(&calls, &maybe),
+            vec![false, false, true, false, false]
+        );
     }
 
     #[test]
