@@ -59,7 +59,7 @@ impl Default for RaftOptions {
             election_min_ms: 150,
             election_max_ms: 300,
             heartbeat_ms: 50,
-            request_timeout_ms: 2000,
+            request_timeout_ms: 500,
         }
     }
 }
