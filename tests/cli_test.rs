@@ -1,0 +1,185 @@
+//! End to end through the binary: `faultline test` on the bundled Raft (root required:
+//! CI is root). One short run must come back valid with every artifact; a run with a
+//! planted bug must be caught by the right checker; a stored run re-checks the same.
+//!
+//! Each run is its own `faultline` process with its own store directory and run name
+//! (the cluster is named after the process id), so the tests run in parallel. Whatever
+//! happens, no namespace of that process may survive it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str]) -> (Output, u32) {
+    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("faultline starts");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("faultline runs");
+    (out, pid)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fl-cli-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// No namespace of run `t<pid>-…` may be left.
+fn assert_no_leftovers(pid: u32) {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip runs");
+    let prefix = format!("fl-t{pid}-");
+    let left: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .map(str::to_owned)
+        .collect();
+    assert!(left.is_empty(), "namespaces left behind: {left:?}");
+}
+
+fn results(run: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(run.join("results.json")).expect("results.json");
+    serde_json::from_slice(&bytes).expect("results.json is JSON")
+}
+
+fn checker<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    results["checkers"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no {name} checker in {results}"))
+}
+
+#[test]
+fn a_short_run_is_valid_leaves_its_artifacts_and_rechecks_the_same() {
+    let store = scratch("valid");
+    let s = store.to_str().unwrap();
+    let (out, pid) = faultline(&[
+        "test",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "8",
+        "--nemesis",
+        "partition,kill",
+        "--nemesis-interval",
+        "2",
+        "--seed",
+        "7",
+        "--store",
+        s,
+        "--no-progress",
+    ]);
+    assert_no_leftovers(pid);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = std::fs::canonicalize(store.join("latest")).expect("store/latest points at the run");
+    for f in [
+        "test.json",
+        "history.jsonl",
+        "status.jsonl",
+        "results.json",
+        "junit.xml",
+        "faultline.log",
+        "nodes/n1/raft.log",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing in {}", run.display());
+    }
+    let r = results(&run);
+    assert_eq!(r["valid"], "valid", "{r}");
+    for c in ["linearizability", "split-brain", "liveness"] {
+        assert_eq!(checker(&r, c)["valid"], "valid", "{c}: {r}");
+    }
+    let test: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("test.json")).unwrap()).unwrap();
+    let command = test["command"]
+        .as_str()
+        .expect("the reproducing command is stored");
+    assert!(command.contains("--seed 7"), "{command}");
+    let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"name="linearizability""#), "{junit}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("reproduce: faultline test"), "{stdout}");
+
+    // The stored run checks the same again.
+    let (again, _) = faultline(&["check", run.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("linearizability  VALID"));
+    std::fs::remove_dir_all(&store).unwrap();
+}
+
+/// The planted stale read is caught by the linearizability checker. A single short run
+/// catches it most of the time; three seeds make a miss vanishingly rare, and a real
+/// regression (a checker that no longer sees stale reads) fails all three.
+#[test]
+fn a_planted_stale_read_is_caught_by_linearizability() {
+    let store = scratch("stale");
+    let s = store.to_str().unwrap();
+    let mut tried = Vec::new();
+    for seed in ["11", "12", "13"] {
+        let (out, pid) = faultline(&[
+            "test",
+            "--nodes",
+            "3",
+            "--time-limit",
+            "10",
+            "--bug",
+            "stale-read",
+            "--nemesis",
+            "partition:primaries",
+            "--nemesis-interval",
+            "1",
+            "--seed",
+            seed,
+            "--store",
+            s,
+            "--no-progress",
+        ]);
+        assert_no_leftovers(pid);
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0) | Some(1)),
+            "harness trouble: {}",
+            text(&out)
+        );
+        let run = std::fs::canonicalize(store.join("latest")).unwrap();
+        let r = results(&run);
+        if code == Some(1) {
+            assert_eq!(checker(&r, "linearizability")["valid"], "invalid", "{r}");
+            let summary = checker(&r, "linearizability")["summary"].to_string();
+            assert!(summary.contains("not linearizable"), "{summary}");
+            // Re-checking the stored run finds it again.
+            let (again, _) = faultline(&["check", run.to_str().unwrap()]);
+            assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+            std::fs::remove_dir_all(&store).unwrap();
+            return;
+        }
+        tried.push(seed);
+    }
+    panic!("stale-read was not caught with seeds {tried:?}");
+}
+
+#[test]
+fn bad_flags_exit_254() {
+    for args in [
+        &["test", "--nemesis", "partition:sideways"][..],
+        &["test", "--concurrency", "0"],
+        &["test", "--workload", "queue"],
+        &["test", "--nodes", "0"],
+    ] {
+        let (out, pid) = faultline(args);
+        assert_eq!(out.status.code(), Some(254), "{args:?}: {}", text(&out));
+        assert_no_leftovers(pid);
+    }
+}
