@@ -615,6 +615,37 @@ mod html {
     }
 
     #[test]
+    fn thousands_of_anomalies_and_long_texts_stay_under_5_mb() {
+        let (mut input, _) = long_run(60_000);
+        let long = "v".repeat(2_000);
+        for op in &mut input.ops {
+            op.value = long.clone();
+        }
+        let n = input.ops.len() as u64;
+        input.verdicts[0].anomalies = (0..5_000u64)
+            .map(|k| Anomaly {
+                description: format!("anomaly {k}: {}", "d".repeat(400)),
+                ops: (0..60).map(|j| (k * 20 + j * 7) % n).collect(),
+                span: None,
+            })
+            .collect();
+        input.verdicts[0].lines = vec!["l".repeat(3_000); 100_000];
+        let started = Instant::now();
+        let page = html::render(&input);
+        println!(
+            "report.html with 5000 anomalies, 100k findings lines and 2000-char values: {} bytes in {:?}",
+            page.len(),
+            started.elapsed()
+        );
+        assert!(page.len() < 5_000_000, "{} bytes", page.len());
+        let listed = page.matches("<section class=\"anomaly\"").count();
+        assert!((1..200).contains(&listed), "{listed} anomalies listed");
+        assert!(page.contains(&format!("… and {} more anomalies", 5_000 - listed)));
+        assert!(page.contains("… and 20 more operations."));
+        assert!(page.contains("… and 99950 more lines (see results.json)."));
+    }
+
+    #[test]
     fn a_run_without_verdicts_or_ops_still_renders() {
         let input = ReportInput {
             summary: summary("empty"),

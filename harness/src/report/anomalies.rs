@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use checkers::lock::{Hold, LockAnomaly, LockReport};
-use checkers::split_brain::{Recovery, SplitBrainAnomaly, SplitBrainReport};
+use checkers::split_brain::{Recovery, SplitBrainReport};
 
 use super::input::{Anomaly, Availability, CheckerVerdict, Op, Process, Span};
 use crate::results::{CheckerResult, Results};
@@ -91,7 +91,9 @@ pub fn from_lock(report: &LockReport, ops: &[Op]) -> Vec<Anomaly> {
         .collect()
 }
 
-/// Split-brain anomalies: about nodes, not client ops, so they carry a time span.
+/// Split-brain anomalies: about nodes, not client ops, so they carry a time span: from
+/// the earliest to the latest `time` the anomaly names (whatever its kind, so kinds
+/// added to the checker later are covered too).
 pub fn from_split_brain(report: &SplitBrainReport) -> Vec<Anomaly> {
     let words = report.describe();
     report
@@ -99,23 +101,37 @@ pub fn from_split_brain(report: &SplitBrainReport) -> Vec<Anomaly> {
         .iter()
         .enumerate()
         .map(|(i, a)| {
-            let span = match a {
-                SplitBrainAnomaly::TwoLeaders { first, second, .. } => Span {
-                    start: first.time.min(second.time),
-                    end: first.time.max(second.time),
-                },
-                SplitBrainAnomaly::TermWentBack { time, .. } => Span {
-                    start: *time,
-                    end: *time,
-                },
+            let mut times = Vec::new();
+            if let Ok(v) = serde_json::to_value(a) {
+                collect_times(&v, &mut times);
+            }
+            let span = match (times.iter().min(), times.iter().max()) {
+                (Some(&start), Some(&end)) => Some(Span { start, end }),
+                _ => None,
             };
             Anomaly {
                 description: words.get(i).cloned().unwrap_or_default(),
                 ops: Vec::new(),
-                span: Some(span),
+                span,
             }
         })
         .collect()
+}
+
+/// Every number under a key named `time`, at any depth.
+fn collect_times(v: &serde_json::Value, out: &mut Vec<u64>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x.as_u64()) {
+                    ("time", Some(t)) => out.push(t),
+                    _ => collect_times(x, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|x| collect_times(x, out)),
+        _ => {}
+    }
 }
 
 /// Non-linearizable keys: the op the search could not get past, the ops that could

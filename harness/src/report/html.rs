@@ -42,6 +42,12 @@ pub struct Limits {
     pub buckets: u64,
     /// Rows at most in the fault and leader tables.
     pub rows: usize,
+    /// Findings lines shown per checker.
+    pub lines_per_checker: usize,
+    /// Characters at most of one anomaly's description or one findings line.
+    pub text_chars: usize,
+    /// Bytes the anomalies section may take before later anomalies are only counted.
+    pub anomaly_bytes: usize,
 }
 
 impl Default for Limits {
@@ -54,6 +60,9 @@ impl Default for Limits {
             ops_per_anomaly: 40,
             buckets: 600,
             rows: 500,
+            lines_per_checker: 50,
+            text_chars: 2_000,
+            anomaly_bytes: 2_500_000,
         }
     }
 }
@@ -227,8 +236,19 @@ impl<'a> Page<'a> {
             if !v.anomalies.is_empty() {
                 write!(out, "{} anomalies. ", v.anomalies.len())?;
             }
-            for l in &v.lines {
-                write!(out, "{}<br>", esc(l))?;
+            for l in v.lines.iter().take(self.limits.lines_per_checker) {
+                write!(
+                    out,
+                    "{}<br>",
+                    esc(&describe::clip(l, self.limits.text_chars))
+                )?;
+            }
+            if v.lines.len() > self.limits.lines_per_checker {
+                write!(
+                    out,
+                    "… and {} more lines (see results.json).",
+                    v.lines.len() - self.limits.lines_per_checker
+                )?;
             }
             out.push_str("</td></tr>");
         }
@@ -245,19 +265,25 @@ impl<'a> Page<'a> {
             "<h2 id=\"anomalies\">Anomalies ({})</h2>",
             self.anomalies.len()
         )?;
+        let section = out.len();
+        let mut shown = 0;
         for (n, (checker, a)) in self
             .anomalies
             .iter()
             .enumerate()
             .take(self.limits.anomalies_listed)
         {
+            if out.len() - section > self.limits.anomaly_bytes {
+                break;
+            }
+            shown += 1;
             write!(
                 out,
                 r#"<section class="anomaly" id="a{}"><h3>{}. {}: {}</h3>"#,
                 n + 1,
                 n + 1,
                 esc(checker),
-                esc(&a.description)
+                esc(&describe::clip(&a.description, self.limits.text_chars))
             )?;
             let pos = self.anomaly_calls(a);
             if !pos.is_empty() {
@@ -298,11 +324,11 @@ impl<'a> Page<'a> {
             }
             out.push_str("</section>");
         }
-        if self.anomalies.len() > self.limits.anomalies_listed {
+        if self.anomalies.len() > shown {
             write!(
                 out,
                 "<p>… and {} more anomalies (see results.json).</p>",
-                self.anomalies.len() - self.limits.anomalies_listed
+                self.anomalies.len() - shown
             )?;
         }
         Ok(())
@@ -341,7 +367,7 @@ impl<'a> Page<'a> {
                         .binary_search_by(|l| lane_order(l, &c.process))
                         .is_ok()
                 })
-                .take(4 * self.limits.ops_per_anomaly),
+                .take(2 * self.limits.ops_per_anomaly),
         );
         Timeline {
             window,
