@@ -20,7 +20,10 @@ use checkers::model::{CasRegister, Kv, Mutex, Register};
 use libfuzzer_sys::fuzz_target;
 
 fn exercise(records: &[Record]) {
-    let budget = Budget { time_limit: Duration::from_millis(20), memory_limit: 8 << 20 };
+    let budget = Budget {
+        time_limit: Duration::from_millis(20),
+        memory_limit: 8 << 20,
+    };
     if let Ok(h) = History::from_records(records) {
         let _ = check(&h, &Kv, budget).to_string();
     }
@@ -37,7 +40,12 @@ fn exercise(records: &[Record]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    for f in [None, Some(Format::Jsonl), Some(Format::Edn), Some(Format::JepsenLog)] {
+    for f in [
+        None,
+        Some(Format::Jsonl),
+        Some(Format::Edn),
+        Some(Format::JepsenLog),
+    ] {
         if let Ok((_, records)) = format::read(data, f) {
             exercise(&records);
         }
