@@ -11,7 +11,9 @@
 //! split-brain, whenever the two reports were made: a term's leader is unique for all
 //! time, not only at one instant. A node that reports a term *lower* than one it
 //! reported before is flagged too (terms must never go backwards on a node, §5.1 —
-//! a node that forgot its term can vote twice).
+//! a node that forgot its term can vote twice), and so is a node whose vote in a term
+//! changes or vanishes while the term stays the same (`votedFor` is persistent state,
+//! Figure 2: a node that forgot its vote can vote twice in one term).
 //!
 //! The same observations give the leader timeline (who led which term, from when) and,
 //! with the fault windows and the successful writes from the history, how long the
@@ -49,6 +51,9 @@ pub struct Observation {
     /// The leader this node believes in, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader: Option<String>,
+    /// Whom the node voted for in `term`, when the system reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voted_for: Option<String>,
 }
 
 /// A violation found in the observations.
@@ -60,6 +65,16 @@ pub enum SplitBrainAnomaly {
         term: u64,
         first: LeaderClaim,
         second: LeaderClaim,
+    },
+    /// A node's vote in a term changed (or vanished) without the term changing: the
+    /// vote was not durable, so the node could vote twice in that term.
+    VoteChanged {
+        node: String,
+        term: u64,
+        from: String,
+        to: Option<String>,
+        /// When the changed vote was reported.
+        time: u64,
     },
     /// A node reported a lower term than it had reported before.
     TermWentBack {
@@ -113,6 +128,20 @@ impl SplitBrainReport {
                     second.node,
                     secs(second.time)
                 ),
+                SplitBrainAnomaly::VoteChanged {
+                    node,
+                    term,
+                    from,
+                    to,
+                    time,
+                } => format!(
+                    "{node} voted for {from} in term {term}, then at {} reported {} in the same term (its vote was not durable: it could vote twice)",
+                    secs(*time),
+                    match to {
+                        Some(t) => format!("a vote for {t}"),
+                        None => "no vote".to_string(),
+                    }
+                ),
                 SplitBrainAnomaly::TermWentBack {
                     node,
                     from,
@@ -135,6 +164,8 @@ pub fn check(observations: &[Observation]) -> SplitBrainReport {
     // term → first claim by each node, in time order of first claims.
     let mut leaders: BTreeMap<u64, Vec<LeaderClaim>> = BTreeMap::new();
     let mut highest: BTreeMap<&str, u64> = BTreeMap::new();
+    // node → (term, vote) as last reported with a vote.
+    let mut votes: BTreeMap<&str, (u64, Option<&str>)> = BTreeMap::new();
     let mut anomalies = Vec::new();
     let mut leader_changes = Vec::new();
 
@@ -151,6 +182,21 @@ pub fn check(observations: &[Observation]) -> SplitBrainReport {
         }
         let h = highest.entry(o.node.as_str()).or_insert(o.term);
         *h = (*h).max(o.term);
+
+        let vote = o.voted_for.as_deref();
+        match votes.get(o.node.as_str()) {
+            Some(&(term, Some(was))) if term == o.term && vote != Some(was) => {
+                anomalies.push(SplitBrainAnomaly::VoteChanged {
+                    node: o.node.clone(),
+                    term,
+                    from: was.to_string(),
+                    to: vote.map(str::to_string),
+                    time: o.time,
+                });
+            }
+            _ => {}
+        }
+        votes.insert(o.node.as_str(), (o.term, vote));
 
         if o.role != Role::Leader {
             continue;
@@ -293,7 +339,47 @@ mod tests {
             role,
             term,
             leader: leader.map(Into::into),
+            voted_for: None,
         }
+    }
+
+    #[test]
+    fn a_vote_that_changes_within_its_term_is_flagged() {
+        let voted = |time, term, v: Option<&str>| Observation {
+            voted_for: v.map(Into::into),
+            ..obs(time, "n2", Role::Follower, term, Some("n1"))
+        };
+        // Figure 2: votedFor is persistent. n2 voted n1 in term 3, restarted, and
+        // reports no vote in term 3: it could now vote for someone else.
+        let r = check(&[
+            voted(1, 3, Some("n1")),
+            voted(2, 3, Some("n1")),
+            voted(3, 3, None),
+        ]);
+        assert_eq!(
+            r.anomalies,
+            vec![SplitBrainAnomaly::VoteChanged {
+                node: "n2".into(),
+                term: 3,
+                from: "n1".into(),
+                to: None,
+                time: 3,
+            }]
+        );
+        assert!(
+            r.describe()[0].contains("not durable"),
+            "{:?}",
+            r.describe()
+        );
+        // A new term brings a new vote: fine.
+        let ok = check(&[
+            voted(1, 3, Some("n1")),
+            voted(2, 4, None),
+            voted(3, 4, Some("n3")),
+        ]);
+        assert!(ok.valid, "{:?}", ok.anomalies);
+        // Voting in a term where it had not voted yet: fine.
+        assert!(check(&[voted(1, 5, None), voted(2, 5, Some("n4"))]).valid);
     }
 
     #[test]

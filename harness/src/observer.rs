@@ -161,6 +161,7 @@ async fn poll(
                 role: status.role,
                 term: status.term,
                 leader: status.leader,
+                voted_for: status.voted_for,
             };
             serde_json::to_writer(&mut out, &o)?;
             out.write_all(b"\n")?;
@@ -205,6 +206,7 @@ mod tests {
             role,
             term,
             leader: None,
+            voted_for: None,
         }
     }
 

@@ -185,7 +185,7 @@ pub fn run<W: Workload>(mut plan: Plan<W>) -> io::Result<RunOutcome> {
             }])
         }
     };
-    write_results(&dir, &opts.test, &results)?;
+    write_artifacts(&dir, &opts, &plan.workload, &results, &note)?;
     progress.finish();
     note.line(&format!("verdict: {:?}", results.valid));
     Ok(RunOutcome {
@@ -200,6 +200,37 @@ pub fn run<W: Workload>(mut plan: Plan<W>) -> io::Result<RunOutcome> {
 pub fn write_results(dir: &RunDir, suite: &str, results: &Results) -> io::Result<()> {
     dir.write_json(files::RESULTS, results)?;
     dir.write_atomic(files::JUNIT, results.junit(suite).as_bytes())
+}
+
+/// Writes every artifact of a checked run: `results.json`, `junit.xml`, and the report
+/// with its plots. A report that cannot be drawn is noted, never fatal: the verdict is
+/// already on disk.
+fn write_artifacts<W: Workload>(
+    dir: &RunDir,
+    opts: &RunOptions,
+    workload: &W,
+    results: &Results,
+    note: &Notes,
+) -> io::Result<()> {
+    write_results(dir, &opts.test, results)?;
+    if let Err(e) = crate::report::write_run_report(dir.path(), results, |f| workload.is_write(f)) {
+        note.line(&format!("report: {e}"));
+    }
+    Ok(())
+}
+
+/// Checks a stored run again (`faultline check <run-dir>`) and rewrites its results,
+/// junit.xml and report.
+pub fn recheck<W: Workload>(
+    dir: &RunDir,
+    opts: &RunOptions,
+    workload: &W,
+) -> Result<Results, String> {
+    let results = check_run(dir, opts, workload)?;
+    let note = Notes::open(&dir.file(files::LOG)).map_err(|e| e.to_string())?;
+    note.line(&format!("re-checked: {:?}", results.valid));
+    write_artifacts(dir, opts, workload, &results, &note).map_err(|e| e.to_string())?;
+    Ok(results)
 }
 
 fn execute<W: Workload>(

@@ -35,6 +35,8 @@ pub struct NodeStatus {
     pub term: u64,
     /// The leader the node believes in, by node name (`n1`, …).
     pub leader: Option<String>,
+    /// Whom the node voted for in `term`, when the system reports it.
+    pub voted_for: Option<String>,
 }
 
 /// Why a target could not be set up or did not become healthy.

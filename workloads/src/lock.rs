@@ -174,8 +174,8 @@ impl Default for LockOpts {
     fn default() -> Self {
         LockOpts {
             locks: 1,
-            ttl_ms: 2000,
-            max_hold_ms: 200,
+            ttl_ms: 5000,
+            max_hold_ms: 1000,
         }
     }
 }
@@ -579,9 +579,14 @@ impl<L: Lock> harness::run::Workload for LockWorkload<L> {
         Box::new(LockGen::new(self.opts))
     }
 
+    /// A few acquire cycles, spread out: locks that main-phase clients still held when
+    /// the time limit stopped them stay taken until their leases run out, and a burst of
+    /// acquires in the first instant would find them all busy.
     fn final_generator(&mut self) -> Option<Box<dyn Generator<Op = LockOp>>> {
+        let per_second =
+            (self.final_ops as f64 * 1000.0 / (2 * self.opts.ttl_ms.max(1)) as f64).max(1.0);
         Some(Box::new(harness::generator::Limit::new(
-            LockGen::new(self.opts),
+            harness::generator::Stagger::per_second(LockGen::new(self.opts), Some(per_second)),
             self.final_ops,
         )))
     }

@@ -72,6 +72,9 @@ pub struct Status {
     pub role: Role,
     pub term: Term,
     pub leader: Option<NodeId>,
+    /// Whom this node voted for in `term` (persistent state, Figure 2).
+    #[serde(default)]
+    pub voted_for: Option<NodeId>,
     pub commit_index: LogIndex,
     pub last_applied: LogIndex,
     pub last_log_index: LogIndex,

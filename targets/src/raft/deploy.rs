@@ -240,6 +240,7 @@ impl Target for RaftTarget {
                 },
                 term: s.term,
                 leader: s.leader.map(|l| l.to_string()),
+                voted_for: s.voted_for.map(|v| v.to_string()),
             })
         }))
     }

@@ -315,6 +315,7 @@ fn status(raft: &Raft) -> Status {
         role: raft.role(),
         term: raft.term(),
         leader: raft.leader().cloned(),
+        voted_for: raft.hard_state().voted_for.clone(),
         commit_index: raft.commit_index(),
         last_applied: raft.last_applied(),
         last_log_index: raft.last_index(),
