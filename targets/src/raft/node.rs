@@ -335,6 +335,9 @@ fn drive(
     let mut next_id = 0u64;
     let mut last_seen = (raft.role(), raft.term(), raft.leader().cloned());
     let mut cmds = Vec::new();
+    // Status requests of a batch are answered after its fsync, so a status never shows
+    // a term or vote that a SIGKILL could still take back.
+    let mut status_replies = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut input = Some(first);
         let mut n = 0;
@@ -348,9 +351,7 @@ fn drive(
                     replies.insert(id, reply);
                     cmds.extend(raft.step(Event::Request { id, request }));
                 }
-                Input::Api(ApiCall::Status { reply }) => {
-                    let _ = reply.send(status(&raft));
-                }
+                Input::Api(ApiCall::Status { reply }) => status_replies.push(reply),
             }
             n += 1;
             if n < 512 {
@@ -393,6 +394,12 @@ fn drive(
                 }
                 Command::Apply(e) => tracing::trace!(index = e.index, term = e.term, "applied"),
                 Command::PersistHardState(_) | Command::Append(_) | Command::Truncate { .. } => {}
+            }
+        }
+        if !status_replies.is_empty() {
+            let now = status(&raft);
+            for reply in status_replies.drain(..) {
+                let _ = reply.send(now.clone());
             }
         }
         replies.retain(|_, tx| !tx.is_closed());
