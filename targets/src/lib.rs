@@ -4,5 +4,18 @@
 //!
 //! * [`raft`]: the bundled Raft key-value and lock service (correct by default, with
 //!   `--bug` switches that plant one classic consensus fault each).
+//! * [`etcd`]: real etcd members (Debian's `etcd-server`), clients over its JSON gateway.
+//! * [`zookeeper`]: real ZooKeeper ensembles (Debian's `zookeeper`), clients over the
+//!   `zookeeper-client` crate.
+//! * [`consul`]: real Consul servers, only where a `consul` binary exists (no Debian
+//!   package).
+//! * [`apt`]: installing a real target's Debian package when it is missing.
 
+pub mod apt;
+pub mod consul;
+pub mod etcd;
 pub mod raft;
+pub mod read_mode;
+pub mod zookeeper;
+
+pub use read_mode::ReadMode;

@@ -1,0 +1,653 @@
+//! HashiCorp Consul as a system under test, wherever its binary exists (`consul` on PATH
+//! or `--consul-bin`; Debian ships no package, so faultline never installs it).
+//!
+//! ```text
+//! ConsulTarget::setup ─► every node: `consul agent -server -bootstrap-expect N
+//!                          -bind ADDR -client ADDR -retry-join … -data-dir nodes/nK/data`
+//!                     ─► wait: /v1/status/leader names a leader on a majority, then a
+//!                          consistent KV read
+//! status(node)        ─► /v1/agent/self (Stats.raft: state, term) + /v1/status/leader
+//!                          (the leader's RPC address → node name)
+//! ConsulKv            ─► GET /v1/kv/K?consistent (or default / ?stale), PUT /v1/kv/K,
+//!                          PUT ?cas=ModifyIndex; locks: session + ?acquire / ?release,
+//!                          fencing token = the key's ModifyIndex after the acquire
+//! ```
+//!
+//! Read modes: `linearizable` uses `?consistent`; `serializable` uses `?stale` (any
+//! server answers from its local state).
+//!
+//! ## Error table (the one place Consul's errors are classified)
+//!
+//! | error | write / cas / lock | read |
+//! |---|---|---|
+//! | connection refused / connect timeout (never sent) | definite | definite |
+//! | HTTP 400, 403, 404 (bad request, ACL, unknown session) | definite | definite |
+//! | HTTP 500 "No cluster leader" / "rpc error making call: No cluster leader" | definite | definite |
+//! | any other HTTP 5xx, timeout, reset, unparsable body | indeterminate | definite |
+//!
+//! A cas or acquire answering `false` is a definite refusal (`Ok(false)` / `Busy`).
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use checkers::split_brain::Role;
+use harness::cluster::prereq::which;
+use harness::cluster::{Cluster, NodeId, ServiceSpec};
+use harness::target::{BoxFuture, NodeStatus, Target, TargetError};
+use serde_json::{json, Value};
+use workloads::kv::{Kv, KvError};
+use workloads::lock::{Lock, LockError};
+
+use crate::read_mode::ReadMode;
+
+/// HTTP API port.
+pub const HTTP_PORT: u16 = 8500;
+/// Server RPC port (what /v1/status/leader reports).
+pub const RPC_PORT: u16 = 8300;
+/// Serf LAN port.
+pub const SERF_PORT: u16 = 8301;
+
+/// Why Consul cannot be used here, for `--target consul` and the skipped tests.
+pub fn absent_reason(bin: Option<&Path>) -> Option<String> {
+    locate(bin).err()
+}
+
+/// The consul binary: the given one or `consul` on PATH.
+pub fn locate(bin: Option<&Path>) -> Result<PathBuf, String> {
+    match bin {
+        Some(p) if p.is_file() => Ok(p.to_path_buf()),
+        Some(p) => Err(format!("--consul-bin {}: no such file", p.display())),
+        None => which("consul").ok_or_else(|| {
+            "`consul` is not on PATH and --consul-bin was not given; Consul has no Debian \
+             package, so faultline cannot install it: put HashiCorp's consul binary on PATH \
+             or pass --consul-bin"
+                .to_string()
+        }),
+    }
+}
+
+/// How to run Consul (plain data; part of the test).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConsulOptions {
+    pub bin: Option<PathBuf>,
+    pub read_mode: ReadMode,
+}
+
+/// Why a Consul call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConsulError {
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("HTTP {0}: {1}")]
+    Http(u16, String),
+    #[error("transport: {0}")]
+    Transport(String),
+    #[error("unexpected answer: {0}")]
+    Protocol(String),
+}
+
+impl ConsulError {
+    /// True when the operation certainly had no effect (see the module's table).
+    pub fn is_definite(&self) -> bool {
+        match self {
+            ConsulError::Connect(_) => true,
+            ConsulError::Http(400 | 403 | 404, _) => true,
+            ConsulError::Http(500, body) => body.contains("No cluster leader"),
+            ConsulError::Http(..) | ConsulError::Transport(_) | ConsulError::Protocol(_) => false,
+        }
+    }
+}
+
+fn from_reqwest(e: reqwest::Error) -> ConsulError {
+    if e.is_connect() {
+        ConsulError::Connect(e.to_string())
+    } else {
+        ConsulError::Transport(format!("{e:#}"))
+    }
+}
+
+/// A client of one Consul server's HTTP API.
+#[derive(Clone, Debug)]
+pub struct ConsulNode {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl ConsulNode {
+    pub fn new(addr: SocketAddr, timeout: Duration) -> Result<ConsulNode, String> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(1)))
+            .no_proxy()
+            .build()
+            .map_err(|e| format!("HTTP client for {addr}: {e}"))?;
+        Ok(ConsulNode {
+            http,
+            base: format!("http://{addr}"),
+        })
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<(u16, String), ConsulError> {
+        let resp = req.send().await.map_err(from_reqwest)?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(from_reqwest)?;
+        Ok((status, text))
+    }
+
+    async fn json(&self, req: reqwest::RequestBuilder) -> Result<Value, ConsulError> {
+        match self.send(req).await? {
+            (200, text) => serde_json::from_str(&text).map_err(|_| ConsulError::Protocol(text)),
+            (s, text) => Err(ConsulError::Http(s, text)),
+        }
+    }
+
+    /// The value of `key` and its ModifyIndex (`None` when absent).
+    pub async fn get(
+        &self,
+        key: &str,
+        mode: ReadMode,
+    ) -> Result<Option<(String, u64)>, ConsulError> {
+        let q = match mode {
+            ReadMode::Linearizable => "consistent",
+            ReadMode::Serializable => "stale",
+        };
+        let req = self.http.get(format!("{}/v1/kv/{key}?{q}", self.base));
+        match self.send(req).await? {
+            (404, _) => Ok(None),
+            (200, text) => {
+                let v: Value =
+                    serde_json::from_str(&text).map_err(|_| ConsulError::Protocol(text.clone()))?;
+                let entry = v
+                    .get(0)
+                    .ok_or_else(|| ConsulError::Protocol(text.clone()))?;
+                let value = match entry.get("Value").and_then(Value::as_str) {
+                    Some(b) => {
+                        let bytes = B64
+                            .decode(b)
+                            .map_err(|e| ConsulError::Protocol(format!("base64: {e}")))?;
+                        String::from_utf8_lossy(&bytes).into_owned()
+                    }
+                    None => String::new(),
+                };
+                let index = entry
+                    .get("ModifyIndex")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| ConsulError::Protocol(text.clone()))?;
+                Ok(Some((value, index)))
+            }
+            (s, text) => Err(ConsulError::Http(s, text)),
+        }
+    }
+
+    /// PUT with an optional query (`cas=I`, `acquire=S`, `release=S`); Consul answers
+    /// `true` or `false`.
+    pub async fn put(&self, key: &str, value: &str, query: &str) -> Result<bool, ConsulError> {
+        let url = format!("{}/v1/kv/{key}{query}", self.base);
+        let v = self
+            .json(self.http.put(url).body(value.to_string()))
+            .await?;
+        v.as_bool()
+            .ok_or_else(|| ConsulError::Protocol(format!("not a boolean: {v}")))
+    }
+
+    pub async fn session_create(&self, ttl: Duration) -> Result<String, ConsulError> {
+        let ttl_s = ttl.as_millis().div_ceil(1000).max(10);
+        let body = json!({ "TTL": format!("{ttl_s}s"), "Behavior": "delete", "LockDelay": "0s" });
+        let v = self
+            .json(
+                self.http
+                    .put(format!("{}/v1/session/create", self.base))
+                    .json(&body),
+            )
+            .await?;
+        v.get("ID")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ConsulError::Protocol(format!("session without ID: {v}")))
+    }
+
+    pub async fn session_destroy(&self, id: &str) -> Result<(), ConsulError> {
+        self.json(
+            self.http
+                .put(format!("{}/v1/session/destroy/{id}", self.base)),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `Stats.raft` of `/v1/agent/self` (state, term, … as strings).
+    pub async fn raft_stats(&self) -> Result<Value, ConsulError> {
+        let v = self
+            .json(self.http.get(format!("{}/v1/agent/self", self.base)))
+            .await?;
+        v.get("Stats")
+            .and_then(|s| s.get("raft"))
+            .cloned()
+            .ok_or_else(|| ConsulError::Protocol("agent/self without Stats.raft".into()))
+    }
+
+    /// The leader's RPC address (`""` when there is none).
+    pub async fn leader(&self) -> Result<String, ConsulError> {
+        let v = self
+            .json(self.http.get(format!("{}/v1/status/leader", self.base)))
+            .await?;
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| ConsulError::Protocol(format!("leader: {v}")))
+    }
+}
+
+/// Consul's client for one worker (home server k mod n; refused connections move on).
+pub struct ConsulKv {
+    nodes: Vec<ConsulNode>,
+    home: usize,
+    mode: ReadMode,
+    sessions: Mutex<BTreeMap<(String, String), String>>,
+}
+
+impl ConsulKv {
+    pub fn new(
+        addrs: &[SocketAddr],
+        home: usize,
+        timeout: Duration,
+        mode: ReadMode,
+    ) -> Result<ConsulKv, String> {
+        if addrs.is_empty() {
+            return Err("a Consul client needs at least one server".into());
+        }
+        let nodes = addrs
+            .iter()
+            .map(|a| ConsulNode::new(*a, timeout))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ConsulKv {
+            home: home % nodes.len(),
+            nodes,
+            mode,
+            sessions: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    async fn each<T, F, Fut>(&self, call: F) -> Result<T, ConsulError>
+    where
+        F: Fn(ConsulNode) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ConsulError>>,
+    {
+        let n = self.nodes.len();
+        let mut last = None;
+        for i in 0..n {
+            match call(self.nodes[(self.home + i) % n].clone()).await {
+                Err(e @ ConsulError::Connect(_)) => last = Some(e),
+                other => return other,
+            }
+        }
+        Err(last.expect("at least one server was tried"))
+    }
+}
+
+fn kv_error(e: ConsulError) -> KvError {
+    if e.is_definite() {
+        KvError::Definite(e.to_string())
+    } else {
+        KvError::Indeterminate(e.to_string())
+    }
+}
+
+fn key_path(key: &str) -> String {
+    format!("faultline-kv/{key}")
+}
+
+impl Kv for ConsulKv {
+    async fn read(&self, key: &str) -> Result<Option<String>, KvError> {
+        let (k, mode) = (key_path(key), self.mode);
+        self.each(|n| {
+            let k = k.clone();
+            async move { n.get(&k, mode).await }
+        })
+        .await
+        .map(|v| v.map(|(value, _)| value))
+        .map_err(|e| KvError::Definite(e.to_string()))
+    }
+
+    async fn write(&self, key: &str, value: &str) -> Result<(), KvError> {
+        let k = key_path(key);
+        match self
+            .each(|n| {
+                let k = k.clone();
+                async move { n.put(&k, value, "").await }
+            })
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(KvError::Definite("consul refused the write".into())),
+            Err(e) => Err(kv_error(e)),
+        }
+    }
+
+    async fn cas(&self, key: &str, from: &str, to: &str) -> Result<bool, KvError> {
+        let k = key_path(key);
+        let current = self
+            .each(|n| {
+                let k = k.clone();
+                async move { n.get(&k, ReadMode::Linearizable).await }
+            })
+            .await
+            .map_err(|e| KvError::Definite(e.to_string()))?;
+        let Some((value, index)) = current else {
+            return Ok(false);
+        };
+        if value != from {
+            return Ok(false);
+        }
+        let q = format!("?cas={index}");
+        self.each(|n| {
+            let (k, q) = (k.clone(), q.clone());
+            async move { n.put(&k, to, &q).await }
+        })
+        .await
+        .map_err(kv_error)
+    }
+}
+
+impl Lock for ConsulKv {
+    async fn acquire(&self, lock: &str, client: &str, ttl: Duration) -> Result<u64, LockError> {
+        let session = self
+            .each(|n| async move { n.session_create(ttl).await })
+            .await
+            .map_err(|e| LockError::Definite(format!("session create: {e}")))?;
+        let k = format!("faultline-locks/{lock}");
+        let q = format!("?acquire={session}");
+        let acquired = self
+            .each(|n| {
+                let (k, q) = (k.clone(), q.clone());
+                async move { n.put(&k, client, &q).await }
+            })
+            .await;
+        let destroy = || {
+            let s = session.clone();
+            async move {
+                self.each(|n| {
+                    let s = s.clone();
+                    async move { n.session_destroy(&s).await }
+                })
+                .await
+            }
+        };
+        match acquired {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = destroy().await;
+                return Err(LockError::Busy(format!("lock {lock} is held")));
+            }
+            Err(e) => {
+                return Err(match destroy().await {
+                    Ok(()) => LockError::Definite(format!("{e} (session destroyed)")),
+                    Err(d) => LockError::Indeterminate(format!("{e}; destroying the session: {d}")),
+                })
+            }
+        }
+        // The fencing token: the key's ModifyIndex, which the acquire set.
+        match self
+            .each(|n| {
+                let k = k.clone();
+                async move { n.get(&k, ReadMode::Linearizable).await }
+            })
+            .await
+        {
+            Ok(Some((_, index))) => {
+                self.sessions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert((lock.to_string(), client.to_string()), session);
+                Ok(index)
+            }
+            other => {
+                let _ = destroy().await;
+                Err(LockError::Indeterminate(format!(
+                    "acquired, but reading the lock index failed: {other:?}"
+                )))
+            }
+        }
+    }
+
+    async fn release(&self, lock: &str, client: &str, _token: u64) -> Result<(), LockError> {
+        let key = (lock.to_string(), client.to_string());
+        let Some(session) = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned()
+        else {
+            return Err(LockError::Definite(format!(
+                "{client} holds no lock {lock}"
+            )));
+        };
+        // Destroying the session deletes the lock key (Behavior: delete).
+        match self
+            .each(|n| {
+                let s = session.clone();
+                async move { n.session_destroy(&s).await }
+            })
+            .await
+        {
+            Ok(()) => {
+                self.sessions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&key);
+                Ok(())
+            }
+            Err(e) if e.is_definite() => Err(LockError::Definite(e.to_string())),
+            Err(e) => Err(LockError::Indeterminate(e.to_string())),
+        }
+    }
+}
+
+/// Consul as a system under test.
+pub struct ConsulTarget {
+    opts: ConsulOptions,
+    timeout: Duration,
+}
+
+impl ConsulTarget {
+    pub fn new(opts: ConsulOptions) -> ConsulTarget {
+        ConsulTarget {
+            opts,
+            timeout: Duration::from_millis(1000),
+        }
+    }
+
+    fn argv(&self, bin: &Path, cluster: &Cluster, id: NodeId) -> Result<Vec<String>, TargetError> {
+        let addr = cluster.addr(id)?;
+        let mut argv = vec![
+            bin.display().to_string(),
+            "agent".into(),
+            "-server".into(),
+            "-node".into(),
+            id.to_string(),
+            "-bootstrap-expect".into(),
+            cluster.nodes().len().to_string(),
+            "-bind".into(),
+            addr.to_string(),
+            "-advertise".into(),
+            addr.to_string(),
+            "-client".into(),
+            addr.to_string(),
+            "-data-dir".into(),
+            cluster.node_dir(id).join("data").display().to_string(),
+            "-disable-host-node-id".into(),
+            "-log-level".into(),
+            "info".into(),
+            "-dns-port".into(),
+            "-1".into(),
+            "-grpc-port".into(),
+            "-1".into(),
+            "-http-port".into(),
+            HTTP_PORT.to_string(),
+        ];
+        for n in cluster.nodes().iter().filter(|n| n.id != id) {
+            argv.extend(["-retry-join".into(), format!("{}:{SERF_PORT}", n.addr)]);
+        }
+        Ok(argv)
+    }
+
+    fn wait_for_leader(
+        &self,
+        cluster: &Cluster,
+        timeout: Duration,
+    ) -> Result<Duration, TargetError> {
+        let started = Instant::now();
+        let handle = cluster.control()?;
+        let addrs: Vec<SocketAddr> = cluster
+            .nodes()
+            .iter()
+            .map(|n| SocketAddr::from((n.addr, HTTP_PORT)))
+            .collect();
+        let majority = addrs.len() / 2 + 1;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let (addrs2, t) = (addrs.clone(), self.timeout);
+            let (leaders, read) = handle
+                .block_on(async move {
+                    let mut leaders: BTreeMap<String, usize> = BTreeMap::new();
+                    let mut read = Err("no server answered".to_string());
+                    for a in &addrs2 {
+                        let Ok(n) = ConsulNode::new(*a, t) else {
+                            continue;
+                        };
+                        if let Ok(l) = n.leader().await {
+                            if !l.is_empty() {
+                                *leaders.entry(l).or_default() += 1;
+                            }
+                        }
+                        if read.is_err() {
+                            read = n
+                                .get("faultline-health", ReadMode::Linearizable)
+                                .await
+                                .map(drop)
+                                .map_err(|e| e.to_string());
+                        }
+                    }
+                    (leaders, read)
+                })
+                .map_err(|e| TargetError::Setup(format!("consul leader poll: {e}")))?;
+            if leaders.values().any(|v| *v >= majority) && read.is_ok() {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() >= timeout {
+                return Err(TargetError::NotHealthy {
+                    what: "consul: a leader named by a majority and a consistent read".into(),
+                    waited: timeout,
+                    last: format!("leaders {leaders:?}; read {read:?}"),
+                });
+            }
+            // Back-off between polls of observable state (bounded by the deadline).
+            std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+}
+
+impl Target for ConsulTarget {
+    fn name(&self) -> &str {
+        "consul"
+    }
+
+    fn setup(&self, cluster: &Cluster) -> Result<(), TargetError> {
+        let bin = locate(self.opts.bin.as_deref()).map_err(TargetError::Setup)?;
+        for node in cluster.nodes() {
+            let dir = cluster.node_dir(node.id);
+            std::fs::create_dir_all(dir.join("data"))
+                .map_err(|e| TargetError::Setup(format!("{}: {}: {e}", node.id, dir.display())))?;
+            let spec = ServiceSpec::new(
+                self.argv(&bin, cluster, node.id)?,
+                &dir,
+                dir.join("consul.log"),
+            );
+            cluster.start_service(node.id, spec)?;
+        }
+        for node in cluster.nodes() {
+            cluster.wait_for_port(node.id, HTTP_PORT, Duration::from_secs(30))?;
+        }
+        self.wait_for_leader(cluster, Duration::from_secs(40))
+            .map(drop)
+    }
+
+    fn await_healthy(&self, cluster: &Cluster, timeout: Duration) -> Result<Duration, TargetError> {
+        self.wait_for_leader(cluster, timeout)
+    }
+
+    fn status(
+        &self,
+        node: NodeId,
+        addr: Ipv4Addr,
+    ) -> Option<BoxFuture<'_, Result<NodeStatus, String>>> {
+        let t = self.timeout;
+        Some(Box::pin(async move {
+            let _ = node;
+            let n = ConsulNode::new(SocketAddr::from((addr, HTTP_PORT)), t)?;
+            let raft = n.raft_stats().await.map_err(|e| e.to_string())?;
+            let leader = n.leader().await.map_err(|e| e.to_string())?;
+            // The leader's RPC address is ADDR:8300; node n<i> has address 198.18.s.i.
+            let leader_name = leader
+                .split(':')
+                .next()
+                .and_then(|a| a.parse::<Ipv4Addr>().ok())
+                .map(|ip| format!("n{}", ip.octets()[3]));
+            Ok(NodeStatus {
+                role: match raft.get("state").and_then(Value::as_str) {
+                    Some("Leader") => Role::Leader,
+                    Some("Follower") => Role::Follower,
+                    _ => Role::Candidate,
+                },
+                term: raft
+                    .get("term")
+                    .and_then(Value::as_str)
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| format!("no raft term in agent stats: {raft}"))?,
+                leader: leader_name,
+                voted_for: None,
+            })
+        }))
+    }
+}
+
+/// A [`ConsulKv`] for worker `k` of a cluster.
+pub fn client_for(
+    cluster: &Cluster,
+    k: usize,
+    timeout: Duration,
+    mode: ReadMode,
+) -> Result<ConsulKv, String> {
+    let addrs: Vec<SocketAddr> = cluster
+        .nodes()
+        .iter()
+        .map(|n| SocketAddr::from((n.addr, HTTP_PORT)))
+        .collect();
+    ConsulKv::new(&addrs, k, timeout, mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_table_is_definite_only_for_refusals() {
+        assert!(ConsulError::Connect("refused".into()).is_definite());
+        assert!(ConsulError::Http(500, "No cluster leader".into()).is_definite());
+        assert!(ConsulError::Http(403, String::new()).is_definite());
+        assert!(!ConsulError::Http(500, "rpc error: timeout".into()).is_definite());
+        assert!(!ConsulError::Transport("reset".into()).is_definite());
+    }
+
+    #[test]
+    fn a_missing_binary_has_a_reason_that_says_what_to_do() {
+        let r = absent_reason(Some(Path::new("/nonexistent/consul"))).unwrap();
+        assert!(r.contains("--consul-bin"), "{r}");
+    }
+}

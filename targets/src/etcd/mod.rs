@@ -1,0 +1,323 @@
+//! etcd as a system under test: one member per namespace node, clients over its JSON
+//! gateway.
+//!
+//! ```text
+//! EtcdTarget::setup ─► etcd on PATH / --etcd-bin, else apt-get install etcd-server
+//!                   ─► every node: `etcd --name nK --data-dir nodes/nK/data
+//!                        --listen-client-urls http://ADDR:2379 --listen-peer-urls http://ADDR:2380
+//!                        --initial-cluster n1=…,… --initial-cluster-state new …` in its slot
+//!                   ─► wait: a majority reports one leader in one term, then a quorum read
+//! status(node)      ─► /v3/maintenance/status (leader id, raft term) + member list → names
+//! EtcdKv            ─► Kv (range / put / txn) and Lock (lease + /v3/lock/lock)
+//! ```
+//!
+//! A restarted member (after a kill) runs the same command: with a data dir present,
+//! etcd ignores the initial-cluster flags and rejoins as itself.
+//!
+//! Read modes: `linearizable` (default; etcd's quorum reads) and `serializable`
+//! (answered from the contacted member's local state). The serializable mode is
+//! faultline's calibration against a real system: under partitions its clients bound to
+//! a minority member read stale values, and the register checker must say so.
+//!
+//! Errors are classified in one table: [`client`]'s module docs.
+
+pub mod client;
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use checkers::split_brain::Role;
+use harness::cluster::{Cluster, NodeId, ServiceSpec};
+use harness::target::{BoxFuture, NodeStatus, Target, TargetError};
+
+pub use client::{EtcdKv, EtcdNode, ReadMode};
+
+use crate::apt;
+
+/// Client (and gateway) port on every node.
+pub const CLIENT_PORT: u16 = 2379;
+/// Peer port on every node.
+pub const PEER_PORT: u16 = 2380;
+
+/// How to run etcd (plain data; part of the test).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EtcdOptions {
+    /// The etcd binary; `None`: `etcd` on PATH, installed with apt-get if missing.
+    pub bin: Option<PathBuf>,
+    pub read_mode: ReadMode,
+    /// `--heartbeat-interval` in ms.
+    pub heartbeat_ms: u64,
+    /// `--election-timeout` in ms.
+    pub election_ms: u64,
+}
+
+impl Default for EtcdOptions {
+    fn default() -> Self {
+        // etcd's own defaults: they suit a shared two-core machine (shorter timeouts
+        // make members on a loaded box call elections for nothing).
+        EtcdOptions {
+            bin: None,
+            read_mode: ReadMode::Linearizable,
+            heartbeat_ms: 100,
+            election_ms: 1000,
+        }
+    }
+}
+
+/// The etcd binary: the given one, `etcd` on PATH, or Debian's `etcd-server`.
+pub fn locate(bin: Option<&Path>) -> Result<PathBuf, String> {
+    match bin {
+        Some(p) if p.is_file() => Ok(p.to_path_buf()),
+        Some(p) => Err(format!("--etcd-bin {}: no such file", p.display())),
+        None => apt::ensure(
+            "etcd",
+            apt::Package {
+                name: "etcd-server",
+                units: &["etcd.service"],
+            },
+        ),
+    }
+}
+
+/// etcd as a system under test.
+pub struct EtcdTarget {
+    opts: EtcdOptions,
+    /// Member id → node name, learned from the member list once.
+    names: Names,
+    timeout: Duration,
+}
+
+impl EtcdTarget {
+    pub fn new(opts: EtcdOptions) -> EtcdTarget {
+        EtcdTarget {
+            opts,
+            names: Names::default(),
+            timeout: Duration::from_millis(1000),
+        }
+    }
+
+    pub fn options(&self) -> &EtcdOptions {
+        &self.opts
+    }
+
+    /// The command line of member `id`.
+    pub fn argv(
+        &self,
+        bin: &Path,
+        cluster: &Cluster,
+        id: NodeId,
+    ) -> Result<Vec<String>, TargetError> {
+        let addr = cluster.addr(id)?;
+        let initial: Vec<String> = cluster
+            .nodes()
+            .iter()
+            .map(|n| format!("{}=http://{}:{PEER_PORT}", n.id, n.addr))
+            .collect();
+        let data = cluster.node_dir(id).join("data");
+        Ok(vec![
+            bin.display().to_string(),
+            "--name".into(),
+            id.to_string(),
+            "--data-dir".into(),
+            data.display().to_string(),
+            "--listen-peer-urls".into(),
+            format!("http://{addr}:{PEER_PORT}"),
+            "--initial-advertise-peer-urls".into(),
+            format!("http://{addr}:{PEER_PORT}"),
+            "--listen-client-urls".into(),
+            format!("http://{addr}:{CLIENT_PORT}"),
+            "--advertise-client-urls".into(),
+            format!("http://{addr}:{CLIENT_PORT}"),
+            "--initial-cluster".into(),
+            initial.join(","),
+            "--initial-cluster-state".into(),
+            "new".into(),
+            "--initial-cluster-token".into(),
+            format!("faultline-{}", cluster.run_name()),
+            "--heartbeat-interval".into(),
+            self.opts.heartbeat_ms.to_string(),
+            "--election-timeout".into(),
+            self.opts.election_ms.to_string(),
+            "--enable-v2=false".into(),
+            "--logger".into(),
+            "zap".into(),
+            "--log-outputs".into(),
+            "stderr".into(),
+        ])
+    }
+
+    fn node(&self, addr: Ipv4Addr) -> Result<EtcdNode, String> {
+        EtcdNode::new(SocketAddr::from((addr, CLIENT_PORT)), self.timeout)
+    }
+
+    /// Polls every member until a majority follows one leader in one term and a quorum
+    /// read succeeds.
+    fn wait_for_leader(
+        &self,
+        cluster: &Cluster,
+        timeout: Duration,
+    ) -> Result<Duration, TargetError> {
+        let started = Instant::now();
+        let handle = cluster.control()?;
+        let addrs: Vec<(NodeId, Ipv4Addr)> =
+            cluster.nodes().iter().map(|n| (n.id, n.addr)).collect();
+        let majority = addrs.len() / 2 + 1;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let round: Vec<Result<NodeStatus, String>> = {
+                let addrs = addrs.clone();
+                let names = self.names.clone();
+                let timeout = self.timeout;
+                handle
+                    .block_on(async move {
+                        let mut out = Vec::new();
+                        for (_, a) in &addrs {
+                            out.push(status_of(&names, *a, timeout).await);
+                        }
+                        out
+                    })
+                    .map_err(|e| TargetError::Setup(format!("etcd status poll: {e}")))?
+            };
+            let mut votes: BTreeMap<(u64, String), usize> = BTreeMap::new();
+            for s in round.iter().flatten() {
+                if let Some(l) = &s.leader {
+                    *votes.entry((s.term, l.clone())).or_default() += 1;
+                }
+            }
+            let mut last = round
+                .iter()
+                .zip(&addrs)
+                .map(|(r, (id, _))| match r {
+                    Ok(s) => format!("{id}: {:?} term {} leader {:?}", s.role, s.term, s.leader),
+                    Err(e) => format!("{id}: {e}"),
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            if votes.values().any(|v| *v >= majority) {
+                let nodes: Vec<EtcdNode> = addrs
+                    .iter()
+                    .map(|(_, a)| self.node(*a))
+                    .collect::<Result<_, _>>()
+                    .map_err(TargetError::Setup)?;
+                let read = handle
+                    .block_on(async move {
+                        let mut last = String::new();
+                        for n in &nodes {
+                            match n.get("faultline-health", ReadMode::Linearizable).await {
+                                Ok(_) => return Ok(()),
+                                Err(e) => last = e.to_string(),
+                            }
+                        }
+                        Err(last)
+                    })
+                    .map_err(|e| TargetError::Setup(format!("etcd health read: {e}")))?;
+                match read {
+                    Ok(()) => return Ok(started.elapsed()),
+                    Err(e) => last = format!("quorum read: {e}"),
+                }
+            }
+            if started.elapsed() >= timeout {
+                return Err(TargetError::NotHealthy {
+                    what: "etcd: a leader followed by a majority, and a quorum read".into(),
+                    waited: timeout,
+                    last,
+                });
+            }
+            // Back-off between polls of observable state (bounded by the deadline).
+            std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Target for EtcdTarget {
+    fn name(&self) -> &str {
+        "etcd"
+    }
+
+    fn setup(&self, cluster: &Cluster) -> Result<(), TargetError> {
+        let bin = locate(self.opts.bin.as_deref()).map_err(TargetError::Setup)?;
+        for node in cluster.nodes() {
+            let dir = cluster.node_dir(node.id);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| TargetError::Setup(format!("{}: {}: {e}", node.id, dir.display())))?;
+            let spec = ServiceSpec::new(
+                self.argv(&bin, cluster, node.id)?,
+                &dir,
+                dir.join("etcd.log"),
+            );
+            cluster.start_service(node.id, spec)?;
+        }
+        for node in cluster.nodes() {
+            cluster.wait_for_port(node.id, CLIENT_PORT, Duration::from_secs(20))?;
+        }
+        self.wait_for_leader(cluster, Duration::from_secs(30))
+            .map(drop)
+    }
+
+    fn await_healthy(&self, cluster: &Cluster, timeout: Duration) -> Result<Duration, TargetError> {
+        self.wait_for_leader(cluster, timeout)
+    }
+
+    fn status(
+        &self,
+        _node: NodeId,
+        addr: Ipv4Addr,
+    ) -> Option<BoxFuture<'_, Result<NodeStatus, String>>> {
+        Some(Box::pin(status_of(&self.names, addr, self.timeout)))
+    }
+}
+
+/// Member id → node name, learned from a member list when a leader id is new.
+type Names = Arc<Mutex<BTreeMap<u64, String>>>;
+
+/// One member's role, term and leader (by node name).
+async fn status_of(names: &Names, addr: Ipv4Addr, timeout: Duration) -> Result<NodeStatus, String> {
+    let node = EtcdNode::new(SocketAddr::from((addr, CLIENT_PORT)), timeout)?;
+    let s = node.status().await.map_err(|e| e.to_string())?;
+    let known = |id: u64| {
+        names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+    };
+    if s.leader != 0 && known(s.leader).is_none() {
+        let members = node.members().await.map_err(|e| e.to_string())?;
+        let mut names = names.lock().unwrap_or_else(|e| e.into_inner());
+        for m in members.into_iter().filter(|m| !m.name.is_empty()) {
+            names.insert(m.id, m.name);
+        }
+    }
+    Ok(NodeStatus {
+        role: match s.leader {
+            0 => Role::Candidate,
+            l if l == s.member_id => Role::Leader,
+            _ => Role::Follower,
+        },
+        term: s.raft_term,
+        leader: match s.leader {
+            0 => None,
+            l => Some(known(l).unwrap_or_else(|| format!("{l:x}"))),
+        },
+        voted_for: None,
+    })
+}
+
+/// An [`EtcdKv`] for worker `k` of a cluster (home member `k mod n`).
+pub fn client_for(
+    cluster: &Cluster,
+    k: usize,
+    timeout: Duration,
+    mode: ReadMode,
+) -> Result<EtcdKv, String> {
+    let addrs: Vec<SocketAddr> = cluster
+        .nodes()
+        .iter()
+        .map(|n| SocketAddr::from((n.addr, CLIENT_PORT)))
+        .collect();
+    EtcdKv::new(&addrs, k, timeout, mode)
+}

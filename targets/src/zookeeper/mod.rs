@@ -1,0 +1,360 @@
+//! Apache ZooKeeper as a system under test: one `QuorumPeerMain` JVM per namespace node.
+//!
+//! ```text
+//! ZookeeperTarget::setup ─► zookeeper.jar in --zookeeper-dir / /usr/share/java, else
+//!                           apt-get install zookeeper; `java` on PATH
+//!                        ─► every node: nodes/nK/zoo.cfg, data/myid, log4j.properties;
+//!                           `java -Xmx256m … -cp … QuorumPeerMain zoo.cfg` in its slot
+//!                           (the JVM is the slot's process group: kill and pause reach it)
+//!                        ─► wait: one leader, a majority serving in its epoch, a session
+//! status(node)           ─► `srvr`: Mode (leader / follower), Zxid >> 32 = epoch as the term
+//! ZkKv                   ─► Kv and Lock over a session with the worker's home member
+//! ```
+//!
+//! Tick time is 200 ms (init limit 5 s, sync limit 2 s): short enough that a partitioned
+//! leader steps down within seconds, long enough for five JVMs on a two-core machine.
+//! Only the four-letter words `srvr, stat, ruok, mntr` are allowed, and the admin HTTP
+//! server is off. A killed member restarts with the same command and data dir.
+//!
+//! Read modes: `linearizable` (sync, then read) and `serializable` (plain reads from the
+//! member's local state, which ZooKeeper only promises to be sequentially consistent).
+//!
+//! Errors are classified in one table: [`client`]'s module docs.
+
+pub mod client;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use checkers::split_brain::Role;
+use harness::cluster::{Cluster, NodeId, ServiceSpec};
+use harness::target::{BoxFuture, NodeStatus, Target, TargetError};
+
+pub use client::{four_letter, Srvr, ZkKv};
+
+use crate::apt;
+use crate::read_mode::ReadMode;
+
+/// Client port on every node.
+pub const CLIENT_PORT: u16 = 2181;
+/// Quorum (follower ↔ leader) port.
+pub const QUORUM_PORT: u16 = 2888;
+/// Leader election port.
+pub const ELECTION_PORT: u16 = 3888;
+/// Debian's jar directory.
+pub const DEBIAN_JARS: &str = "/usr/share/java";
+
+/// How to run ZooKeeper (plain data; part of the test).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ZookeeperOptions {
+    /// Directory holding `zookeeper.jar` (and the jars its manifest names); `None`:
+    /// Debian's /usr/share/java, installed with apt-get if missing.
+    pub dir: Option<PathBuf>,
+    pub read_mode: ReadMode,
+    pub tick_ms: u64,
+    /// JVM heap limit in MiB.
+    pub heap_mb: u32,
+}
+
+impl Default for ZookeeperOptions {
+    fn default() -> Self {
+        ZookeeperOptions {
+            dir: None,
+            read_mode: ReadMode::Linearizable,
+            tick_ms: 200,
+            heap_mb: 256,
+        }
+    }
+}
+
+/// The jar directory: the given one, or Debian's (installing `zookeeper` if missing).
+pub fn locate(dir: Option<&Path>) -> Result<PathBuf, String> {
+    match dir {
+        Some(d) if d.join("zookeeper.jar").is_file() => Ok(d.to_path_buf()),
+        Some(d) => Err(format!(
+            "--zookeeper-dir {}: no zookeeper.jar there",
+            d.display()
+        )),
+        None => apt::ensure_with(
+            "/usr/share/java/zookeeper.jar",
+            || {
+                let d = Path::new(DEBIAN_JARS);
+                d.join("zookeeper.jar").is_file().then(|| d.to_path_buf())
+            },
+            apt::Package {
+                name: "zookeeper",
+                units: &["zookeeper.service"],
+            },
+        ),
+    }
+}
+
+/// The classpath: zookeeper.jar (its manifest names its dependencies) and a log4j
+/// binding for slf4j when the directory has one.
+fn classpath(dir: &Path) -> String {
+    let mut cp = vec![dir.join("zookeeper.jar")];
+    for jar in ["slf4j-log4j12.jar", "log4j-1.2.jar"] {
+        if dir.join(jar).is_file() {
+            cp.push(dir.join(jar));
+        }
+    }
+    cp.iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// ZooKeeper as a system under test.
+pub struct ZookeeperTarget {
+    opts: ZookeeperOptions,
+    timeout: Duration,
+}
+
+impl ZookeeperTarget {
+    pub fn new(opts: ZookeeperOptions) -> ZookeeperTarget {
+        ZookeeperTarget {
+            opts,
+            timeout: Duration::from_millis(1000),
+        }
+    }
+
+    /// The `zoo.cfg` of a member whose data dir is `data`.
+    pub fn config(
+        &self,
+        cluster: &Cluster,
+        id: NodeId,
+        data: &Path,
+    ) -> Result<String, TargetError> {
+        let addr = cluster.addr(id)?;
+        let mut cfg = format!(
+            "tickTime={tick}\ninitLimit={init}\nsyncLimit={sync}\ndataDir={data}\n\
+             clientPortAddress={addr}\nclientPort={CLIENT_PORT}\n\
+             minSessionTimeout={min}\nmaxSessionTimeout=60000\n\
+             4lw.commands.whitelist=srvr,stat,ruok,mntr\nadmin.enableServer=false\n\
+             quorumListenOnAllIPs=false\npreAllocSize=4096\nsnapCount=20000\n\
+             autopurge.purgeInterval=0\nstandaloneEnabled=false\nreconfigEnabled=false\n",
+            tick = self.opts.tick_ms,
+            init = (5000 / self.opts.tick_ms).max(2),
+            sync = (2000 / self.opts.tick_ms).max(2),
+            data = data.display(),
+            min = 2 * self.opts.tick_ms,
+        );
+        for n in cluster.nodes() {
+            cfg.push_str(&format!(
+                "server.{}={}:{QUORUM_PORT}:{ELECTION_PORT}\n",
+                n.id.index(),
+                n.addr
+            ));
+        }
+        Ok(cfg)
+    }
+
+    fn argv(&self, jars: &Path, node_dir: &Path) -> Vec<String> {
+        vec![
+            "java".into(),
+            format!("-Xmx{}m", self.opts.heap_mb),
+            "-Xms32m".into(),
+            "-XX:+UseSerialGC".into(),
+            "-XX:TieredStopAtLevel=1".into(),
+            "-XX:-UsePerfData".into(),
+            "-Djava.net.preferIPv4Stack=true".into(),
+            "-Dzookeeper.jmx.log4j.disable=true".into(),
+            format!("-Dzookeeper.log.dir={}", node_dir.display()),
+            "-Dzookeeper.root.logger=INFO,CONSOLE".into(),
+            format!(
+                "-Dlog4j.configuration=file:{}",
+                node_dir.join("log4j.properties").display()
+            ),
+            "-cp".into(),
+            classpath(jars),
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain".into(),
+            node_dir.join("zoo.cfg").display().to_string(),
+        ]
+    }
+
+    /// Polls every member until one leads, a majority serves, and a session to some
+    /// member can write.
+    fn wait_for_quorum(
+        &self,
+        cluster: &Cluster,
+        timeout: Duration,
+    ) -> Result<Duration, TargetError> {
+        let started = Instant::now();
+        let handle = cluster.control()?;
+        let nodes: Vec<(NodeId, SocketAddr)> = cluster
+            .nodes()
+            .iter()
+            .map(|n| (n.id, SocketAddr::from((n.addr, CLIENT_PORT))))
+            .collect();
+        let majority = nodes.len() / 2 + 1;
+        let probe_timeout = self.timeout;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let round = {
+                let nodes = nodes.clone();
+                handle
+                    .block_on(async move {
+                        let mut out = Vec::new();
+                        for (_, a) in &nodes {
+                            out.push(
+                                four_letter(*a, "srvr", probe_timeout)
+                                    .await
+                                    .and_then(|t| Srvr::parse(&t)),
+                            );
+                        }
+                        out
+                    })
+                    .map_err(|e| TargetError::Setup(format!("zookeeper srvr poll: {e}")))?
+            };
+            let leaders: Vec<u64> = round
+                .iter()
+                .flatten()
+                .filter(|s| s.mode == "leader")
+                .map(Srvr::epoch)
+                .collect();
+            let mut last = round
+                .iter()
+                .zip(&nodes)
+                .map(|(r, (id, _))| match r {
+                    Ok(s) => format!("{id}: {} epoch {}", s.mode, s.epoch()),
+                    Err(e) => format!("{id}: {e}"),
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            // A follower's zxid shows the new epoch only after the first write in it, so
+            // agreement is proven by the write below, not by comparing epochs.
+            if leaders.len() == 1 {
+                let serving = round
+                    .iter()
+                    .flatten()
+                    .filter(|s| s.mode == "leader" || s.mode == "follower")
+                    .count();
+                if serving >= majority {
+                    let addrs: Vec<SocketAddr> = nodes.iter().map(|(_, a)| *a).collect();
+                    let t = self.timeout;
+                    let wrote = handle
+                        .block_on(async move {
+                            let mut last = String::new();
+                            for a in addrs {
+                                let kv = ZkKv::new(a, t, ReadMode::Linearizable);
+                                let r =
+                                    workloads::kv::Kv::write(&kv, "faultline-health", "0").await;
+                                kv.close().await;
+                                match r {
+                                    Ok(()) => return Ok(()),
+                                    Err(e) => last = format!("{a}: {e}"),
+                                }
+                            }
+                            Err(last)
+                        })
+                        .map_err(|e| TargetError::Setup(format!("zookeeper health write: {e}")))?;
+                    match wrote {
+                        Ok(()) => return Ok(started.elapsed()),
+                        Err(e) => last = format!("{last}; health write: {e}"),
+                    }
+                }
+            }
+            if started.elapsed() >= timeout {
+                return Err(TargetError::NotHealthy {
+                    what: "zookeeper: one leader, a majority serving, and a write".into(),
+                    waited: timeout,
+                    last,
+                });
+            }
+            // Back-off between polls of observable state (bounded by the deadline).
+            std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+}
+
+const LOG4J: &str = "log4j.rootLogger=${zookeeper.root.logger}\n\
+log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n\
+log4j.appender.CONSOLE.Threshold=INFO\n\
+log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n\
+log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n\n";
+
+impl Target for ZookeeperTarget {
+    fn name(&self) -> &str {
+        "zookeeper"
+    }
+
+    fn setup(&self, cluster: &Cluster) -> Result<(), TargetError> {
+        let jars = locate(self.opts.dir.as_deref()).map_err(TargetError::Setup)?;
+        if harness::cluster::prereq::which("java").is_none() {
+            return Err(TargetError::Setup(
+                "`java` is missing: install a JRE (e.g. apt-get install default-jre-headless)"
+                    .into(),
+            ));
+        }
+        for node in cluster.nodes() {
+            let dir = cluster.node_dir(node.id);
+            let data = dir.join("data");
+            let write = |path: PathBuf, text: String| {
+                std::fs::write(&path, text).map_err(|e| {
+                    TargetError::Setup(format!("{}: {}: {e}", node.id, path.display()))
+                })
+            };
+            std::fs::create_dir_all(&data)
+                .map_err(|e| TargetError::Setup(format!("{}: {}: {e}", node.id, data.display())))?;
+            write(dir.join("zoo.cfg"), self.config(cluster, node.id, &data)?)?;
+            write(data.join("myid"), format!("{}\n", node.id.index()))?;
+            write(dir.join("log4j.properties"), LOG4J.to_string())?;
+            let spec = ServiceSpec::new(self.argv(&jars, &dir), &dir, dir.join("zookeeper.log"));
+            cluster.start_service(node.id, spec)?;
+        }
+        for node in cluster.nodes() {
+            cluster.wait_for_port(node.id, CLIENT_PORT, Duration::from_secs(40))?;
+        }
+        self.wait_for_quorum(cluster, Duration::from_secs(40))
+            .map(drop)
+    }
+
+    fn await_healthy(&self, cluster: &Cluster, timeout: Duration) -> Result<Duration, TargetError> {
+        self.wait_for_quorum(cluster, timeout)
+    }
+
+    fn status(
+        &self,
+        node: NodeId,
+        addr: Ipv4Addr,
+    ) -> Option<BoxFuture<'_, Result<NodeStatus, String>>> {
+        let timeout = self.timeout;
+        Some(Box::pin(async move {
+            let text = four_letter(SocketAddr::from((addr, CLIENT_PORT)), "srvr", timeout).await?;
+            let s = Srvr::parse(&text)?;
+            let role = match s.mode.as_str() {
+                "leader" => Role::Leader,
+                "follower" | "observer" => Role::Follower,
+                other => return Err(format!("mode {other}")),
+            };
+            Ok(NodeStatus {
+                role,
+                term: s.epoch(),
+                // srvr names no leader; a leader names itself.
+                leader: (role == Role::Leader).then(|| node.to_string()),
+                voted_for: None,
+            })
+        }))
+    }
+}
+
+/// A [`ZkKv`] for worker `k` of a cluster (home member `k mod n`).
+pub fn client_for(
+    cluster: &Cluster,
+    k: usize,
+    timeout: Duration,
+    mode: ReadMode,
+) -> Result<ZkKv, String> {
+    let nodes = cluster.nodes();
+    if nodes.is_empty() {
+        return Err("a ZooKeeper client needs at least one member".into());
+    }
+    let n = &nodes[k % nodes.len()];
+    Ok(ZkKv::new(
+        SocketAddr::from((n.addr, CLIENT_PORT)),
+        timeout,
+        mode,
+    ))
+}

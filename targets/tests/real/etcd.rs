@@ -1,0 +1,51 @@
+//! etcd: a valid register run and a valid lock run, each with the leader killed and
+//! restarted mid-run; every etcd process is gone afterwards.
+
+use std::sync::Arc;
+
+use targets::etcd::{self, EtcdOptions, EtcdTarget};
+use targets::ReadMode;
+
+use crate::support;
+
+fn target() -> Arc<EtcdTarget> {
+    Arc::new(EtcdTarget::new(EtcdOptions::default()))
+}
+
+#[test]
+fn etcd_register_run_with_the_leader_killed_is_linearizable() {
+    let outcome = support::register(
+        "etcd-register",
+        target(),
+        Arc::new(|c, k| {
+            etcd::client_for(
+                c,
+                k,
+                std::time::Duration::from_secs(3),
+                ReadMode::Linearizable,
+            )
+        }),
+    );
+    support::assert_valid(&outcome, &["linearizability", "split-brain", "liveness"]);
+    support::assert_no_processes("etcd", &outcome.dir);
+    support::discard(&outcome);
+}
+
+#[test]
+fn etcd_lock_run_with_the_leader_killed_keeps_mutual_exclusion() {
+    let outcome = support::lock(
+        "etcd-lock",
+        target(),
+        Arc::new(|c, k| {
+            etcd::client_for(
+                c,
+                k,
+                std::time::Duration::from_secs(3),
+                ReadMode::Linearizable,
+            )
+        }),
+    );
+    support::assert_valid(&outcome, &["lock", "split-brain"]);
+    support::assert_no_processes("etcd", &outcome.dir);
+    support::discard(&outcome);
+}

@@ -1,0 +1,177 @@
+//! Test support: a short run of a workload against a real target, a fault plan that
+//! kills the current leaders and restarts them, and the checks every run must pass.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use harness::cluster::Cluster;
+use harness::run::{self, FaultPlan, LeaderQuery, Plan, RunOptions, RunOutcome};
+use harness::target::Target;
+use workloads::kv::Kv;
+use workloads::lock::{Lock, LockClient, LockOpts, LockWorkload};
+use workloads::register::{RegisterClient, RegisterOpts, RegisterWorkload};
+
+/// Worker k's client of a real target.
+pub type Clients<K> = Arc<dyn Fn(&Cluster, usize) -> Result<K, String> + Send + Sync>;
+
+pub const NODES: u16 = 3;
+pub const TIME_LIMIT: Duration = Duration::from_secs(12);
+
+/// Kills the leaders a third into the run and restarts them a third later.
+struct KillLeader;
+
+impl FaultPlan for KillLeader {
+    fn play(
+        &mut self,
+        cluster: Arc<Cluster>,
+        leaders: LeaderQuery,
+        limit: Duration,
+        stop: &AtomicBool,
+        record: &mut dyn FnMut(&str, serde_json::Value),
+    ) {
+        let started = Instant::now();
+        // Waiting for the run's clock, not for a condition: the fault's moment.
+        let wait_until = |t: Duration| {
+            while started.elapsed() < t && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        wait_until(limit / 3);
+        let victims: Vec<_> = leaders().into_iter().collect();
+        let names: Vec<String> = victims.iter().map(|id| id.to_string()).collect();
+        let killed: Vec<String> = victims
+            .iter()
+            .filter_map(|id| cluster.kill(*id).err().map(|e| format!("{id}: {e}")))
+            .collect();
+        record(
+            "start-kill",
+            serde_json::json!({ "targets": names, "errors": killed }),
+        );
+        wait_until(2 * limit / 3);
+        let restarted: Vec<String> = victims
+            .iter()
+            .filter_map(|id| cluster.start(*id).err().map(|e| format!("{id}: {e}")))
+            .collect();
+        record(
+            "stop-kill",
+            serde_json::json!({ "targets": names, "errors": restarted }),
+        );
+    }
+}
+
+fn options(name: &str) -> RunOptions {
+    RunOptions {
+        test: name.to_string(),
+        nodes: NODES,
+        concurrency: 2 * usize::from(NODES),
+        rate: Some(100.0),
+        time_limit: TIME_LIMIT,
+        op_timeout: Duration::from_secs(3),
+        recovery_timeout: Duration::from_secs(30),
+        seed: 7,
+        store: store(),
+        observe_interval: Duration::from_millis(100),
+        check_time_limit: Duration::from_secs(60),
+        check_memory_limit: 1 << 30,
+    }
+}
+
+fn store() -> PathBuf {
+    std::env::temp_dir().join(format!("faultline-real-targets-{}", std::process::id()))
+}
+
+/// A register run with the leader killed mid-run.
+pub fn register<K: Kv + Lock>(name: &str, target: Arc<dyn Target>, make: Clients<K>) -> RunOutcome {
+    let opts = options(name);
+    let workload = RegisterWorkload::<K>::new(RegisterOpts {
+        active_keys: 3,
+        ..RegisterOpts::default()
+    });
+    run::run(Plan {
+        options: opts.clone(),
+        test_json: serde_json::json!({ "test": name }),
+        target,
+        workload,
+        clients: Box::new(move |c, k| make(c, k).map(|kv| RegisterClient::new(Arc::new(kv)))),
+        faults: Some(Box::new(KillLeader)),
+        shutdown: None,
+        progress: false,
+    })
+    .expect("the run directory can be made")
+}
+
+/// A lock run with the leader killed mid-run.
+pub fn lock<K: Kv + Lock>(name: &str, target: Arc<dyn Target>, make: Clients<K>) -> RunOutcome {
+    let opts = options(name);
+    let workload = LockWorkload::<K>::new(LockOpts::default(), opts.concurrency);
+    let resource = Arc::clone(&workload.resource);
+    run::run(Plan {
+        options: opts.clone(),
+        test_json: serde_json::json!({ "test": name }),
+        target,
+        workload,
+        clients: Box::new(move |c, k| {
+            make(c, k).map(|l| LockClient::new(Arc::new(l), Arc::clone(&resource), k))
+        }),
+        faults: Some(Box::new(KillLeader)),
+        shutdown: None,
+        progress: false,
+    })
+    .expect("the run directory can be made")
+}
+
+/// The run finished, every checker said valid, and enough ops succeeded.
+pub fn assert_valid(outcome: &RunOutcome, checkers: &[&str]) {
+    let summary = outcome.results.render_text();
+    eprintln!("{summary}\nstore: {}", outcome.dir.display());
+    assert!(
+        outcome.harness_error.is_none(),
+        "harness error: {:?}\n{summary}",
+        outcome.harness_error
+    );
+    assert_eq!(outcome.results.exit_code(), 0, "not valid:\n{summary}");
+    for c in checkers {
+        assert!(
+            outcome.results.checkers.iter().any(|r| r.name == *c),
+            "no {c} checker in the results:\n{summary}"
+        );
+    }
+    let history = std::fs::read_to_string(outcome.dir.join("history.jsonl")).expect("history");
+    let oks = history
+        .lines()
+        .filter(|l| l.contains(r#""type":"ok""#))
+        .count();
+    assert!(oks >= 20, "only {oks} ops succeeded:\n{summary}");
+    let killed = history
+        .lines()
+        .any(|l| l.contains(r#""f":"start-kill""#) && !l.contains(r#""targets":[]"#));
+    assert!(killed, "no leader was killed: {}", outcome.dir.display());
+}
+
+/// No process of the target survived its run (their command lines name `marker`).
+pub fn assert_no_processes(marker: &str, store_dir: &std::path::Path) {
+    let needle = store_dir.display().to_string();
+    let mut left = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(marker) && cmd.contains(&needle) {
+            left.push(cmd);
+        }
+    }
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+}
+
+/// Removes a passed run's store directory (a failed test keeps it for inspection).
+pub fn discard(outcome: &RunOutcome) {
+    // The run dir is store/<test>/<timestamp>; the test dir holds it and `latest`.
+    if let Some(test_dir) = outcome.dir.parent() {
+        if let Err(e) = std::fs::remove_dir_all(test_dir) {
+            eprintln!("leaving {}: {e}", test_dir.display());
+        }
+    }
+}
