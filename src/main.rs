@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench_cmd;
 mod check;
 mod cluster;
 mod node;
@@ -49,6 +50,9 @@ enum Command {
     Cluster(cluster::ClusterArgs),
     /// Remove every namespace, rule and process that faultline left behind anywhere.
     Clean(cluster::CleanArgs),
+    /// Compare systems on the same register workload: writes/s, read latency, and the
+    /// unavailability after the leader is killed.
+    Bench(bench_cmd::BenchArgs),
     /// Browse a store's runs and reports in a web browser.
     Serve(serve::ServeArgs),
     /// Run a bundled node program (used by the harness on each node).
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Clean(args) => cluster::clean(args),
         Command::Node(args) => node::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Bench(args) => bench_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

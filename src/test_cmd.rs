@@ -14,6 +14,7 @@ use harness::exec::RealExec;
 use harness::results::Results;
 use harness::run::{self, FaultPlan, LeaderQuery, Plan, RunOptions, RunOutcome};
 use harness::store::{files, RunDir};
+use harness::target::Target;
 use nemesis::{
     Event, Fault, FaultInjector, FaultKind, Nemesis, NodeSpec, PartitionKind, Schedule,
     ScheduleConfig, Step,
@@ -22,9 +23,14 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use targets::consul::{ConsulOptions, ConsulTarget};
+use targets::etcd::{EtcdOptions, EtcdTarget};
 use targets::raft::deploy::{RaftKv, RaftOptions, RaftTarget};
 use targets::raft::Bug;
-use workloads::lock::{LockClient, LockOpts, LockWorkload};
+use targets::zookeeper::{ZookeeperOptions, ZookeeperTarget};
+use targets::ReadMode;
+use workloads::kv::Kv;
+use workloads::lock::{Lock, LockClient, LockOpts, LockWorkload};
 use workloads::register::{RegisterClient, RegisterOpts, RegisterWorkload};
 
 use crate::exit;
@@ -35,6 +41,55 @@ use crate::exit;
 pub enum TargetKind {
     /// The bundled Raft key-value and lock service.
     Raft,
+    /// etcd (Debian's etcd-server, or --etcd-bin), over its JSON gateway.
+    Etcd,
+    /// Apache ZooKeeper (Debian's zookeeper, or --zookeeper-dir).
+    Zookeeper,
+    /// HashiCorp Consul (only where `consul` is on PATH or --consul-bin is given).
+    Consul,
+}
+
+/// Options of the real targets (etcd, ZooKeeper, Consul); stored with the test.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
+pub struct TargetOpts {
+    /// Register reads of a real target: linearizable (quorum) or serializable (local,
+    /// may be stale: the calibration mode).
+    #[arg(long, value_enum, default_value_t = ReadMode::Linearizable)]
+    #[serde(default)]
+    pub read_mode: ReadMode,
+    /// The etcd binary (default: `etcd` on PATH, installed with apt-get when missing).
+    #[arg(long)]
+    #[serde(default)]
+    pub etcd_bin: Option<PathBuf>,
+    /// ZooKeeper's installation: a directory with the server jars (default: Debian's
+    /// /usr/share/java, installed with apt-get when missing).
+    #[arg(long)]
+    #[serde(default)]
+    pub zookeeper_dir: Option<PathBuf>,
+    /// The consul binary (default: `consul` on PATH; there is no Debian package).
+    #[arg(long)]
+    #[serde(default)]
+    pub consul_bin: Option<PathBuf>,
+}
+
+impl TargetOpts {
+    /// The flags that differ from the defaults, for the stored command.
+    fn command_words(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.read_mode != ReadMode::Linearizable {
+            w.extend(["--read-mode".to_string(), value_name(self.read_mode)]);
+        }
+        for (flag, v) in [
+            ("--etcd-bin", &self.etcd_bin),
+            ("--zookeeper-dir", &self.zookeeper_dir),
+            ("--consul-bin", &self.consul_bin),
+        ] {
+            if let Some(p) = v {
+                w.extend([flag.to_string(), p.display().to_string()]);
+            }
+        }
+        w
+    }
 }
 
 /// What the clients do.
@@ -174,6 +229,8 @@ pub struct TestArgs {
     /// No progress spinner (CI logs).
     #[arg(long)]
     pub no_progress: bool,
+    #[command(flatten)]
+    pub target_opts: TargetOpts,
 }
 
 /// The test as stored in `test.json`: every option, the seed, and the command that
@@ -185,6 +242,8 @@ pub struct Test {
     pub nemesis: Vec<FaultArg>,
     pub nemesis_interval_s: u64,
     pub bugs: Vec<Bug>,
+    #[serde(default)]
+    pub target_opts: TargetOpts,
     pub options: RunOptions,
     pub command: String,
     pub faultline_version: String,
@@ -253,12 +312,14 @@ impl Test {
         for b in &a.bugs {
             command.extend(["--bug".into(), b.name().into()]);
         }
+        command.extend(a.target_opts.command_words());
         Test {
             target: a.target,
             workload: a.workload,
             nemesis: a.nemesis.clone(),
             nemesis_interval_s: a.nemesis_interval,
             bugs: a.bugs.clone(),
+            target_opts: a.target_opts.clone(),
             options,
             command: command.join(" "),
             faultline_version: env!("CARGO_PKG_VERSION").into(),
@@ -266,7 +327,7 @@ impl Test {
     }
 }
 
-fn value_name(v: impl ValueEnum) -> String {
+pub(crate) fn value_name(v: impl ValueEnum) -> String {
     v.to_possible_value()
         .map(|p| p.get_name().to_string())
         .unwrap_or_default()
@@ -451,6 +512,13 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
         eprintln!("error: --nemesis: {e}");
         return Ok(exit::BAD_INPUT);
     }
+    if args.target == TargetKind::Consul {
+        if let Some(reason) = targets::consul::absent_reason(args.target_opts.consul_bin.as_deref())
+        {
+            eprintln!("error: --target consul: {reason}");
+            return Ok(exit::BAD_INPUT);
+        }
+    }
     let shutdown = harness::cluster::cleanup::install_signal_handler(
         Arc::new(RealExec),
         Registry::default(),
@@ -564,8 +632,111 @@ pub fn run_one(
                 }
             }
         }
+        TargetKind::Etcd => {
+            let etcd = EtcdOptions {
+                bin: test.target_opts.etcd_bin.clone(),
+                read_mode: test.target_opts.read_mode,
+                ..EtcdOptions::default()
+            };
+            let mode = etcd.read_mode;
+            run_real(
+                test,
+                test_json,
+                Arc::new(EtcdTarget::new(etcd)),
+                faults,
+                shutdown,
+                progress,
+                Arc::new(move |cluster: &Cluster, k| {
+                    targets::etcd::client_for(cluster, k, op_timeout, mode)
+                }),
+            )?
+        }
+        TargetKind::Zookeeper => {
+            let zk = ZookeeperOptions {
+                dir: test.target_opts.zookeeper_dir.clone(),
+                read_mode: test.target_opts.read_mode,
+                ..ZookeeperOptions::default()
+            };
+            let mode = zk.read_mode;
+            run_real(
+                test,
+                test_json,
+                Arc::new(ZookeeperTarget::new(zk)),
+                faults,
+                shutdown,
+                progress,
+                Arc::new(move |cluster: &Cluster, k| {
+                    targets::zookeeper::client_for(cluster, k, op_timeout, mode)
+                }),
+            )?
+        }
+        TargetKind::Consul => {
+            let consul = ConsulOptions {
+                bin: test.target_opts.consul_bin.clone(),
+                read_mode: test.target_opts.read_mode,
+            };
+            let mode = consul.read_mode;
+            run_real(
+                test,
+                test_json,
+                Arc::new(ConsulTarget::new(consul)),
+                faults,
+                shutdown,
+                progress,
+                Arc::new(move |cluster: &Cluster, k| {
+                    targets::consul::client_for(cluster, k, op_timeout, mode)
+                }),
+            )?
+        }
     };
     Ok(outcome)
+}
+
+/// A client constructor of a real target: worker k of a cluster.
+type RealClients<K> = Arc<dyn Fn(&Cluster, usize) -> Result<K, String> + Send + Sync>;
+
+/// Runs the test's workload against a real target whose client does both Kv and Lock.
+pub(crate) fn run_real<K: Kv + Lock>(
+    test: &Test,
+    test_json: serde_json::Value,
+    target: Arc<dyn Target>,
+    faults: Option<Box<dyn FaultPlan>>,
+    shutdown: Option<harness::cluster::cleanup::Shutdown>,
+    progress: bool,
+    make: RealClients<K>,
+) -> anyhow::Result<RunOutcome> {
+    let opts = test.options.clone();
+    Ok(match test.workload {
+        WorkloadKind::Register => run::run(Plan {
+            options: opts.clone(),
+            test_json,
+            target,
+            workload: RegisterWorkload::<K>::new(register_opts(&opts)),
+            clients: Box::new(move |cluster, k| {
+                make(cluster, k).map(|kv| RegisterClient::new(Arc::new(kv)))
+            }),
+            faults,
+            shutdown,
+            progress,
+        })?,
+        WorkloadKind::Lock => {
+            let workload = LockWorkload::<K>::new(LockOpts::default(), opts.concurrency);
+            let resource = Arc::clone(&workload.resource);
+            run::run(Plan {
+                options: opts.clone(),
+                test_json,
+                target,
+                workload,
+                clients: Box::new(move |cluster, k| {
+                    make(cluster, k)
+                        .map(|kv| LockClient::new(Arc::new(kv), Arc::clone(&resource), k))
+                }),
+                faults,
+                shutdown,
+                progress,
+            })?
+        }
+    })
 }
 
 fn register_opts(opts: &RunOptions) -> RegisterOpts {
@@ -598,12 +769,12 @@ pub fn check_stored(dir: &Path) -> anyhow::Result<u8> {
     };
     let opts = &test.options;
     let results: Result<Results, String> = match test.workload {
-        WorkloadKind::Register => run::check_run(
+        WorkloadKind::Register => run::recheck(
             &run,
             opts,
             &RegisterWorkload::<RaftKv>::new(register_opts(opts)),
         ),
-        WorkloadKind::Lock => run::check_run(
+        WorkloadKind::Lock => run::recheck(
             &run,
             opts,
             &LockWorkload::<RaftKv>::new(LockOpts::default(), opts.concurrency),
@@ -616,7 +787,6 @@ pub fn check_stored(dir: &Path) -> anyhow::Result<u8> {
             return Ok(exit::BAD_INPUT);
         }
     };
-    run::write_results(&run, &opts.test, &results)?;
     println!("{}", results.render_text().trim_end());
     println!("store:     {}", run.path().display());
     Ok(results.exit_code())
