@@ -37,6 +37,10 @@ pub struct CheckerResult {
 pub struct Results {
     pub valid: Validity,
     pub checkers: Vec<CheckerResult>,
+    /// Per fault window: time to a leader and to the first ok write, error rate during
+    /// it, recovery after its heal. Not a verdict: what an engineer weighs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub availability: Vec<crate::report::Availability>,
 }
 
 impl Results {
@@ -45,7 +49,11 @@ impl Results {
             .iter()
             .map(|c| c.valid)
             .fold(Validity::Valid, Validity::merge);
-        Results { valid, checkers }
+        Results {
+            valid,
+            checkers,
+            availability: Vec::new(),
+        }
     }
 
     /// Jepsen's exit code for this verdict.
@@ -106,6 +114,23 @@ impl Results {
                 out.push_str(&format!(
                     "    … {} more lines in results.json\n",
                     c.summary.len() - 20
+                ));
+            }
+        }
+        if !self.availability.is_empty() {
+            out.push_str("availability\n");
+            let ms = |v: Option<u64>| {
+                v.map_or("-".to_string(), |ns| format!("{:.0} ms", ns as f64 / 1e6))
+            };
+            for a in self.availability.iter().take(20) {
+                out.push_str(&format!(
+                    "    {} at {:.1} s: leader {}, first write {}, errors {}, recovered {} after heal\n",
+                    a.fault,
+                    a.start as f64 / 1e9,
+                    ms(a.leader_after),
+                    ms(a.first_ok_write_after),
+                    a.error_rate.map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0)),
+                    ms(a.recovered_after_heal),
                 ));
             }
         }

@@ -562,12 +562,28 @@ pub fn check_run<W: Workload>(
         .check(&records, opts.budget())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let status = dir.file(STATUS_FILE);
+    let mut recovery = Vec::new();
     if status.exists() {
         let observations = observer::read_observations(&status)?;
-        results.push(split_brain_result(&records, &observations, workload, opts));
+        let (result, r) = split_brain_result(&records, &observations, workload, opts);
+        results.push(result);
+        recovery = r;
     }
     results.push(liveness_result(&records, opts));
-    Ok(Results::new(results))
+    let mut results = Results::new(results);
+    let ops: Vec<crate::report::Op> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| crate::report::Op::from_record(r, i as u64))
+        .collect();
+    results.availability =
+        crate::report::availability(&ops, &fault_windows(&records), |f| workload.is_write(f));
+    for (a, r) in results.availability.iter_mut().zip(&recovery) {
+        if a.start == r.start {
+            a.leader_after = r.leader_after;
+        }
+    }
+    Ok(results)
 }
 
 /// Fault windows from the nemesis ops: `start-<kind>` … `stop-<kind>`.
@@ -643,7 +659,7 @@ fn split_brain_result<W: Workload>(
     observations: &[split_brain::Observation],
     workload: &W,
     opts: &RunOptions,
-) -> CheckerResult {
+) -> (CheckerResult, Vec<split_brain::Recovery>) {
     let t = Instant::now();
     let report = split_brain::check(observations);
     let windows = fault_windows(records);
@@ -680,7 +696,7 @@ fn split_brain_result<W: Workload>(
             ms(r.write_after)
         ));
     }
-    CheckerResult {
+    let result = CheckerResult {
         name: "split-brain".into(),
         valid: if report.valid {
             Validity::Valid
@@ -690,7 +706,8 @@ fn split_brain_result<W: Workload>(
         summary,
         details: serde_json::json!({ "report": report, "recovery": recovery, "faults": windows }),
         millis: t.elapsed().as_millis() as u64,
-    }
+    };
+    (result, recovery)
 }
 
 fn liveness_result(records: &[Record], opts: &RunOptions) -> CheckerResult {
