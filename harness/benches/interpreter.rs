@@ -49,10 +49,17 @@ impl Codec for Cas {
 }
 
 fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` does not: then a small
+    // smoke run proves the bench still works without spending the suite's time.
+    let default = if std::env::args().any(|a| a == "--bench") {
+        200_000
+    } else {
+        2_000
+    };
     let ops: u64 = std::env::var("FL_BENCH_OPS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(200_000);
+        .unwrap_or(default);
     let dir = std::env::temp_dir().join(format!("fl-bench-interp-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let rt = tokio::runtime::Builder::new_multi_thread()
