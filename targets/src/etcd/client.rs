@@ -54,7 +54,10 @@ pub enum EtcdError {
     /// HTTP status without an etcd error body.
     #[error("HTTP {0}")]
     Http(u16, String),
-    /// Timeout, reset or broken body after the request may have been sent.
+    /// This client stopped waiting for the answer: the request may still take effect.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// Reset or broken body after the request may have been sent.
     #[error("transport: {0}")]
     Transport(String),
     /// An answer this client cannot parse.
@@ -85,7 +88,7 @@ impl EtcdError {
                     || DEFINITE_MESSAGES.iter().any(|m| message.contains(m))
             }
             EtcdError::Http(status, _) => (400..500).contains(status) && *status != 408,
-            EtcdError::Transport(_) | EtcdError::Protocol(_) => false,
+            EtcdError::Timeout(_) | EtcdError::Transport(_) | EtcdError::Protocol(_) => false,
         }
     }
 
@@ -95,10 +98,19 @@ impl EtcdError {
 }
 
 fn from_reqwest(e: reqwest::Error) -> EtcdError {
+    // The message with its causes ("… : connection refused").
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
     if e.is_connect() {
-        EtcdError::Connect(e.to_string())
+        EtcdError::Connect(text)
+    } else if e.is_timeout() {
+        EtcdError::Timeout(text)
     } else {
-        EtcdError::Transport(format!("{e:#}"))
+        EtcdError::Transport(text)
     }
 }
 
@@ -127,13 +139,50 @@ fn field<'a>(v: &'a Value, proto: &str, camel: &str) -> Option<&'a Value> {
     v.get(proto).or_else(|| v.get(camel))
 }
 
-/// One member's status (`/v3/maintenance/status`).
+/// One member's Raft state, from the `raft.status` expvar of `/debug/vars`.
+///
+/// Not `/v3/maintenance/status`: its `raftTerm` is the term of the last *applied*
+/// entry, so a freshly elected leader reports the previous term until its first entry
+/// applies, which looks like two leaders in one term.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberStatus {
     pub member_id: u64,
     /// 0 when the member knows no leader.
     pub leader: u64,
     pub raft_term: u64,
+    /// 0 when the member has not voted in this term.
+    pub vote: u64,
+    /// `StateLeader`, `StateFollower`, `StateCandidate`, `StatePreCandidate`.
+    pub state: String,
+}
+
+impl MemberStatus {
+    /// Parses the `raft.status` object (ids in hex, as etcd's raft prints them).
+    pub fn from_vars(vars: &Value) -> Result<MemberStatus, String> {
+        let raft = vars
+            .get("raft.status")
+            .ok_or_else(|| "no raft.status in /debug/vars".to_string())?;
+        let hex = |k: &str| {
+            raft.get(k)
+                .and_then(Value::as_str)
+                .and_then(|h| u64::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("raft.status without {k}: {raft}"))
+        };
+        Ok(MemberStatus {
+            member_id: hex("id")?,
+            leader: hex("lead")?,
+            vote: hex("vote")?,
+            raft_term: raft
+                .get("term")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| format!("raft.status without term: {raft}"))?,
+            state: raft
+                .get("raftState")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        })
+    }
 }
 
 /// A member as `/v3/cluster/member/list` lists it.
@@ -301,19 +350,22 @@ impl EtcdNode {
             .ok_or_else(|| EtcdError::Protocol(format!("lock answer without a revision: {r}")))
     }
 
+    /// The member's Raft state (see [`MemberStatus`]).
     pub async fn status(&self) -> Result<MemberStatus, EtcdError> {
-        let r = self.call("maintenance/status", json!({})).await?;
-        let header = r.get("header").cloned().unwrap_or(Value::Null);
-        Ok(MemberStatus {
-            member_id: field(&header, "member_id", "memberId")
-                .and_then(int)
-                .ok_or_else(|| EtcdError::Protocol(format!("status without member id: {r}")))?,
-            leader: r.get("leader").and_then(int).unwrap_or(0),
-            raft_term: field(&r, "raft_term", "raftTerm")
-                .and_then(int)
-                .or_else(|| field(&header, "raft_term", "raftTerm").and_then(int))
-                .unwrap_or(0),
-        })
+        let resp = self
+            .http
+            .get(format!("{}/debug/vars", self.base))
+            .send()
+            .await
+            .map_err(from_reqwest)?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(from_reqwest)?;
+        if status != 200 {
+            return Err(EtcdError::Http(status, text));
+        }
+        let vars: Value = serde_json::from_str(&text)
+            .map_err(|e| EtcdError::Protocol(format!("/debug/vars: {e}")))?;
+        MemberStatus::from_vars(&vars).map_err(EtcdError::Protocol)
     }
 
     pub async fn members(&self) -> Result<Vec<Member>, EtcdError> {
@@ -445,7 +497,7 @@ impl Lock for EtcdKv {
                 Ok(token)
             }
             Err(e) => {
-                let waited_out = matches!(&e, EtcdError::Transport(m) if m.contains("timed out"));
+                let waited_out = matches!(e, EtcdError::Timeout(_));
                 // Revoking the lease deletes any key the lock call created, so this
                 // client can no longer become the holder.
                 match self.each(|n| async move { n.revoke(lease).await }).await {
@@ -511,10 +563,27 @@ mod tests {
         .is_definite());
         assert!(!server(14, "etcdserver: leader changed").is_definite());
         assert!(!server(2, "context deadline exceeded").is_definite());
-        assert!(!EtcdError::Transport("timed out".into()).is_definite());
+        assert!(!EtcdError::Timeout("after 1s".into()).is_definite());
+        assert!(!EtcdError::Transport("reset".into()).is_definite());
         assert!(!EtcdError::Http(503, String::new()).is_definite());
         assert!(EtcdError::Http(404, String::new()).is_definite());
         assert!(!EtcdError::Protocol("?".into()).is_definite());
+    }
+
+    #[test]
+    fn raft_status_comes_from_the_expvar() {
+        let vars = json!({"raft.status": {"id": "8e9e05c52164694d", "term": 3, "vote": "8e9e05c52164694d",
+            "commit": 9, "lead": "8e9e05c52164694d", "raftState": "StateLeader", "applied": 9,
+            "progress": {"8e9e05c52164694d": {"match": 9, "next": 10, "state": "StateReplicate"}},
+            "leadtransferee": "0"}});
+        let s = MemberStatus::from_vars(&vars).unwrap();
+        assert_eq!(s.member_id, 0x8e9e05c52164694d);
+        assert_eq!(
+            (s.leader, s.vote, s.raft_term),
+            (s.member_id, s.member_id, 3)
+        );
+        assert_eq!(s.state, "StateLeader");
+        assert!(MemberStatus::from_vars(&json!({})).is_err());
     }
 
     #[test]

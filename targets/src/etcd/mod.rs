@@ -7,7 +7,7 @@
 //!                        --listen-client-urls http://ADDR:2379 --listen-peer-urls http://ADDR:2380
 //!                        --initial-cluster n1=…,… --initial-cluster-state new …` in its slot
 //!                   ─► wait: a majority reports one leader in one term, then a quorum read
-//! status(node)      ─► /v3/maintenance/status (leader id, raft term) + member list → names
+//! status(node)      ─► /debug/vars `raft.status` (state, term, lead, vote) + member list → names
 //! EtcdKv            ─► Kv (range / put / txn) and Lock (lease + /v3/lock/lock)
 //! ```
 //!
@@ -285,25 +285,29 @@ async fn status_of(names: &Names, addr: Ipv4Addr, timeout: Duration) -> Result<N
             .get(&id)
             .cloned()
     };
-    if s.leader != 0 && known(s.leader).is_none() {
+    if [s.leader, s.vote]
+        .iter()
+        .any(|id| *id != 0 && known(*id).is_none())
+    {
         let members = node.members().await.map_err(|e| e.to_string())?;
         let mut names = names.lock().unwrap_or_else(|e| e.into_inner());
         for m in members.into_iter().filter(|m| !m.name.is_empty()) {
             names.insert(m.id, m.name);
         }
     }
+    let name = |id: u64| match id {
+        0 => None,
+        id => Some(known(id).unwrap_or_else(|| format!("{id:x}"))),
+    };
     Ok(NodeStatus {
-        role: match s.leader {
-            0 => Role::Candidate,
-            l if l == s.member_id => Role::Leader,
-            _ => Role::Follower,
+        role: match s.state.as_str() {
+            "StateLeader" => Role::Leader,
+            "StateFollower" => Role::Follower,
+            _ => Role::Candidate,
         },
         term: s.raft_term,
-        leader: match s.leader {
-            0 => None,
-            l => Some(known(l).unwrap_or_else(|| format!("{l:x}"))),
-        },
-        voted_for: None,
+        leader: name(s.leader),
+        voted_for: name(s.vote),
     })
 }
 

@@ -71,15 +71,16 @@ fn options(name: &str) -> RunOptions {
         op_timeout: Duration::from_secs(3),
         recovery_timeout: Duration::from_secs(30),
         seed: 7,
-        store: store(),
+        store: store(name),
         observe_interval: Duration::from_millis(100),
         check_time_limit: Duration::from_secs(60),
         check_memory_limit: 1 << 30,
     }
 }
 
-fn store() -> PathBuf {
-    std::env::temp_dir().join(format!("faultline-real-targets-{}", std::process::id()))
+/// One store per test: runs in one store relink its `latest` and would race.
+fn store(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("faultline-real-{name}-{}", std::process::id()))
 }
 
 /// A register run with the leader killed mid-run.
@@ -166,12 +167,12 @@ pub fn assert_no_processes(marker: &str, store_dir: &std::path::Path) {
     assert!(left.is_empty(), "processes left behind: {left:?}");
 }
 
-/// Removes a passed run's store directory (a failed test keeps it for inspection).
+/// Removes a passed run's store (a failed test keeps it for inspection).
 pub fn discard(outcome: &RunOutcome) {
-    // The run dir is store/<test>/<timestamp>; the test dir holds it and `latest`.
-    if let Some(test_dir) = outcome.dir.parent() {
-        if let Err(e) = std::fs::remove_dir_all(test_dir) {
-            eprintln!("leaving {}: {e}", test_dir.display());
+    // The run dir is store/<test>/<timestamp>, and the store is this test's own.
+    if let Some(store) = outcome.dir.parent().and_then(|t| t.parent()) {
+        if let Err(e) = std::fs::remove_dir_all(store) {
+            eprintln!("leaving {}: {e}", store.display());
         }
     }
 }
