@@ -56,21 +56,25 @@ pub fn ensure_with(
         "faultline: installing {} with apt-get (its system service is kept stopped; nodes run their own processes)",
         package.name
     );
-    install(&RealExec, package).map_err(|e| format!("{hint}: {e}"))?;
+    let systemd = Path::new("/run/systemd/system").is_dir();
+    install(&RealExec, package, Path::new(POLICY_RC_D), systemd)
+        .map_err(|e| format!("{hint}: {e}"))?;
     find().ok_or(hint)
 }
 
-fn install(exec: &dyn Exec, package: Package) -> Result<(), String> {
+/// `apt-get update` and `install` with services forbidden by `policy` (written only when
+/// absent, removed afterwards), then the package's units disabled when `systemd` runs.
+fn install(exec: &dyn Exec, package: Package, policy: &Path, systemd: bool) -> Result<(), String> {
     let timeout = Duration::from_secs(900);
     // Our own policy-rc.d only when none is there; removed again whatever happens.
-    let ours = !Path::new(POLICY_RC_D).exists()
+    let ours = !policy.exists()
         && std::fs::write(
-            POLICY_RC_D,
+            policy,
             "#!/bin/sh\n# faultline: no services during install\nexit 101\n",
         )
         .and_then(|()| {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(POLICY_RC_D, std::fs::Permissions::from_mode(0o755))
+            std::fs::set_permissions(policy, std::fs::Permissions::from_mode(0o755))
         })
         .is_ok();
     let result = (|| {
@@ -91,15 +95,75 @@ fn install(exec: &dyn Exec, package: Package) -> Result<(), String> {
         Ok(())
     })();
     if ours {
-        if let Err(e) = std::fs::remove_file(POLICY_RC_D) {
-            eprintln!("faultline: removing {POLICY_RC_D}: {e}");
+        if let Err(e) = std::fs::remove_file(policy) {
+            eprintln!("faultline: removing {}: {e}", policy.display());
         }
     }
-    if Path::new("/run/systemd/system").is_dir() {
+    if systemd {
         for unit in package.units {
             // Best effort: the unit may not exist on this release.
             let _ = exec.output(&Cmd::new("systemctl").args(["disable", "--now", unit]));
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness::exec::{Output, RecordingExec};
+
+    const ETCD: Package = Package {
+        name: "etcd-server",
+        units: &["etcd.service"],
+    };
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("faultline-apt-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        dir
+    }
+
+    #[test]
+    fn install_forbids_services_for_its_duration_and_disables_units_under_systemd() {
+        let dir = scratch("ok");
+        let policy = dir.join("policy-rc.d");
+        let exec = RecordingExec::new();
+        install(&exec, ETCD, &policy, true).unwrap();
+        let argv: Vec<String> = exec.commands().iter().map(|c| c.argv().join(" ")).collect();
+        assert_eq!(
+            argv,
+            [
+                "apt-get update -qq",
+                "apt-get install -y -qq etcd-server",
+                "systemctl disable --now etcd.service"
+            ]
+        );
+        assert!(!policy.exists(), "our policy-rc.d is removed again");
+
+        // A policy that was there stays; no systemd, no systemctl.
+        std::fs::write(&policy, "#!/bin/sh\nexit 101\n").unwrap();
+        let exec = RecordingExec::new();
+        install(&exec, ETCD, &policy, false).unwrap();
+        assert_eq!(exec.commands().len(), 2);
+        assert!(policy.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_install_is_an_error_and_still_removes_the_policy() {
+        let dir = scratch("fail");
+        let policy = dir.join("policy-rc.d");
+        let exec = RecordingExec::new();
+        exec.respond(
+            &["apt-get", "install"],
+            Output {
+                code: Some(100),
+                ..Output::ok()
+            },
+        );
+        assert!(install(&exec, ETCD, &policy, false).is_err());
+        assert!(!policy.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
