@@ -884,4 +884,41 @@ mod tests {
         assert_eq!(test2.bugs, vec![Bug::StaleRead]);
         assert_eq!(test.options.test, "raft-register-stale-read");
     }
+
+    #[test]
+    fn real_target_flags_are_stored_and_reproduced() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            t: TestArgs,
+        }
+        let cli = Cli::parse_from([
+            "x",
+            "--target",
+            "etcd",
+            "--read-mode",
+            "serializable",
+            "--etcd-bin",
+            "/opt/etcd/etcd",
+            "--seed",
+            "3",
+        ]);
+        let test = Test::from_args(&cli.t, 3);
+        assert_eq!(test.target, TargetKind::Etcd);
+        assert_eq!(test.target_opts.read_mode, ReadMode::Serializable);
+        assert!(test
+            .command
+            .contains("--read-mode serializable --etcd-bin /opt/etcd/etcd"));
+        let words: Vec<&str> = test.command.split(' ').skip(2).collect();
+        let again = Cli::parse_from(std::iter::once("x").chain(words));
+        assert_eq!(again.t.target_opts, cli.t.target_opts);
+        // Defaults add nothing, and an old test.json without target options still loads.
+        let plain = Test::from_args(&Cli::parse_from(["x", "--target", "zookeeper"]).t, 1);
+        assert!(!plain.command.contains("--read-mode"));
+        let mut json = serde_json::to_value(&plain).unwrap();
+        json.as_object_mut().unwrap().remove("target_opts");
+        let old: Test = serde_json::from_value(json).unwrap();
+        assert_eq!(old.target_opts, TargetOpts::default());
+    }
 }
