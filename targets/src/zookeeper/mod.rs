@@ -7,7 +7,9 @@
 //!                           `java -Xmx256m … -cp … QuorumPeerMain zoo.cfg` in its slot
 //!                           (the JVM is the slot's process group: kill and pause reach it)
 //!                        ─► wait: one leader, a majority serving in its epoch, a session
-//! status(node)           ─► `srvr`: Mode (leader / follower), Zxid >> 32 = epoch as the term
+//! status(node)           ─► `srvr`: Mode (leader / follower); the epoch from the member's
+//!                           `currentEpoch` file; a follower's leader = the peer its JVM
+//!                           is connected to on the quorum port (/proc/<pid>/net/tcp)
 //! ZkKv                   ─► Kv and Lock over a session with the worker's home member
 //! ```
 //!
@@ -23,8 +25,10 @@
 
 pub mod client;
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use checkers::split_brain::Role;
@@ -109,6 +113,17 @@ fn classpath(dir: &Path) -> String {
 pub struct ZookeeperTarget {
     opts: ZookeeperOptions,
     timeout: Duration,
+    /// What `status` needs besides `srvr`, learned at setup.
+    members: Mutex<Members>,
+}
+
+/// Each member's directory and process, and node names by address.
+#[derive(Default)]
+struct Members {
+    dirs: BTreeMap<NodeId, PathBuf>,
+    names: BTreeMap<Ipv4Addr, String>,
+    /// The member's JVM, found by its command line (re-found after a restart).
+    pids: BTreeMap<NodeId, u32>,
 }
 
 impl ZookeeperTarget {
@@ -116,7 +131,37 @@ impl ZookeeperTarget {
         ZookeeperTarget {
             opts,
             timeout: Duration::from_millis(1000),
+            members: Mutex::new(Members::default()),
         }
+    }
+
+    fn members(&self) -> std::sync::MutexGuard<'_, Members> {
+        self.members.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The member's epoch (`version-2/currentEpoch`, written when it joins a leader's
+    /// epoch) and, for a follower, its leader: the peer its JVM holds an established
+    /// connection to on the quorum port (from `/proc/<pid>/net/tcp`, which shows the
+    /// member's own network namespace). `srvr` reports neither: a follower's zxid shows
+    /// a new epoch only after that epoch's first write.
+    fn local_view(&self, node: NodeId) -> (Option<u64>, Option<String>) {
+        let mut m = self.members();
+        let Some(dir) = m.dirs.get(&node).cloned() else {
+            return (None, None);
+        };
+        let epoch = std::fs::read_to_string(dir.join("data/version-2/currentEpoch"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok());
+        let cfg = dir.join("zoo.cfg").display().to_string();
+        let pid = match m.pids.get(&node) {
+            Some(p) if proc_cmdline(*p).is_some_and(|c| c.contains(&cfg)) => Some(*p),
+            _ => find_member_pid(&cfg),
+        };
+        let leader = pid.and_then(|p| {
+            m.pids.insert(node, p);
+            quorum_peer(p).and_then(|ip| m.names.get(&ip).cloned())
+        });
+        (epoch, leader)
     }
 
     /// The `zoo.cfg` of a member whose data dir is `data`.
@@ -288,6 +333,13 @@ impl Target for ZookeeperTarget {
                     .into(),
             ));
         }
+        {
+            let mut m = self.members();
+            for node in cluster.nodes() {
+                m.dirs.insert(node.id, cluster.node_dir(node.id));
+                m.names.insert(node.addr, node.id.to_string());
+            }
+        }
         for node in cluster.nodes() {
             let dir = cluster.node_dir(node.id);
             let data = dir.join("data");
@@ -329,15 +381,56 @@ impl Target for ZookeeperTarget {
                 "follower" | "observer" => Role::Follower,
                 other => return Err(format!("mode {other}")),
             };
+            let (epoch, followed) = self.local_view(node);
             Ok(NodeStatus {
                 role,
-                term: s.epoch(),
-                // srvr names no leader; a leader names itself.
-                leader: (role == Role::Leader).then(|| node.to_string()),
+                term: epoch.unwrap_or_else(|| s.epoch()).max(s.epoch()),
+                leader: match role {
+                    Role::Leader => Some(node.to_string()),
+                    _ => followed,
+                },
                 voted_for: None,
             })
         }))
     }
+}
+
+fn proc_cmdline(pid: u32) -> Option<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+}
+
+/// The QuorumPeerMain JVM whose command line names `cfg` (this member's zoo.cfg).
+fn find_member_pid(cfg: &str) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .find(|pid| {
+            proc_cmdline(*pid).is_some_and(|c| c.contains("QuorumPeerMain") && c.contains(cfg))
+        })
+}
+
+/// The remote address of `pid`'s established IPv4 connection to a quorum port.
+fn quorum_peer(pid: u32) -> Option<Ipv4Addr> {
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).ok()?;
+    established_to(&table, QUORUM_PORT)
+}
+
+/// In a `/proc/net/tcp` table, the remote address of the first established connection
+/// whose remote port is `port` (addresses are little-endian hex).
+pub fn established_to(table: &str, port: u16) -> Option<Ipv4Addr> {
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (remote, state) = (cols.get(2)?, cols.get(3)?);
+        let (ip, p) = remote.split_once(':')?;
+        if *state != "01" || u16::from_str_radix(p, 16).ok()? != port {
+            return None;
+        }
+        let ip = u32::from_str_radix(ip, 16).ok()?;
+        Some(Ipv4Addr::from(ip.swap_bytes()))
+    })
 }
 
 /// A [`ZkKv`] for worker `k` of a cluster (home member `k mod n`).
@@ -357,4 +450,24 @@ pub fn client_for(
         timeout,
         mode,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_leader_is_the_established_peer_on_the_quorum_port() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0101A8C0:0B48 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1
+   1: 0201A8C0:9C40 0301A8C0:0B48 06 00000000:00000000 00:00000000 00000000     0        0 2 1
+   2: 0201A8C0:9C41 0101A8C0:0B48 01 00000000:00000000 00:00000000 00000000     0        0 3 1
+";
+        // 0101A8C0 is 192.168.1.1 little-endian; the TIME_WAIT (06) row does not count.
+        assert_eq!(
+            established_to(table, QUORUM_PORT),
+            Some(Ipv4Addr::new(192, 168, 1, 1))
+        );
+        assert_eq!(established_to(table, 3888), None);
+    }
 }
