@@ -50,7 +50,8 @@ pub struct ScheduleConfig {
 
 impl ScheduleConfig {
     /// Defaults after Jepsen's combined nemesis: 10 s interval, every partition kind
-    /// except primaries, specs one/minority/majority/all, 20 % loss.
+    /// except primaries, specs one/minority/majority/primaries/all (`primaries` is
+    /// skipped, with its reason, where no leader query is given), 20 % loss.
     pub fn new(faults: Vec<FaultKind>) -> Self {
         ScheduleConfig {
             interval: Duration::from_secs(10),
@@ -66,6 +67,7 @@ impl ScheduleConfig {
                 NodeSpec::One,
                 NodeSpec::Minority,
                 NodeSpec::Majority,
+                NodeSpec::Primaries,
                 NodeSpec::All,
             ],
             loss: 0.2,

@@ -175,7 +175,7 @@ impl Default for LockOpts {
         LockOpts {
             locks: 1,
             ttl_ms: 5000,
-            max_hold_ms: 1000,
+            max_hold_ms: 2000,
         }
     }
 }
