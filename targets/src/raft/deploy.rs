@@ -38,6 +38,8 @@ pub const API_PORT: u16 = 8080;
 pub const PEER_PORT: u16 = 7000;
 /// How many times a request follows not-leader answers before giving up.
 pub const MAX_HOPS: usize = 3;
+/// The longest a client waits on one node: twice the nodes' request timeout.
+pub const HOP_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// How to run the bundled Raft (plain data; part of the test).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -281,14 +283,18 @@ impl RaftKv {
         })
     }
 
-    /// A client for worker `k` of a cluster: home node `k mod n`.
+    /// A client for worker `k` of a cluster: home node `k mod n`. Each HTTP call is
+    /// bounded by `timeout` but never more than [`HOP_TIMEOUT`]: a live node answers
+    /// within its own request timeout, so a node that says nothing for longer is paused
+    /// or cut off, and the worker is better off giving up (an unknown outcome) and
+    /// trying again than waiting on it for the whole op timeout.
     pub fn for_cluster(cluster: &Cluster, k: usize, timeout: Duration) -> Result<RaftKv, String> {
         let nodes: Vec<(String, SocketAddr)> = cluster
             .nodes()
             .iter()
             .map(|n| (n.id.to_string(), SocketAddr::from((n.addr, API_PORT))))
             .collect();
-        RaftKv::new(&nodes, k, timeout)
+        RaftKv::new(&nodes, k, timeout.min(HOP_TIMEOUT))
     }
 
     /// Runs `call` against the current node, following not-leader answers (definite:
