@@ -106,7 +106,13 @@ pub fn register<K: Kv + Lock>(name: &str, target: Arc<dyn Target>, make: Clients
 /// A lock run with the leader killed mid-run.
 pub fn lock<K: Kv + Lock>(name: &str, target: Arc<dyn Target>, make: Clients<K>) -> RunOutcome {
     let opts = options(name);
-    let workload = LockWorkload::<K>::new(LockOpts::default(), opts.concurrency);
+    // Short holds: this run checks that the lock stays safe through a leader kill, and
+    // needs enough acquire → write → release cycles in its few seconds to mean it.
+    let lock_opts = LockOpts {
+        max_hold_ms: 300,
+        ..LockOpts::default()
+    };
+    let workload = LockWorkload::<K>::new(lock_opts, opts.concurrency);
     let resource = Arc::clone(&workload.resource);
     run::run(Plan {
         options: opts.clone(),
