@@ -16,13 +16,13 @@
 
 use std::future::Future;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
 
 use checkers::split_brain::Role;
 
-use crate::cluster::{Cluster, ClusterError, NodeId};
+use crate::cluster::{Cluster, ClusterError, NodeId, ServiceSpec};
 
 /// A boxed future, for the async parts of object-safe traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -82,4 +82,26 @@ pub trait Target: Send + Sync + 'static {
         let _ = (cluster, node);
         Vec::new()
     }
+}
+
+/// The start every target's `setup` shares: for each node, create its directory, let
+/// `spec` write what the node needs there and describe its service, start it in the
+/// node's slot; then wait until every node accepts TCP connections on `port`.
+pub fn start_on_every_node(
+    cluster: &Cluster,
+    port: u16,
+    port_timeout: std::time::Duration,
+    mut spec: impl FnMut(NodeId, &Path) -> Result<ServiceSpec, TargetError>,
+) -> Result<(), TargetError> {
+    for node in cluster.nodes() {
+        let dir = cluster.node_dir(node.id);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| TargetError::Setup(format!("{}: {}: {e}", node.id, dir.display())))?;
+        let service = spec(node.id, &dir)?;
+        cluster.start_service(node.id, service)?;
+    }
+    for node in cluster.nodes() {
+        cluster.wait_for_port(node.id, port, port_timeout)?;
+    }
+    Ok(())
 }

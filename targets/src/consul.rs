@@ -38,7 +38,7 @@ use base64::Engine as _;
 use checkers::split_brain::Role;
 use harness::cluster::prereq::which;
 use harness::cluster::{Cluster, NodeId, ServiceSpec};
-use harness::target::{BoxFuture, NodeStatus, Target, TargetError};
+use harness::target::{start_on_every_node, BoxFuture, NodeStatus, Target, TargetError};
 use serde_json::{json, Value};
 use workloads::kv::{Kv, KvError};
 use workloads::lock::{Lock, LockError};
@@ -560,20 +560,16 @@ impl Target for ConsulTarget {
 
     fn setup(&self, cluster: &Cluster) -> Result<(), TargetError> {
         let bin = locate(self.opts.bin.as_deref()).map_err(TargetError::Setup)?;
-        for node in cluster.nodes() {
-            let dir = cluster.node_dir(node.id);
-            std::fs::create_dir_all(dir.join("data"))
-                .map_err(|e| TargetError::Setup(format!("{}: {}: {e}", node.id, dir.display())))?;
-            let spec = ServiceSpec::new(
-                self.argv(&bin, cluster, node.id)?,
-                &dir,
+        start_on_every_node(cluster, HTTP_PORT, Duration::from_secs(30), |id, dir| {
+            let data = dir.join("data");
+            std::fs::create_dir_all(&data)
+                .map_err(|e| TargetError::Setup(format!("{id}: {}: {e}", data.display())))?;
+            Ok(ServiceSpec::new(
+                self.argv(&bin, cluster, id)?,
+                dir,
                 dir.join("consul.log"),
-            );
-            cluster.start_service(node.id, spec)?;
-        }
-        for node in cluster.nodes() {
-            cluster.wait_for_port(node.id, HTTP_PORT, Duration::from_secs(30))?;
-        }
+            ))
+        })?;
         self.wait_for_leader(cluster, Duration::from_secs(40))
             .map(drop)
     }

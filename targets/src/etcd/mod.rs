@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use checkers::split_brain::Role;
 use harness::cluster::{Cluster, NodeId, ServiceSpec};
-use harness::target::{BoxFuture, NodeStatus, Target, TargetError};
+use harness::target::{start_on_every_node, BoxFuture, NodeStatus, Target, TargetError};
 
 pub use client::{EtcdKv, EtcdNode, ReadMode};
 
@@ -240,20 +240,13 @@ impl Target for EtcdTarget {
 
     fn setup(&self, cluster: &Cluster) -> Result<(), TargetError> {
         let bin = locate(self.opts.bin.as_deref()).map_err(TargetError::Setup)?;
-        for node in cluster.nodes() {
-            let dir = cluster.node_dir(node.id);
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| TargetError::Setup(format!("{}: {}: {e}", node.id, dir.display())))?;
-            let spec = ServiceSpec::new(
-                self.argv(&bin, cluster, node.id)?,
-                &dir,
+        start_on_every_node(cluster, CLIENT_PORT, Duration::from_secs(20), |id, dir| {
+            Ok(ServiceSpec::new(
+                self.argv(&bin, cluster, id)?,
+                dir,
                 dir.join("etcd.log"),
-            );
-            cluster.start_service(node.id, spec)?;
-        }
-        for node in cluster.nodes() {
-            cluster.wait_for_port(node.id, CLIENT_PORT, Duration::from_secs(20))?;
-        }
+            ))
+        })?;
         self.wait_for_leader(cluster, Duration::from_secs(30))
             .map(drop)
     }

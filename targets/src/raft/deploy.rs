@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use checkers::split_brain::Role as ObservedRole;
 use harness::cluster::{Cluster, NodeId, ServiceSpec};
-use harness::target::{BoxFuture, NodeStatus, Target, TargetError};
+use harness::target::{start_on_every_node, BoxFuture, NodeStatus, Target, TargetError};
 use workloads::kv::{Kv, KvError};
 use workloads::lock::{Lock, LockError};
 
@@ -208,16 +208,13 @@ impl Target for RaftTarget {
     }
 
     fn setup(&self, cluster: &Cluster) -> Result<(), TargetError> {
-        for node in cluster.nodes() {
-            let dir = cluster.node_dir(node.id);
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| TargetError::Setup(format!("{}: {}: {e}", node.id, dir.display())))?;
-            let spec = ServiceSpec::new(self.argv(cluster, node.id)?, &dir, dir.join("raft.log"));
-            cluster.start_service(node.id, spec)?;
-        }
-        for node in cluster.nodes() {
-            cluster.wait_for_port(node.id, API_PORT, Duration::from_secs(10))?;
-        }
+        start_on_every_node(cluster, API_PORT, Duration::from_secs(10), |id, dir| {
+            Ok(ServiceSpec::new(
+                self.argv(cluster, id)?,
+                dir,
+                dir.join("raft.log"),
+            ))
+        })?;
         self.wait_for_leader(cluster, Duration::from_secs(15))
             .map(drop)
     }

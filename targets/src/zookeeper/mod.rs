@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use checkers::split_brain::Role;
 use harness::cluster::{Cluster, NodeId, ServiceSpec};
-use harness::target::{BoxFuture, NodeStatus, Target, TargetError};
+use harness::target::{start_on_every_node, BoxFuture, NodeStatus, Target, TargetError};
 
 pub use client::{four_letter, Srvr, ZkKv};
 
@@ -340,25 +340,23 @@ impl Target for ZookeeperTarget {
                 m.names.insert(node.addr, node.id.to_string());
             }
         }
-        for node in cluster.nodes() {
-            let dir = cluster.node_dir(node.id);
+        start_on_every_node(cluster, CLIENT_PORT, Duration::from_secs(40), |id, dir| {
             let data = dir.join("data");
             let write = |path: PathBuf, text: String| {
-                std::fs::write(&path, text).map_err(|e| {
-                    TargetError::Setup(format!("{}: {}: {e}", node.id, path.display()))
-                })
+                std::fs::write(&path, text)
+                    .map_err(|e| TargetError::Setup(format!("{id}: {}: {e}", path.display())))
             };
             std::fs::create_dir_all(&data)
-                .map_err(|e| TargetError::Setup(format!("{}: {}: {e}", node.id, data.display())))?;
-            write(dir.join("zoo.cfg"), self.config(cluster, node.id, &data)?)?;
-            write(data.join("myid"), format!("{}\n", node.id.index()))?;
+                .map_err(|e| TargetError::Setup(format!("{id}: {}: {e}", data.display())))?;
+            write(dir.join("zoo.cfg"), self.config(cluster, id, &data)?)?;
+            write(data.join("myid"), format!("{}\n", id.index()))?;
             write(dir.join("log4j.properties"), LOG4J.to_string())?;
-            let spec = ServiceSpec::new(self.argv(&jars, &dir), &dir, dir.join("zookeeper.log"));
-            cluster.start_service(node.id, spec)?;
-        }
-        for node in cluster.nodes() {
-            cluster.wait_for_port(node.id, CLIENT_PORT, Duration::from_secs(40))?;
-        }
+            Ok(ServiceSpec::new(
+                self.argv(&jars, dir),
+                dir,
+                dir.join("zookeeper.log"),
+            ))
+        })?;
         self.wait_for_quorum(cluster, Duration::from_secs(40))
             .map(drop)
     }
