@@ -61,6 +61,13 @@ pub trait Client: Send + 'static {
         &mut self,
         input: &Self::Input,
     ) -> impl Future<Output = Completion<Self::Output>> + Send;
+
+    /// Time the operation spends waiting on purpose, not on the system under test (a
+    /// lock client holding its lock): added to the op timeout for this operation, which
+    /// bounds only the waiting on the system.
+    fn planned_wait(&self, _input: &Self::Input) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// Where operations are written as they happen (the history file, in a real run).
@@ -307,13 +314,11 @@ where
 
     async fn one(&mut self, input: &C::Input) -> io::Result<WorkerDone> {
         self.recorder.invoke(self.process, input)?;
+        let limit = self.op_timeout + self.client.planned_wait(input);
         let (completion, timeout) =
-            match tokio::time::timeout(self.op_timeout, self.client.invoke(input)).await {
+            match tokio::time::timeout(limit, self.client.invoke(input)).await {
                 Ok(c) => (c, false),
-                Err(_) => (
-                    Completion::Info(format!("timed out after {:?}", self.op_timeout)),
-                    true,
-                ),
+                Err(_) => (Completion::Info(format!("timed out after {limit:?}")), true),
             };
         self.recorder.complete(self.process, input, &completion)?;
         let outcome = match completion {
@@ -486,6 +491,59 @@ mod tests {
             Seen::Invoke(p, _) | Seen::Complete(p, _, _) => *p >= summary.next_process,
         }));
         assert!(s2.next_process >= summary.next_process + 3);
+    }
+
+    /// Sleeps `x` × 100 ms on purpose and says so: only waits beyond that count against
+    /// the op timeout.
+    struct Holder;
+
+    impl Client for Holder {
+        type Input = u32;
+        type Output = u32;
+        fn planned_wait(&self, x: &u32) -> Duration {
+            Duration::from_millis(100 * u64::from(*x % 10))
+        }
+        async fn invoke(&mut self, x: &u32) -> Completion<u32> {
+            // x ≥ 10 overruns its plan by 150 ms, past the 100 ms op timeout.
+            let extra = if *x >= 10 { 150 } else { 50 };
+            tokio::time::sleep(Duration::from_millis(100 * u64::from(*x % 10) + extra)).await;
+            Completion::Ok(*x)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn planned_waits_extend_the_op_timeout() {
+        let inputs = vec![5u32, 9, 15];
+        let mut it = inputs.clone().into_iter();
+        let log = Arc::new(Log::default());
+        let (_tx, stop) = watch::channel(false);
+        let summary = run(
+            Limit::new(FromFn(move |_: &mut ChaCha8Rng| it.next().unwrap_or(0)), 3),
+            vec![Holder],
+            Arc::clone(&log),
+            ChaCha8Rng::seed_from_u64(1),
+            config(),
+            Instant::now(),
+            stop,
+        )
+        .await
+        .unwrap();
+        assert_eq!((summary.ok, summary.info, summary.timeouts), (2, 1, 1));
+        let infos: Vec<u32> = log
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|s| match s {
+                Seen::Complete(_, x, Completion::Info(_)) => Some(*x),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            infos,
+            vec![15],
+            "only the op that overran its plan timed out"
+        );
     }
 
     /// Counts what it is told about each op's end.

@@ -106,10 +106,12 @@ pub fn register<K: Kv + Lock>(name: &str, target: Arc<dyn Target>, make: Clients
 /// A lock run with the leader killed mid-run.
 pub fn lock<K: Kv + Lock>(name: &str, target: Arc<dyn Target>, make: Clients<K>) -> RunOutcome {
     let opts = options(name);
-    // Short holds: this run checks that the lock stays safe through a leader kill, and
-    // needs enough acquire → write → release cycles in its few seconds to mean it.
+    // Short holds and leases: this run checks that the lock stays safe through a leader
+    // kill, and needs enough acquire → write → release cycles in its few seconds (and a
+    // short final phase, which waits out leases the main phase left held) to mean it.
     let lock_opts = LockOpts {
         max_hold_ms: 300,
+        ttl_ms: 5000,
         ..LockOpts::default()
     };
     let workload = LockWorkload::<K>::new(lock_opts, opts.concurrency);
