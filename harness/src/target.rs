@@ -105,3 +105,173 @@ pub fn start_on_every_node(
     }
     Ok(())
 }
+
+/// What one round of a health poll found.
+pub enum Probe {
+    /// Healthy: stop polling.
+    Healthy,
+    /// Not yet; the text says what was seen (reported if the deadline passes).
+    NotYet(String),
+}
+
+/// The wait every target's `await_healthy` shares: run `probe` until it reports
+/// [`Probe::Healthy`] or `timeout` has passed, backing off between rounds from `first`
+/// up to `max` (each wait bounded by the deadline). Returns how long it took; past the
+/// deadline, [`TargetError::NotHealthy`] names `what` was awaited and the last round.
+pub fn poll_until_healthy(
+    what: &str,
+    timeout: Duration,
+    (first, max): (Duration, Duration),
+    mut probe: impl FnMut() -> Result<Probe, TargetError>,
+) -> Result<Duration, TargetError> {
+    let started = std::time::Instant::now();
+    let mut pause = first;
+    loop {
+        let last = match probe()? {
+            Probe::Healthy => return Ok(started.elapsed()),
+            Probe::NotYet(last) => last,
+        };
+        let elapsed = started.elapsed();
+        if elapsed >= timeout {
+            return Err(TargetError::NotHealthy {
+                what: what.to_string(),
+                waited: timeout,
+                last,
+            });
+        }
+        // Back-off between polls of observable state, bounded by the deadline.
+        std::thread::sleep(pause.min(timeout - elapsed));
+        pause = (pause * 2).min(max);
+    }
+}
+
+/// Whether a majority of `statuses` (one per node, errors included) follows one leader
+/// in one term; `Err` lists what each node said, for [`Probe::NotYet`].
+pub fn majority_leader<'a>(
+    statuses: impl IntoIterator<Item = (NodeId, &'a Result<NodeStatus, String>)>,
+) -> Result<(u64, String), String> {
+    let mut votes: std::collections::BTreeMap<(u64, &str), usize> = Default::default();
+    let mut seen = Vec::new();
+    let mut n = 0;
+    for (id, s) in statuses {
+        n += 1;
+        match s {
+            Ok(s) => {
+                if let Some(l) = &s.leader {
+                    *votes.entry((s.term, l.as_str())).or_default() += 1;
+                }
+                seen.push(format!(
+                    "{id}: {:?} term {} leader {:?}",
+                    s.role, s.term, s.leader
+                ));
+            }
+            Err(e) => seen.push(format!("{id}: {e}")),
+        }
+    }
+    let majority = n / 2 + 1;
+    match votes.into_iter().find(|(_, v)| *v >= majority) {
+        Some(((term, leader), _)) => Ok((term, leader.to_string())),
+        None => Err(seen.join("; ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(term: u64, leader: Option<&str>) -> Result<NodeStatus, String> {
+        Ok(NodeStatus {
+            role: Role::Follower,
+            term,
+            leader: leader.map(str::to_string),
+            voted_for: None,
+        })
+    }
+
+    fn ids(n: u8) -> Vec<NodeId> {
+        (1..=u16::from(n)).map(NodeId::nth).collect()
+    }
+
+    #[test]
+    fn a_majority_must_follow_one_leader_in_one_term() {
+        let round = [
+            status(3, Some("n1")),
+            status(3, Some("n1")),
+            status(3, Some("n1")),
+            Err("connection refused".into()),
+            status(2, Some("n4")),
+        ];
+        assert_eq!(
+            majority_leader(ids(5).into_iter().zip(&round)),
+            Ok((3, "n1".to_string()))
+        );
+        // Same leader, but split over two terms: no majority in either.
+        let split = [
+            status(3, Some("n1")),
+            status(3, Some("n1")),
+            status(4, Some("n1")),
+            Err("timed out".into()),
+            status(4, None),
+        ];
+        let seen = majority_leader(ids(5).into_iter().zip(&split)).unwrap_err();
+        assert!(seen.contains("n4: timed out"), "{seen}");
+        assert!(seen.contains("n5: Follower term 4 leader None"), "{seen}");
+    }
+
+    #[test]
+    fn polling_stops_when_healthy_and_reports_the_last_round_at_the_deadline() {
+        let mut rounds = 0;
+        let took = poll_until_healthy(
+            "ready",
+            Duration::from_secs(10),
+            (Duration::from_millis(1), Duration::from_millis(2)),
+            || {
+                rounds += 1;
+                Ok(if rounds < 3 {
+                    Probe::NotYet(format!("round {rounds}"))
+                } else {
+                    Probe::Healthy
+                })
+            },
+        )
+        .unwrap();
+        assert_eq!(rounds, 3);
+        assert!(took < Duration::from_secs(10));
+
+        let mut rounds = 0;
+        let err = poll_until_healthy(
+            "a leader",
+            Duration::from_millis(30),
+            (Duration::from_millis(1), Duration::from_millis(5)),
+            || {
+                rounds += 1;
+                Ok(Probe::NotYet(format!("round {rounds}")))
+            },
+        )
+        .unwrap_err();
+        match err {
+            TargetError::NotHealthy { what, last, .. } => {
+                assert_eq!(what, "a leader");
+                assert_eq!(
+                    last,
+                    format!("round {rounds}"),
+                    "the last round is reported"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // A probe error ends the wait at once.
+        let mut rounds = 0;
+        let err = poll_until_healthy(
+            "x",
+            Duration::from_secs(10),
+            (Duration::from_millis(1), Duration::from_millis(1)),
+            || {
+                rounds += 1;
+                Err(TargetError::Setup("poll panicked".into()))
+            },
+        );
+        assert!(matches!(err, Err(TargetError::Setup(_))));
+        assert_eq!(rounds, 1);
+    }
+}

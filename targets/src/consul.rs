@@ -31,14 +31,16 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use checkers::split_brain::Role;
 use harness::cluster::prereq::which;
 use harness::cluster::{Cluster, NodeId, ServiceSpec};
-use harness::target::{start_on_every_node, BoxFuture, NodeStatus, Target, TargetError};
+use harness::target::{
+    poll_until_healthy, start_on_every_node, BoxFuture, NodeStatus, Probe, Target, TargetError,
+};
 use serde_json::{json, Value};
 use workloads::kv::{Kv, KvError};
 use workloads::lock::{Lock, LockError};
@@ -501,7 +503,6 @@ impl ConsulTarget {
         cluster: &Cluster,
         timeout: Duration,
     ) -> Result<Duration, TargetError> {
-        let started = Instant::now();
         let handle = cluster.control()?;
         let addrs: Vec<SocketAddr> = cluster
             .nodes()
@@ -509,47 +510,45 @@ impl ConsulTarget {
             .map(|n| SocketAddr::from((n.addr, HTTP_PORT)))
             .collect();
         let majority = addrs.len() / 2 + 1;
-        let mut pause = Duration::from_millis(100);
-        loop {
-            let (addrs2, t) = (addrs.clone(), self.timeout);
-            let (leaders, read) = handle
-                .block_on(async move {
-                    let mut leaders: BTreeMap<String, usize> = BTreeMap::new();
-                    let mut read = Err("no server answered".to_string());
-                    for a in &addrs2 {
-                        let Ok(n) = ConsulNode::new(*a, t) else {
-                            continue;
-                        };
-                        if let Ok(l) = n.leader().await {
-                            if !l.is_empty() {
-                                *leaders.entry(l).or_default() += 1;
+        poll_until_healthy(
+            "consul: a leader named by a majority and a consistent read",
+            timeout,
+            (Duration::from_millis(100), Duration::from_millis(500)),
+            || {
+                let (addrs2, t) = (addrs.clone(), self.timeout);
+                let (leaders, read) = handle
+                    .block_on(async move {
+                        let mut leaders: BTreeMap<String, usize> = BTreeMap::new();
+                        let mut read = Err("no server answered".to_string());
+                        for a in &addrs2 {
+                            let Ok(n) = ConsulNode::new(*a, t) else {
+                                continue;
+                            };
+                            if let Ok(l) = n.leader().await {
+                                if !l.is_empty() {
+                                    *leaders.entry(l).or_default() += 1;
+                                }
+                            }
+                            if read.is_err() {
+                                read = n
+                                    .get("faultline-health", ReadMode::Linearizable)
+                                    .await
+                                    .map(drop)
+                                    .map_err(|e| e.to_string());
                             }
                         }
-                        if read.is_err() {
-                            read = n
-                                .get("faultline-health", ReadMode::Linearizable)
-                                .await
-                                .map(drop)
-                                .map_err(|e| e.to_string());
-                        }
-                    }
-                    (leaders, read)
-                })
-                .map_err(|e| TargetError::Setup(format!("consul leader poll: {e}")))?;
-            if leaders.values().any(|v| *v >= majority) && read.is_ok() {
-                return Ok(started.elapsed());
-            }
-            if started.elapsed() >= timeout {
-                return Err(TargetError::NotHealthy {
-                    what: "consul: a leader named by a majority and a consistent read".into(),
-                    waited: timeout,
-                    last: format!("leaders {leaders:?}; read {read:?}"),
-                });
-            }
-            // Back-off between polls of observable state (bounded by the deadline).
-            std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
-            pause = (pause * 2).min(Duration::from_millis(500));
-        }
+                        (leaders, read)
+                    })
+                    .map_err(|e| TargetError::Setup(format!("consul leader poll: {e}")))?;
+                Ok(
+                    if leaders.values().any(|v| *v >= majority) && read.is_ok() {
+                        Probe::Healthy
+                    } else {
+                        Probe::NotYet(format!("leaders {leaders:?}; read {read:?}"))
+                    },
+                )
+            },
+        )
     }
 }
 

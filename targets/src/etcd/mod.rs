@@ -27,11 +27,14 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use checkers::split_brain::Role;
 use harness::cluster::{Cluster, NodeId, ServiceSpec};
-use harness::target::{start_on_every_node, BoxFuture, NodeStatus, Target, TargetError};
+use harness::target::{
+    majority_leader, poll_until_healthy, start_on_every_node, BoxFuture, NodeStatus, Probe, Target,
+    TargetError,
+};
 
 pub use client::{EtcdKv, EtcdNode, ReadMode};
 
@@ -160,43 +163,31 @@ impl EtcdTarget {
         cluster: &Cluster,
         timeout: Duration,
     ) -> Result<Duration, TargetError> {
-        let started = Instant::now();
         let handle = cluster.control()?;
         let addrs: Vec<(NodeId, Ipv4Addr)> =
             cluster.nodes().iter().map(|n| (n.id, n.addr)).collect();
-        let majority = addrs.len() / 2 + 1;
-        let mut pause = Duration::from_millis(50);
-        loop {
-            let round: Vec<Result<NodeStatus, String>> = {
-                let addrs = addrs.clone();
-                let names = self.names.clone();
-                let timeout = self.timeout;
-                handle
-                    .block_on(async move {
-                        let mut out = Vec::new();
-                        for (_, a) in &addrs {
-                            out.push(status_of(&names, *a, timeout).await);
-                        }
-                        out
-                    })
-                    .map_err(|e| TargetError::Setup(format!("etcd status poll: {e}")))?
-            };
-            let mut votes: BTreeMap<(u64, String), usize> = BTreeMap::new();
-            for s in round.iter().flatten() {
-                if let Some(l) = &s.leader {
-                    *votes.entry((s.term, l.clone())).or_default() += 1;
+        poll_until_healthy(
+            "etcd: a leader followed by a majority, and a quorum read",
+            timeout,
+            (Duration::from_millis(50), Duration::from_millis(250)),
+            || {
+                let round: Vec<Result<NodeStatus, String>> = {
+                    let addrs = addrs.clone();
+                    let names = self.names.clone();
+                    let timeout = self.timeout;
+                    handle
+                        .block_on(async move {
+                            let mut out = Vec::new();
+                            for (_, a) in &addrs {
+                                out.push(status_of(&names, *a, timeout).await);
+                            }
+                            out
+                        })
+                        .map_err(|e| TargetError::Setup(format!("etcd status poll: {e}")))?
+                };
+                if let Err(seen) = majority_leader(addrs.iter().map(|(id, _)| *id).zip(&round)) {
+                    return Ok(Probe::NotYet(seen));
                 }
-            }
-            let mut last = round
-                .iter()
-                .zip(&addrs)
-                .map(|(r, (id, _))| match r {
-                    Ok(s) => format!("{id}: {:?} term {} leader {:?}", s.role, s.term, s.leader),
-                    Err(e) => format!("{id}: {e}"),
-                })
-                .collect::<Vec<_>>()
-                .join("; ");
-            if votes.values().any(|v| *v >= majority) {
                 let nodes: Vec<EtcdNode> = addrs
                     .iter()
                     .map(|(_, a)| self.node(*a))
@@ -214,22 +205,12 @@ impl EtcdTarget {
                         Err(last)
                     })
                     .map_err(|e| TargetError::Setup(format!("etcd health read: {e}")))?;
-                match read {
-                    Ok(()) => return Ok(started.elapsed()),
-                    Err(e) => last = format!("quorum read: {e}"),
-                }
-            }
-            if started.elapsed() >= timeout {
-                return Err(TargetError::NotHealthy {
-                    what: "etcd: a leader followed by a majority, and a quorum read".into(),
-                    waited: timeout,
-                    last,
-                });
-            }
-            // Back-off between polls of observable state (bounded by the deadline).
-            std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
-            pause = (pause * 2).min(Duration::from_millis(250));
-        }
+                Ok(match read {
+                    Ok(()) => Probe::Healthy,
+                    Err(e) => Probe::NotYet(format!("quorum read: {e}")),
+                })
+            },
+        )
     }
 }
 

@@ -19,11 +19,14 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use checkers::split_brain::Role as ObservedRole;
 use harness::cluster::{Cluster, NodeId, ServiceSpec};
-use harness::target::{start_on_every_node, BoxFuture, NodeStatus, Target, TargetError};
+use harness::target::{
+    majority_leader, poll_until_healthy, start_on_every_node, BoxFuture, NodeStatus, Probe, Target,
+    TargetError,
+};
 use workloads::kv::{Kv, KvError};
 use workloads::lock::{Lock, LockError};
 
@@ -146,7 +149,6 @@ impl RaftTarget {
         cluster: &Cluster,
         timeout: Duration,
     ) -> Result<Duration, TargetError> {
-        let started = Instant::now();
         let handle = cluster.control()?;
         let nodes: Vec<(NodeId, Ipv4Addr)> =
             cluster.nodes().iter().map(|n| (n.id, n.addr)).collect();
@@ -155,50 +157,47 @@ impl RaftTarget {
             .map(|(id, addr)| self.status_client(*id, *addr))
             .collect::<Result<_, _>>()
             .map_err(TargetError::Setup)?;
-        let majority = nodes.len() / 2 + 1;
-        let mut pause = Duration::from_millis(20);
-        loop {
-            let round = {
+        poll_until_healthy(
+            "a leader followed by a majority",
+            timeout,
+            (Duration::from_millis(20), Duration::from_millis(200)),
+            || {
                 let clients = clients.clone();
-                handle.block_on(async move {
-                    let mut answers = Vec::new();
-                    for c in &clients {
-                        answers.push(c.status().await);
-                    }
-                    answers
-                })
-            }
-            .map_err(|e| TargetError::Setup(format!("status poll panicked: {e}")))?;
-            let mut votes: std::collections::BTreeMap<(u64, String), usize> = Default::default();
-            for s in round.iter().flatten() {
-                if let Some(l) = &s.leader {
-                    *votes.entry((s.term, l.to_string())).or_default() += 1;
-                }
-            }
-            if let Some(((term, leader), _)) = votes.iter().find(|(_, v)| **v >= majority) {
-                tracing::debug!("raft: {leader} leads term {term} with a majority");
-                return Ok(started.elapsed());
-            }
-            let last = round
-                .iter()
-                .zip(&nodes)
-                .map(|(r, (id, _))| match r {
-                    Ok(s) => format!("{id}: {} term {} leader {:?}", s.role, s.term, s.leader),
-                    Err(e) => format!("{id}: {e}"),
-                })
-                .collect::<Vec<_>>()
-                .join("; ");
-            if started.elapsed() >= timeout {
-                return Err(TargetError::NotHealthy {
-                    what: "a leader followed by a majority".into(),
-                    waited: timeout,
-                    last,
-                });
-            }
-            // Back-off between polls of observable state (bounded by the deadline).
-            std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
-            pause = (pause * 2).min(Duration::from_millis(200));
-        }
+                let round = handle
+                    .block_on(async move {
+                        let mut answers = Vec::new();
+                        for c in &clients {
+                            answers
+                                .push(c.status().await.map(node_status).map_err(|e| e.to_string()));
+                        }
+                        answers
+                    })
+                    .map_err(|e| TargetError::Setup(format!("status poll panicked: {e}")))?;
+                Ok(
+                    match majority_leader(nodes.iter().map(|(id, _)| *id).zip(&round)) {
+                        Ok((term, leader)) => {
+                            tracing::debug!("raft: {leader} leads term {term} with a majority");
+                            Probe::Healthy
+                        }
+                        Err(seen) => Probe::NotYet(seen),
+                    },
+                )
+            },
+        )
+    }
+}
+
+/// A Raft node's status as the harness observes every target's.
+fn node_status(s: super::api::Status) -> NodeStatus {
+    NodeStatus {
+        role: match s.role {
+            Role::Leader => ObservedRole::Leader,
+            Role::Follower => ObservedRole::Follower,
+            Role::Candidate => ObservedRole::Candidate,
+        },
+        term: s.term,
+        leader: s.leader.map(|l| l.to_string()),
+        voted_for: s.voted_for.map(|v| v.to_string()),
     }
 }
 
@@ -230,17 +229,11 @@ impl Target for RaftTarget {
     ) -> Option<BoxFuture<'_, Result<NodeStatus, String>>> {
         Some(Box::pin(async move {
             let client = self.status_client(node, addr)?;
-            let s = client.status().await.map_err(|e| e.to_string())?;
-            Ok(NodeStatus {
-                role: match s.role {
-                    Role::Leader => ObservedRole::Leader,
-                    Role::Follower => ObservedRole::Follower,
-                    Role::Candidate => ObservedRole::Candidate,
-                },
-                term: s.term,
-                leader: s.leader.map(|l| l.to_string()),
-                voted_for: s.voted_for.map(|v| v.to_string()),
-            })
+            client
+                .status()
+                .await
+                .map(node_status)
+                .map_err(|e| e.to_string())
         }))
     }
 }

@@ -29,11 +29,13 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use checkers::split_brain::Role;
 use harness::cluster::{Cluster, NodeId, ServiceSpec};
-use harness::target::{start_on_every_node, BoxFuture, NodeStatus, Target, TargetError};
+use harness::target::{
+    poll_until_healthy, start_on_every_node, BoxFuture, NodeStatus, Probe, Target, TargetError,
+};
 
 pub use client::{four_letter, Srvr, ZkKv};
 
@@ -225,7 +227,6 @@ impl ZookeeperTarget {
         cluster: &Cluster,
         timeout: Duration,
     ) -> Result<Duration, TargetError> {
-        let started = Instant::now();
         let handle = cluster.control()?;
         let nodes: Vec<(NodeId, SocketAddr)> = cluster
             .nodes()
@@ -234,83 +235,74 @@ impl ZookeeperTarget {
             .collect();
         let majority = nodes.len() / 2 + 1;
         let probe_timeout = self.timeout;
-        let mut pause = Duration::from_millis(100);
-        loop {
-            let round = {
-                let nodes = nodes.clone();
-                handle
-                    .block_on(async move {
-                        let mut out = Vec::new();
-                        for (_, a) in &nodes {
-                            out.push(
-                                four_letter(*a, "srvr", probe_timeout)
-                                    .await
-                                    .and_then(|t| Srvr::parse(&t)),
-                            );
-                        }
-                        out
+        poll_until_healthy(
+            "zookeeper: one leader, a majority serving, and a write",
+            timeout,
+            (Duration::from_millis(100), Duration::from_millis(500)),
+            || {
+                let round = {
+                    let nodes = nodes.clone();
+                    handle
+                        .block_on(async move {
+                            let mut out = Vec::new();
+                            for (_, a) in &nodes {
+                                out.push(
+                                    four_letter(*a, "srvr", probe_timeout)
+                                        .await
+                                        .and_then(|t| Srvr::parse(&t)),
+                                );
+                            }
+                            out
+                        })
+                        .map_err(|e| TargetError::Setup(format!("zookeeper srvr poll: {e}")))?
+                };
+                let leaders = round
+                    .iter()
+                    .flatten()
+                    .filter(|s| s.mode == "leader")
+                    .count();
+                let seen = round
+                    .iter()
+                    .zip(&nodes)
+                    .map(|(r, (id, _))| match r {
+                        Ok(s) => format!("{id}: {} epoch {}", s.mode, s.epoch()),
+                        Err(e) => format!("{id}: {e}"),
                     })
-                    .map_err(|e| TargetError::Setup(format!("zookeeper srvr poll: {e}")))?
-            };
-            let leaders: Vec<u64> = round
-                .iter()
-                .flatten()
-                .filter(|s| s.mode == "leader")
-                .map(Srvr::epoch)
-                .collect();
-            let mut last = round
-                .iter()
-                .zip(&nodes)
-                .map(|(r, (id, _))| match r {
-                    Ok(s) => format!("{id}: {} epoch {}", s.mode, s.epoch()),
-                    Err(e) => format!("{id}: {e}"),
-                })
-                .collect::<Vec<_>>()
-                .join("; ");
-            // A follower's zxid shows the new epoch only after the first write in it, so
-            // agreement is proven by the write below, not by comparing epochs.
-            if leaders.len() == 1 {
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                // A follower's zxid shows the new epoch only after the first write in it,
+                // so agreement is proven by the write below, not by comparing epochs.
                 let serving = round
                     .iter()
                     .flatten()
                     .filter(|s| s.mode == "leader" || s.mode == "follower")
                     .count();
-                if serving >= majority {
-                    let addrs: Vec<SocketAddr> = nodes.iter().map(|(_, a)| *a).collect();
-                    let t = self.timeout;
-                    let wrote = handle
-                        .block_on(async move {
-                            let mut last = String::new();
-                            for a in addrs {
-                                let kv = ZkKv::new(a, t, ReadMode::Linearizable);
-                                let r =
-                                    workloads::kv::Kv::write(&kv, "faultline-health", "0").await;
-                                kv.close().await;
-                                match r {
-                                    Ok(()) => return Ok(()),
-                                    Err(e) => last = format!("{a}: {e}"),
-                                }
-                            }
-                            Err(last)
-                        })
-                        .map_err(|e| TargetError::Setup(format!("zookeeper health write: {e}")))?;
-                    match wrote {
-                        Ok(()) => return Ok(started.elapsed()),
-                        Err(e) => last = format!("{last}; health write: {e}"),
-                    }
+                if leaders != 1 || serving < majority {
+                    return Ok(Probe::NotYet(seen));
                 }
-            }
-            if started.elapsed() >= timeout {
-                return Err(TargetError::NotHealthy {
-                    what: "zookeeper: one leader, a majority serving, and a write".into(),
-                    waited: timeout,
-                    last,
-                });
-            }
-            // Back-off between polls of observable state (bounded by the deadline).
-            std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
-            pause = (pause * 2).min(Duration::from_millis(500));
-        }
+                let addrs: Vec<SocketAddr> = nodes.iter().map(|(_, a)| *a).collect();
+                let t = self.timeout;
+                let wrote = handle
+                    .block_on(async move {
+                        let mut last = String::new();
+                        for a in addrs {
+                            let kv = ZkKv::new(a, t, ReadMode::Linearizable);
+                            let r = workloads::kv::Kv::write(&kv, "faultline-health", "0").await;
+                            kv.close().await;
+                            match r {
+                                Ok(()) => return Ok(()),
+                                Err(e) => last = format!("{a}: {e}"),
+                            }
+                        }
+                        Err(last)
+                    })
+                    .map_err(|e| TargetError::Setup(format!("zookeeper health write: {e}")))?;
+                Ok(match wrote {
+                    Ok(()) => Probe::Healthy,
+                    Err(e) => Probe::NotYet(format!("{seen}; health write: {e}")),
+                })
+            },
+        )
     }
 }
 
