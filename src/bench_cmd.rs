@@ -200,6 +200,7 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
         check_time_limit: 120,
         no_progress: true,
         target_opts: Default::default(),
+        lock: Default::default(),
     };
     let test = test_cmd::Test::from_args(&t, args.seed);
     let json = serde_json::to_value(&test)?;
@@ -209,7 +210,7 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
         TargetKind::Raft => {
             let exe = std::env::current_exe().context("finding the faultline binary")?;
             let target = Arc::new(RaftTarget::new(RaftOptions::default(), exe, args.seed));
-            test_cmd::run_real(
+            test_cmd::run_workload(
                 &test,
                 json,
                 target,
@@ -219,7 +220,7 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
                 Arc::new(move |c: &Cluster, k| RaftKv::for_cluster(c, k, op_timeout)),
             )
         }
-        TargetKind::Etcd => test_cmd::run_real(
+        TargetKind::Etcd => test_cmd::run_workload(
             &test,
             json,
             Arc::new(EtcdTarget::new(EtcdOptions::default())),
@@ -230,7 +231,7 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
                 targets::etcd::client_for(c, k, op_timeout, ReadMode::Linearizable)
             }),
         ),
-        TargetKind::Zookeeper => test_cmd::run_real(
+        TargetKind::Zookeeper => test_cmd::run_workload(
             &test,
             json,
             Arc::new(ZookeeperTarget::new(ZookeeperOptions::default())),

@@ -172,6 +172,66 @@ pub fn parse_fault(s: &str) -> Result<FaultArg, String> {
     })
 }
 
+/// Settings of the lock workload (`--workload lock`); stored with the test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
+pub struct LockArgs {
+    /// Lock workload: how many locks the clients contend for.
+    #[arg(long, default_value_t = LockOpts::default().locks,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub locks: u32,
+    /// Lock workload: the lease each acquire asks for, in milliseconds.
+    #[arg(long, default_value_t = LockOpts::default().ttl_ms,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub lock_ttl_ms: u64,
+    /// Lock workload: the longest hold in milliseconds (holds are uniform up to it); must
+    /// be below the lease.
+    #[arg(long, default_value_t = LockOpts::default().max_hold_ms)]
+    pub lock_max_hold_ms: u64,
+}
+
+impl Default for LockArgs {
+    fn default() -> Self {
+        let o = LockOpts::default();
+        LockArgs {
+            locks: o.locks,
+            lock_ttl_ms: o.ttl_ms,
+            lock_max_hold_ms: o.max_hold_ms,
+        }
+    }
+}
+
+impl LockArgs {
+    pub fn opts(&self) -> LockOpts {
+        LockOpts {
+            locks: self.locks,
+            ttl_ms: self.lock_ttl_ms,
+            max_hold_ms: self.lock_max_hold_ms,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.lock_max_hold_ms >= self.lock_ttl_ms {
+            return Err(format!(
+                "--lock-max-hold-ms {} must be below --lock-ttl-ms {}: a hold must end \
+                 before the lease it was granted under",
+                self.lock_max_hold_ms, self.lock_ttl_ms
+            ));
+        }
+        Ok(())
+    }
+
+    fn command_words(&self) -> Vec<String> {
+        vec![
+            "--locks".into(),
+            self.locks.to_string(),
+            "--lock-ttl-ms".into(),
+            self.lock_ttl_ms.to_string(),
+            "--lock-max-hold-ms".into(),
+            self.lock_max_hold_ms.to_string(),
+        ]
+    }
+}
+
 /// Flags of `faultline test`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TestArgs {
@@ -196,8 +256,9 @@ pub struct TestArgs {
     /// Total ops/s over all clients (0: as fast as the system answers).
     #[arg(long, default_value_t = 200.0)]
     pub rate: f64,
-    /// Seconds of the main phase.
-    #[arg(long, default_value_t = 30)]
+    /// Seconds of the main phase (Jepsen's default: long enough for several fault
+    /// windows at the default interval).
+    #[arg(long, default_value_t = 60)]
     pub time_limit: u64,
     /// Mean seconds between nemesis steps (a fault starts, then stops, alternately).
     #[arg(long, default_value_t = 5)]
@@ -214,7 +275,8 @@ pub struct TestArgs {
     /// Plant a known bug in the bundled Raft (repeatable); see `faultline node raft --help`.
     #[arg(long = "bug", value_enum)]
     pub bugs: Vec<Bug>,
-    /// Per-operation timeout in milliseconds (past it the outcome is unknown).
+    /// Per-operation timeout in milliseconds (past it the outcome is unknown); a lock
+    /// client's hold is its own wait and does not count.
     #[arg(long, default_value_t = 3000)]
     pub op_timeout_ms: u64,
     /// Seconds the healed cluster may take to serve requests again (liveness bound).
@@ -231,6 +293,8 @@ pub struct TestArgs {
     pub no_progress: bool,
     #[command(flatten)]
     pub target_opts: TargetOpts,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 /// The test as stored in `test.json`: every option, the seed, and the command that
@@ -244,6 +308,9 @@ pub struct Test {
     pub bugs: Vec<Bug>,
     #[serde(default)]
     pub target_opts: TargetOpts,
+    /// Lock workload settings (tests stored before they existed load the defaults).
+    #[serde(default)]
+    pub lock: LockArgs,
     pub options: RunOptions,
     pub command: String,
     pub faultline_version: String,
@@ -313,6 +380,9 @@ impl Test {
             command.extend(["--bug".into(), b.name().into()]);
         }
         command.extend(a.target_opts.command_words());
+        if a.workload == WorkloadKind::Lock {
+            command.extend(a.lock.command_words());
+        }
         Test {
             target: a.target,
             workload: a.workload,
@@ -320,6 +390,7 @@ impl Test {
             nemesis_interval_s: a.nemesis_interval,
             bugs: a.bugs.clone(),
             target_opts: a.target_opts.clone(),
+            lock: a.lock,
             options,
             command: command.join(" "),
             faultline_version: env!("CARGO_PKG_VERSION").into(),
@@ -512,6 +583,10 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
         eprintln!("error: --nemesis: {e}");
         return Ok(exit::BAD_INPUT);
     }
+    if let Err(e) = args.lock.validate() {
+        eprintln!("error: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
     if args.target == TargetKind::Consul {
         if let Some(reason) = targets::consul::absent_reason(args.target_opts.consul_bin.as_deref())
         {
@@ -597,40 +672,15 @@ pub fn run_one(
                 bugs: test.bugs.clone(),
                 ..RaftOptions::default()
             };
-            let target = Arc::new(RaftTarget::new(raft, exe, opts.seed));
-            match test.workload {
-                WorkloadKind::Register => run::run(Plan {
-                    options: opts.clone(),
-                    test_json,
-                    target,
-                    workload: RegisterWorkload::<RaftKv>::new(register_opts(&opts)),
-                    clients: Box::new(move |cluster, k| {
-                        RaftKv::for_cluster(cluster, k, op_timeout)
-                            .map(|kv| RegisterClient::new(Arc::new(kv)))
-                    }),
-                    faults,
-                    shutdown,
-                    progress,
-                })?,
-                WorkloadKind::Lock => {
-                    let workload =
-                        LockWorkload::<RaftKv>::new(LockOpts::default(), opts.concurrency);
-                    let resource = Arc::clone(&workload.resource);
-                    run::run(Plan {
-                        options: opts.clone(),
-                        test_json,
-                        target,
-                        workload,
-                        clients: Box::new(move |cluster, k| {
-                            RaftKv::for_cluster(cluster, k, op_timeout)
-                                .map(|kv| LockClient::new(Arc::new(kv), Arc::clone(&resource), k))
-                        }),
-                        faults,
-                        shutdown,
-                        progress,
-                    })?
-                }
-            }
+            run_workload(
+                test,
+                test_json,
+                Arc::new(RaftTarget::new(raft, exe, opts.seed)),
+                faults,
+                shutdown,
+                progress,
+                Arc::new(move |cluster: &Cluster, k| RaftKv::for_cluster(cluster, k, op_timeout)),
+            )?
         }
         TargetKind::Etcd => {
             let etcd = EtcdOptions {
@@ -639,7 +689,7 @@ pub fn run_one(
                 ..EtcdOptions::default()
             };
             let mode = etcd.read_mode;
-            run_real(
+            run_workload(
                 test,
                 test_json,
                 Arc::new(EtcdTarget::new(etcd)),
@@ -658,7 +708,7 @@ pub fn run_one(
                 ..ZookeeperOptions::default()
             };
             let mode = zk.read_mode;
-            run_real(
+            run_workload(
                 test,
                 test_json,
                 Arc::new(ZookeeperTarget::new(zk)),
@@ -676,7 +726,7 @@ pub fn run_one(
                 read_mode: test.target_opts.read_mode,
             };
             let mode = consul.read_mode;
-            run_real(
+            run_workload(
                 test,
                 test_json,
                 Arc::new(ConsulTarget::new(consul)),
@@ -692,18 +742,18 @@ pub fn run_one(
     Ok(outcome)
 }
 
-/// A client constructor of a real target: worker k of a cluster.
-type RealClients<K> = Arc<dyn Fn(&Cluster, usize) -> Result<K, String> + Send + Sync>;
+/// A target's client constructor: worker k of a cluster.
+type Clients<K> = Arc<dyn Fn(&Cluster, usize) -> Result<K, String> + Send + Sync>;
 
-/// Runs the test's workload against a real target whose client does both Kv and Lock.
-pub(crate) fn run_real<K: Kv + Lock>(
+/// Runs the test's workload against a target whose client does both Kv and Lock.
+pub(crate) fn run_workload<K: Kv + Lock>(
     test: &Test,
     test_json: serde_json::Value,
     target: Arc<dyn Target>,
     faults: Option<Box<dyn FaultPlan>>,
     shutdown: Option<harness::cluster::cleanup::Shutdown>,
     progress: bool,
-    make: RealClients<K>,
+    make: Clients<K>,
 ) -> anyhow::Result<RunOutcome> {
     let opts = test.options.clone();
     Ok(match test.workload {
@@ -720,7 +770,7 @@ pub(crate) fn run_real<K: Kv + Lock>(
             progress,
         })?,
         WorkloadKind::Lock => {
-            let workload = LockWorkload::<K>::new(LockOpts::default(), opts.concurrency);
+            let workload = LockWorkload::<K>::new(test.lock.opts(), opts.concurrency);
             let resource = Arc::clone(&workload.resource);
             run::run(Plan {
                 options: opts.clone(),
@@ -777,7 +827,7 @@ pub fn check_stored(dir: &Path) -> anyhow::Result<u8> {
         WorkloadKind::Lock => run::recheck(
             &run,
             opts,
-            &LockWorkload::<RaftKv>::new(LockOpts::default(), opts.concurrency),
+            &LockWorkload::<RaftKv>::new(test.lock.opts(), opts.concurrency),
         ),
     };
     let results = match results {
@@ -883,6 +933,59 @@ mod tests {
         assert_eq!(test2.nemesis, cli.t.nemesis);
         assert_eq!(test2.bugs, vec![Bug::StaleRead]);
         assert_eq!(test.options.test, "raft-register-stale-read");
+    }
+
+    #[test]
+    fn lock_flags_are_checked_stored_and_reproduced() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            t: TestArgs,
+        }
+        let cli = Cli::parse_from([
+            "x",
+            "--workload",
+            "lock",
+            "--locks",
+            "2",
+            "--lock-ttl-ms",
+            "3000",
+            "--lock-max-hold-ms",
+            "500",
+        ]);
+        let test = Test::from_args(&cli.t, 4);
+        assert_eq!(
+            test.lock.opts(),
+            LockOpts {
+                locks: 2,
+                ttl_ms: 3000,
+                max_hold_ms: 500
+            }
+        );
+        assert!(test
+            .command
+            .ends_with("--locks 2 --lock-ttl-ms 3000 --lock-max-hold-ms 500"));
+        let words: Vec<&str> = test.command.split(' ').skip(2).collect();
+        let again = Cli::parse_from(std::iter::once("x").chain(words));
+        assert_eq!(again.t.lock, cli.t.lock);
+        // The defaults are the workload's, and other workloads' commands omit them.
+        let plain = Cli::parse_from(["x"]);
+        assert_eq!(plain.t.lock.opts(), LockOpts::default());
+        assert!(!Test::from_args(&plain.t, 1).command.contains("--locks"));
+        // A hold must end within its lease.
+        let long = Cli::parse_from(["x", "--lock-ttl-ms", "1000", "--lock-max-hold-ms", "1000"]);
+        let err = long.t.lock.validate().unwrap_err();
+        assert!(
+            err.contains("--lock-max-hold-ms 1000 must be below --lock-ttl-ms 1000"),
+            "{err}"
+        );
+        assert!(Cli::try_parse_from(["x", "--locks", "0"]).is_err());
+        // A test.json from before the lock flags loads the defaults.
+        let mut json = serde_json::to_value(&test).unwrap();
+        json.as_object_mut().unwrap().remove("lock");
+        let old: Test = serde_json::from_value(json).unwrap();
+        assert_eq!(old.lock, LockArgs::default());
     }
 
     #[test]

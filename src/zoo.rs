@@ -194,6 +194,7 @@ fn zoo_test(case: &Case, args: &ZooArgs, seed: u64) -> anyhow::Result<Test> {
         check_time_limit: 60,
         no_progress: true,
         target_opts: Default::default(),
+        lock: Default::default(),
     };
     Ok(Test::from_args(&t, seed))
 }

@@ -170,6 +170,74 @@ fn a_planted_stale_read_is_caught_by_linearizability() {
     panic!("stale-read was not caught with seeds {tried:?}");
 }
 
+/// A lock run: the arguments of a short lock test on 3 nodes with the leader paused.
+fn lock_args<'a>(store: &'a str, seed: &'a str, bug: bool) -> Vec<&'a str> {
+    let mut args = vec![
+        "test",
+        "--workload",
+        "lock",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "10",
+        "--nemesis",
+        "pause:primaries",
+        "--nemesis-interval",
+        "2",
+        "--lock-ttl-ms",
+        "4000",
+        "--lock-max-hold-ms",
+        "3000",
+        "--seed",
+        seed,
+        "--store",
+        store,
+        "--no-progress",
+    ];
+    if bug {
+        args.extend(["--bug", "lock-no-lease-check"]);
+    }
+    args
+}
+
+/// Without the switch the lock stays safe through leader pauses; with
+/// `lock-no-lease-check` the new leader hands out held locks and the lock checker shows
+/// two holders at once (three seeds, as for the stale read).
+#[test]
+fn a_lock_without_lease_check_is_caught_and_a_correct_lock_is_valid() {
+    let store = scratch("lock");
+    let s = store.to_str().unwrap();
+    let (out, pid) = faultline(&lock_args(s, "31", false));
+    assert_no_leftovers(pid);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    assert_eq!(checker(&results(&run), "lock")["valid"], "valid");
+
+    let mut tried = Vec::new();
+    for seed in ["31", "32", "33"] {
+        let (out, pid) = faultline(&lock_args(s, seed, true));
+        assert_no_leftovers(pid);
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0) | Some(1)),
+            "harness trouble: {}",
+            text(&out)
+        );
+        if code == Some(1) {
+            let run = std::fs::canonicalize(store.join("latest")).unwrap();
+            let r = results(&run);
+            let lock = checker(&r, "lock");
+            assert_eq!(lock["valid"], "invalid", "{r}");
+            let summary = lock["summary"].to_string();
+            assert!(summary.contains("two holders at once"), "{summary}");
+            std::fs::remove_dir_all(&store).unwrap();
+            return;
+        }
+        tried.push(seed);
+    }
+    panic!("lock-no-lease-check was not caught with seeds {tried:?}");
+}
+
 #[test]
 fn bad_flags_exit_254() {
     for args in [
@@ -177,6 +245,15 @@ fn bad_flags_exit_254() {
         &["test", "--concurrency", "0"],
         &["test", "--workload", "queue"],
         &["test", "--nodes", "0"],
+        &[
+            "test",
+            "--workload",
+            "lock",
+            "--lock-ttl-ms",
+            "1000",
+            "--lock-max-hold-ms",
+            "2000",
+        ],
     ] {
         let (out, pid) = faultline(args);
         assert_eq!(out.status.code(), Some(254), "{args:?}: {}", text(&out));
