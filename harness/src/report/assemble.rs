@@ -129,7 +129,17 @@ fn summary(test: &serde_json::Value, dir: &Path) -> Summary {
         name,
         target,
         workload: text(test.get("workload")),
-        nemesis: text(test.get("nemesis")),
+        // The command spells the faults as the user would (`pause:primaries`); the
+        // structured field is the fallback for tests stored without one.
+        nemesis: test
+            .get("command")
+            .and_then(|c| c.as_str())
+            .and_then(|c| {
+                let mut words = c.split(' ');
+                words.find(|w| *w == "--nemesis")?;
+                words.next().map(str::to_string)
+            })
+            .unwrap_or_else(|| text(test.get("nemesis"))),
         seed: options
             .and_then(|o| o.get("seed"))
             .or(test.get("seed"))
@@ -142,4 +152,28 @@ fn summary(test: &serde_json::Value, dir: &Path) -> Summary {
 
 fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_spells_the_nemesis_as_the_command_did() {
+        let test = serde_json::json!({
+            "target": "raft",
+            "workload": "lock",
+            "nemesis": [{"pause": null}],
+            "bugs": ["lock-no-lease-check"],
+            "options": {"test": "raft-lock", "seed": 10},
+            "command": "faultline test --target raft --nemesis pause:primaries,kill --seed 10",
+        });
+        let s = summary(&test, Path::new("/store/raft-lock/20261129T121555"));
+        assert_eq!(s.nemesis, "pause:primaries,kill");
+        assert_eq!(s.target, "raft (bugs: lock-no-lease-check)");
+        assert_eq!(s.seed, 10);
+        // Without a command, the stored field as text.
+        let old = serde_json::json!({"nemesis": ["partition"]});
+        assert_eq!(summary(&old, Path::new("/x/y")).nemesis, "partition");
+    }
 }
