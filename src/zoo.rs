@@ -43,6 +43,9 @@ struct Case {
     /// Mean seconds between nemesis steps.
     interval: u64,
     checker: &'static str,
+    /// False for a bug that process- and network-level faults cannot expose in real
+    /// time (the deterministic simulation catches it): run only when asked by name.
+    real_time: bool,
 }
 
 fn cases() -> Vec<Case> {
@@ -52,6 +55,7 @@ fn cases() -> Vec<Case> {
         nemesis,
         interval,
         checker,
+        real_time: true,
     };
     use WorkloadKind::{Lock, Register};
     vec![
@@ -79,14 +83,19 @@ fn cases() -> Vec<Case> {
             2,
             "linearizability",
         ),
-        // Figure 8 needs a particular sequence of leader crashes: rare in real time.
-        case(
-            Some(Bug::CommitOldTerm),
-            Register,
-            "kill:primaries,partition:primaries",
-            1,
-            "linearizability",
-        ),
+        // Figure 8 needs a new leader's first message lost within a millisecond of its
+        // election, then the committing leader dead within a round trip: the simulation
+        // finds it, real time practically never does (docs/raft.md).
+        Case {
+            real_time: false,
+            ..case(
+                Some(Bug::CommitOldTerm),
+                Register,
+                "kill:primaries,partition:primaries",
+                1,
+                "linearizability",
+            )
+        },
         // A new leader frees inherited locks at once: pause the leader during a hold.
         case(
             Some(Bug::LockNoLeaseCheck),
@@ -113,13 +122,15 @@ pub fn run(args: ZooArgs) -> anyhow::Result<u8> {
         return Ok(exit::BAD_INPUT);
     }
     let mut rows = Vec::new();
+    let mut simulation_only = Vec::new();
     for case in cases() {
-        let wanted = match case.bug {
-            Some(b) => args.bugs.is_empty() || args.bugs.contains(&b),
-            None => !args.no_control && args.bugs.is_empty(),
-        };
-        if !wanted {
-            continue;
+        match selected(&case, &args.bugs, args.no_control) {
+            Selected::Run => {}
+            Selected::SimulationOnly => {
+                simulation_only.push(label(&case));
+                continue;
+            }
+            Selected::No => continue,
         }
         let mut detected = 0;
         let mut right_checker = 0;
@@ -157,6 +168,14 @@ pub fn run(args: ZooArgs) -> anyhow::Result<u8> {
         });
     }
     print_table(&rows, args.time_limit);
+    if !simulation_only.is_empty() {
+        println!(
+            "not run: {} (caught by the deterministic simulation, \
+             `cargo test -p targets --test raft`; real-time faults practically never expose \
+             it, see docs/raft.md; run it anyway with --bug)",
+            simulation_only.join(", ")
+        );
+    }
     // Exit 0 only when every bug was caught at least once and the control stayed valid.
     let ok = rows.iter().all(|r| {
         if r.control {
@@ -166,6 +185,35 @@ pub fn run(args: ZooArgs) -> anyhow::Result<u8> {
         }
     });
     Ok(if ok { exit::VALID } else { exit::INVALID })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Selected {
+    Run,
+    /// Left out of a default zoo because real time cannot expose it (said so in the
+    /// output).
+    SimulationOnly,
+    No,
+}
+
+/// Whether a case runs: every real-time bug and the control by default, only the named
+/// bugs with `--bug`, and a simulation-only bug only when named.
+fn selected(case: &Case, bugs: &[Bug], no_control: bool) -> Selected {
+    let run = match case.bug {
+        Some(b) if !case.real_time => {
+            if bugs.is_empty() {
+                return Selected::SimulationOnly;
+            }
+            bugs.contains(&b)
+        }
+        Some(b) => bugs.is_empty() || bugs.contains(&b),
+        None => !no_control && bugs.is_empty(),
+    };
+    if run {
+        Selected::Run
+    } else {
+        Selected::No
+    }
 }
 
 fn zoo_test(case: &Case, args: &ZooArgs, seed: u64) -> anyhow::Result<Test> {
@@ -320,4 +368,59 @@ fn print_table(rows: &[Row], time_limit: u64) {
         );
     }
     println!("({time_limit} s per run, 5 nodes, 10 clients, 200 ops/s)");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn picked(bugs: &[Bug], no_control: bool) -> Vec<(String, Selected)> {
+        cases()
+            .iter()
+            .map(|c| (label(c), selected(c, bugs, no_control)))
+            .filter(|(_, s)| *s != Selected::No)
+            .collect()
+    }
+
+    #[test]
+    fn a_default_zoo_runs_every_real_time_bug_and_the_control() {
+        let all = picked(&[], false);
+        let run: Vec<&str> = all
+            .iter()
+            .filter(|(_, s)| *s == Selected::Run)
+            .map(|(l, _)| l.as_str())
+            .collect();
+        assert_eq!(
+            run,
+            [
+                "stale-read",
+                "forget-vote",
+                "ack-before-commit",
+                "lock-no-lease-check",
+                "count-rejected-votes",
+                "control"
+            ]
+        );
+        assert!(all.contains(&("commit-old-term".into(), Selected::SimulationOnly)));
+        // Every switch has a row.
+        for b in Bug::ALL {
+            assert!(
+                all.iter().any(|(l, _)| l == b.name()),
+                "{b} has no zoo case"
+            );
+        }
+    }
+
+    #[test]
+    fn named_bugs_run_alone_even_simulation_only_ones() {
+        assert_eq!(
+            picked(&[Bug::CommitOldTerm], false),
+            [("commit-old-term".to_string(), Selected::Run)]
+        );
+        assert_eq!(
+            picked(&[Bug::StaleRead], false),
+            [("stale-read".to_string(), Selected::Run)]
+        );
+        assert!(!picked(&[], true).iter().any(|(l, _)| l == "control"));
+    }
 }
