@@ -288,7 +288,13 @@ fn first_anomaly_secs(dir: &std::path::Path) -> Option<f64> {
                 }
             }
             "split-brain" => collect_u64(&c.details, &["time"], &mut times),
-            "lock" => collect_u64(&c.details, &["time", "start"], &mut times),
+            "lock" => {
+                if let Ok(report) =
+                    serde_json::from_value::<checkers::lock::LockReport>(c.details.clone())
+                {
+                    times.extend(report.anomalies.iter().map(|a| a.time()));
+                }
+            }
             _ => {}
         }
     }

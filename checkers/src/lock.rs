@@ -117,6 +117,18 @@ pub enum LockAnomaly {
     },
 }
 
+impl LockAnomaly {
+    /// When the rule was first broken: the later of two overlapping holds began, the
+    /// stale write was accepted, the out-of-order grant began.
+    pub fn time(&self) -> u64 {
+        match self {
+            LockAnomaly::MutualExclusion { first, second, .. } => first.start.max(second.start),
+            LockAnomaly::StaleTokenAccepted { time, .. } => *time,
+            LockAnomaly::TokenNotIncreasing { later, .. } => later.start,
+        }
+    }
+}
+
 /// What the lock checker found.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LockReport {
@@ -434,6 +446,7 @@ mod tests {
             "{:?}",
             r.describe()
         );
+        assert_eq!(r.anomalies[0].time(), 22 * MS, "when the second hold began");
     }
 
     #[test]
