@@ -279,15 +279,13 @@ impl ConsulKv {
         F: Fn(ConsulNode) -> Fut,
         Fut: std::future::Future<Output = Result<T, ConsulError>>,
     {
-        let n = self.nodes.len();
-        let mut last = None;
-        for i in 0..n {
-            match call(self.nodes[(self.home + i) % n].clone()).await {
-                Err(e @ ConsulError::Connect(_)) => last = Some(e),
-                other => return other,
-            }
-        }
-        Err(last.expect("at least one server was tried"))
+        crate::failover::from_home(
+            &self.nodes,
+            self.home,
+            |e| matches!(e, ConsulError::Connect(_)),
+            call,
+        )
+        .await
     }
 }
 

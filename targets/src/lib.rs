@@ -9,11 +9,14 @@
 //!   `zookeeper-client` crate.
 //! * [`consul`]: real Consul servers, only where a `consul` binary exists (no Debian
 //!   package).
+//! * [`failover`]: a client's request at its home node, then the others while it was
+//!   never sent.
 //! * [`apt`]: installing a real target's Debian package when it is missing.
 
 pub mod apt;
 pub mod consul;
 pub mod etcd;
+pub mod failover;
 pub mod raft;
 pub mod read_mode;
 pub mod zookeeper;

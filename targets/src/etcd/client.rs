@@ -418,15 +418,13 @@ impl EtcdKv {
         F: Fn(EtcdNode) -> Fut,
         Fut: std::future::Future<Output = Result<T, EtcdError>>,
     {
-        let n = self.nodes.len();
-        let mut last = None;
-        for i in 0..n {
-            match call(self.nodes[(self.home + i) % n].clone()).await {
-                Err(e @ EtcdError::Connect(_)) => last = Some(e),
-                other => return other,
-            }
-        }
-        Err(last.expect("at least one member was tried"))
+        crate::failover::from_home(
+            &self.nodes,
+            self.home,
+            |e| matches!(e, EtcdError::Connect(_)),
+            call,
+        )
+        .await
     }
 
     fn leases(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), u64>> {
