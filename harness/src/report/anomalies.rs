@@ -224,33 +224,21 @@ mod tests {
     use checkers::lock::{AcquireOutcome, LockAction, LockCall, WriteOutcome};
     use checkers::split_brain::{LeaderClaim, SplitBrainAnomaly};
 
-    fn op(index: u64, time: u64, p: u64, kind: OpKind, f: &str) -> Op {
-        Op {
-            index,
-            time,
-            process: Process::Client(p),
-            kind,
-            f: f.into(),
-            value: String::new(),
-            error: None,
-        }
-    }
-
     #[test]
     fn a_double_grant_names_both_holds_calls() {
         // p1 acquires [0,10], writes [20,30], releases [100,110];
         // p2 acquires [40,50] while p1 still holds, releases [60,70].
         let ops = vec![
-            op(0, 0, 1, OpKind::Invoke, "acquire"),
-            op(1, 10, 1, OpKind::Ok, "acquire"),
-            op(2, 20, 1, OpKind::Invoke, "write"),
-            op(3, 30, 1, OpKind::Ok, "write"),
-            op(4, 40, 2, OpKind::Invoke, "acquire"),
-            op(5, 50, 2, OpKind::Ok, "acquire"),
-            op(6, 60, 2, OpKind::Invoke, "release"),
-            op(7, 70, 2, OpKind::Ok, "release"),
-            op(8, 100, 1, OpKind::Invoke, "release"),
-            op(9, 110, 1, OpKind::Ok, "release"),
+            Op::client(0, 0, 1, OpKind::Invoke, "acquire"),
+            Op::client(1, 10, 1, OpKind::Ok, "acquire"),
+            Op::client(2, 20, 1, OpKind::Invoke, "write"),
+            Op::client(3, 30, 1, OpKind::Ok, "write"),
+            Op::client(4, 40, 2, OpKind::Invoke, "acquire"),
+            Op::client(5, 50, 2, OpKind::Ok, "acquire"),
+            Op::client(6, 60, 2, OpKind::Invoke, "release"),
+            Op::client(7, 70, 2, OpKind::Ok, "release"),
+            Op::client(8, 100, 1, OpKind::Invoke, "release"),
+            Op::client(9, 110, 1, OpKind::Ok, "release"),
         ];
         let call = |process, invoke, complete, action| LockCall {
             process,

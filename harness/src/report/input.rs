@@ -142,6 +142,22 @@ pub struct Op {
     pub error: Option<String>,
 }
 
+impl Op {
+    /// A client's op with no value, for tests of the report's parts.
+    #[cfg(test)]
+    pub(crate) fn client(index: u64, time: u64, p: u64, kind: OpKind, f: &str) -> Op {
+        Op {
+            index,
+            time,
+            process: Process::Client(p),
+            kind,
+            f: f.into(),
+            value: String::new(),
+            error: None,
+        }
+    }
+}
+
 /// How the system fared during and after one fault. All durations in ns; `None`
 /// means "did not happen in the run" (or "not measured").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

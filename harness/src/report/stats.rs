@@ -134,18 +134,6 @@ mod tests {
     use super::super::pairs::pair;
     use super::*;
 
-    fn op(index: u64, time: u64, p: u64, kind: OpKind, f: &str) -> Op {
-        Op {
-            index,
-            time,
-            process: Process::Client(p),
-            kind,
-            f: f.into(),
-            value: String::new(),
-            error: None,
-        }
-    }
-
     #[test]
     fn percentiles_use_nearest_rank() {
         let p = Percentiles::of((1..=100).collect()).unwrap();
@@ -158,16 +146,16 @@ mod tests {
     #[test]
     fn counts_and_availability_follow_the_calls() {
         let ops = vec![
-            op(0, 0, 0, OpKind::Invoke, "write"),
-            op(1, 10, 0, OpKind::Ok, "write"),
-            op(2, 100, 0, OpKind::Invoke, "write"),
-            op(3, 150, 0, OpKind::Info, "write"),
-            op(4, 120, 1, OpKind::Invoke, "read"),
-            op(5, 160, 1, OpKind::Fail, "read"),
-            op(6, 170, 1, OpKind::Invoke, "read"),
-            op(7, 180, 1, OpKind::Ok, "read"),
-            op(8, 200, 2, OpKind::Invoke, "write"),
-            op(9, 260, 2, OpKind::Ok, "write"),
+            Op::client(0, 0, 0, OpKind::Invoke, "write"),
+            Op::client(1, 10, 0, OpKind::Ok, "write"),
+            Op::client(2, 100, 0, OpKind::Invoke, "write"),
+            Op::client(3, 150, 0, OpKind::Info, "write"),
+            Op::client(4, 120, 1, OpKind::Invoke, "read"),
+            Op::client(5, 160, 1, OpKind::Fail, "read"),
+            Op::client(6, 170, 1, OpKind::Invoke, "read"),
+            Op::client(7, 180, 1, OpKind::Ok, "read"),
+            Op::client(8, 200, 2, OpKind::Invoke, "write"),
+            Op::client(9, 260, 2, OpKind::Ok, "write"),
         ];
         let calls = pair(&ops);
         let s = per_f(&calls);
