@@ -209,17 +209,6 @@ impl LockArgs {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
-        if self.lock_max_hold_ms >= self.lock_ttl_ms {
-            return Err(format!(
-                "--lock-max-hold-ms {} must be below --lock-ttl-ms {}: a hold must end \
-                 before the lease it was granted under",
-                self.lock_max_hold_ms, self.lock_ttl_ms
-            ));
-        }
-        Ok(())
-    }
-
     fn command_words(&self) -> Vec<String> {
         vec![
             "--locks".into(),
@@ -310,7 +299,7 @@ pub struct Test {
     pub target_opts: TargetOpts,
     /// Lock workload settings (tests stored before they existed load the defaults).
     #[serde(default)]
-    pub lock: LockArgs,
+    pub lock: LockOpts,
     pub options: RunOptions,
     pub command: String,
     pub faultline_version: String,
@@ -390,7 +379,7 @@ impl Test {
             nemesis_interval_s: a.nemesis_interval,
             bugs: a.bugs.clone(),
             target_opts: a.target_opts.clone(),
-            lock: a.lock,
+            lock: a.lock.opts(),
             options,
             command: command.join(" "),
             faultline_version: env!("CARGO_PKG_VERSION").into(),
@@ -583,8 +572,8 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
         eprintln!("error: --nemesis: {e}");
         return Ok(exit::BAD_INPUT);
     }
-    if let Err(e) = args.lock.validate() {
-        eprintln!("error: {e}");
+    if let Err(e) = args.lock.opts().validate() {
+        eprintln!("error: --lock-ttl-ms / --lock-max-hold-ms: {e}");
         return Ok(exit::BAD_INPUT);
     }
     if args.target == TargetKind::Consul {
@@ -770,7 +759,7 @@ pub(crate) fn run_workload<K: Kv + Lock>(
             progress,
         })?,
         WorkloadKind::Lock => {
-            let workload = LockWorkload::<K>::new(test.lock.opts(), opts.concurrency);
+            let workload = LockWorkload::<K>::new(test.lock, opts.concurrency);
             let resource = Arc::clone(&workload.resource);
             run::run(Plan {
                 options: opts.clone(),
@@ -827,7 +816,7 @@ pub fn check_stored(dir: &Path) -> anyhow::Result<u8> {
         WorkloadKind::Lock => run::recheck(
             &run,
             opts,
-            &LockWorkload::<RaftKv>::new(test.lock.opts(), opts.concurrency),
+            &LockWorkload::<RaftKv>::new(test.lock, opts.concurrency),
         ),
     };
     let results = match results {
@@ -956,7 +945,7 @@ mod tests {
         ]);
         let test = Test::from_args(&cli.t, 4);
         assert_eq!(
-            test.lock.opts(),
+            test.lock,
             LockOpts {
                 locks: 2,
                 ttl_ms: 3000,
@@ -975,9 +964,9 @@ mod tests {
         assert!(!Test::from_args(&plain.t, 1).command.contains("--locks"));
         // A hold must end within its lease.
         let long = Cli::parse_from(["x", "--lock-ttl-ms", "1000", "--lock-max-hold-ms", "1000"]);
-        let err = long.t.lock.validate().unwrap_err();
+        let err = long.t.lock.opts().validate().unwrap_err();
         assert!(
-            err.contains("--lock-max-hold-ms 1000 must be below --lock-ttl-ms 1000"),
+            err.contains("holds of up to 1000 ms must be shorter than the 1000 ms lease"),
             "{err}"
         );
         assert!(Cli::try_parse_from(["x", "--locks", "0"]).is_err());
@@ -985,7 +974,7 @@ mod tests {
         let mut json = serde_json::to_value(&test).unwrap();
         json.as_object_mut().unwrap().remove("lock");
         let old: Test = serde_json::from_value(json).unwrap();
-        assert_eq!(old.lock, LockArgs::default());
+        assert_eq!(old.lock, LockOpts::default());
     }
 
     #[test]

@@ -185,6 +185,23 @@ impl Default for LockOpts {
     }
 }
 
+impl LockOpts {
+    /// Settings the workload can run with: at least one lock, and every hold ending
+    /// within the lease it was granted under.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.locks == 0 {
+            return Err("the lock workload needs at least one lock".into());
+        }
+        if self.max_hold_ms >= self.ttl_ms {
+            return Err(format!(
+                "holds of up to {} ms must be shorter than the {} ms lease they are granted under",
+                self.max_hold_ms, self.ttl_ms
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Acquire,
@@ -741,6 +758,22 @@ mod tests {
             .map(|(_, o)| o.lock())
             .collect();
         assert!(locks.iter().all(|l| *l == locks[0]), "{locks:?}");
+    }
+
+    #[test]
+    fn holds_must_end_within_their_lease() {
+        assert_eq!(LockOpts::default().validate(), Ok(()));
+        let long = LockOpts {
+            ttl_ms: 1000,
+            max_hold_ms: 1000,
+            ..LockOpts::default()
+        };
+        assert!(long.validate().unwrap_err().contains("1000 ms lease"));
+        let none = LockOpts {
+            locks: 0,
+            ..LockOpts::default()
+        };
+        assert!(none.validate().is_err());
     }
 
     #[test]
