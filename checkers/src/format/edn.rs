@@ -140,6 +140,7 @@ pub fn parse(text: &str) -> Result<Vec<Record>, InputError> {
             "expected ] closing the history vector, found end of file",
         ));
     }
+    super::keep_inputs(&mut records);
     Ok(records)
 }
 

@@ -108,5 +108,6 @@ pub fn parse(text: &str) -> Result<Vec<Record>, InputError> {
             error: w.error,
         });
     }
+    super::keep_inputs(&mut records);
     Ok(records)
 }

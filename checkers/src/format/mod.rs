@@ -18,10 +18,11 @@ pub mod edn;
 pub mod jepsen_log;
 pub mod jsonl;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::history::Record;
+use crate::history::{Kind, Process, Record};
 use crate::input_error::InputError;
 
 /// A history file format.
@@ -108,6 +109,44 @@ impl FromStr for Format {
             other => Err(format!(
                 "unknown format {other:?}; expected jsonl, edn or jepsen-log"
             )),
+        }
+    }
+}
+
+/// Gives every `fail` and `info` completion its invocation's input, in every format.
+///
+/// A completion that is not `ok` has no output: the op is what was invoked. Jepsen's
+/// older clients put the error where the value goes (`4 :info :write :timed-out`,
+/// `{:type :info, :f :write, :value :timed-out}`); such a value, when it differs from
+/// the input, becomes the completion's error if it has none (otherwise it is dropped).
+/// Completions that pair with no invocation of the same `f` are left alone, for
+/// [`History::from_records`](crate::history::History::from_records) to report.
+pub(crate) fn keep_inputs(records: &mut [Record]) {
+    let mut pending = HashMap::new();
+    for i in 0..records.len() {
+        let Process::Client(p) = records[i].process else {
+            continue;
+        };
+        match records[i].kind {
+            Kind::Invoke => {
+                pending.insert(p, i);
+            }
+            Kind::Ok => {
+                pending.remove(&p);
+            }
+            Kind::Info | Kind::Fail => {
+                let Some(inv) = pending.remove(&p) else {
+                    continue;
+                };
+                if records[inv].f != records[i].f || records[inv].value == records[i].value {
+                    continue;
+                }
+                let input = records[inv].value.clone();
+                let own = std::mem::replace(&mut records[i].value, input);
+                if records[i].error.is_none() && !own.is_null() {
+                    records[i].error = Some(own);
+                }
+            }
         }
     }
 }

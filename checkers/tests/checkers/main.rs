@@ -2,6 +2,7 @@
 
 mod formats;
 mod golden;
+mod interop;
 mod properties;
 mod robustness;
 mod support;
