@@ -4,6 +4,8 @@
 //!
 //! * [`raft`]: the bundled Raft key-value and lock service (correct by default, with
 //!   `--bug` switches that plant one classic consensus fault each).
+//! * [`bundled`]: what the bundled protocols share (state machine, HTTP API and client,
+//!   storage, peer transport, driver loop, deterministic simulation).
 //! * [`etcd`]: real etcd members (Debian's `etcd-server`), clients over its JSON gateway.
 //! * [`zookeeper`]: real ZooKeeper ensembles (Debian's `zookeeper`), clients over the
 //!   `zookeeper-client` crate.
@@ -14,6 +16,7 @@
 //! * [`apt`]: installing a real target's Debian package when it is missing.
 
 pub mod apt;
+pub mod bundled;
 pub mod consul;
 pub mod etcd;
 pub mod failover;

@@ -1,7 +1,6 @@
 //! Planted-bug switches. Each one is a single, readable branch in the core; with none set
 //! the implementation is correct. See `docs/raft.md` for which checker catches which.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -74,21 +73,4 @@ impl fmt::Display for Bug {
 }
 
 /// The set of switches a node runs with; empty means correct.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BugSet(BTreeSet<Bug>);
-
-impl BugSet {
-    pub fn none() -> Self {
-        BugSet::default()
-    }
-
-    pub fn has(&self, bug: Bug) -> bool {
-        self.0.contains(&bug)
-    }
-}
-
-impl FromIterator<Bug> for BugSet {
-    fn from_iter<I: IntoIterator<Item = Bug>>(iter: I) -> Self {
-        BugSet(iter.into_iter().collect())
-    }
-}
+pub type BugSet = crate::bundled::BugSet<Bug>;

@@ -19,8 +19,8 @@ use super::bug::{Bug, BugSet};
 use super::entry::{Entry, Op, Payload};
 use super::io::{Command, Event, Request, RequestError, Response};
 use super::message::{Body, Message};
-use super::state_machine::StateMachine;
 use super::types::{HardState, LogIndex, NodeId, RequestId, Role, Term};
+use crate::bundled::state_machine::StateMachine;
 
 /// Static configuration of one core. Times are in ticks.
 #[derive(Clone, Debug)]
@@ -678,7 +678,7 @@ impl Raft {
         while self.applied < self.commit.min(self.last_index()) {
             self.applied += 1;
             let entry = self.log[self.applied as usize - 1].clone();
-            let result = self.sm.apply(&entry);
+            let result = self.sm.apply(entry.index, &entry.payload);
             if self.role == Role::Leader {
                 self.track_leases(&entry, &result);
             }
@@ -723,10 +723,11 @@ impl Raft {
             return;
         }
         match request {
-            Request::Read { key } => {
+            Request::Read { key, .. } => {
                 if self.has(Bug::StaleRead) {
                     let value = self.sm.get(&key).map(str::to_string);
-                    self.reply(id, Ok(Response::Value(value)));
+                    let position = self.applied;
+                    self.reply(id, Ok(Response::Value { value, position }));
                     return;
                 }
                 // ReadIndex: a fresh round of heartbeats must be acknowledged by a majority
@@ -780,8 +781,9 @@ impl Raft {
             }
             !ready
         });
+        let position = self.applied;
         for (id, value) in done {
-            self.reply(id, Ok(Response::Value(value)));
+            self.reply(id, Ok(Response::Value { value, position }));
         }
     }
 }

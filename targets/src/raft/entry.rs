@@ -1,8 +1,13 @@
-//! Log entries and the client operations they carry.
+//! Raft log entries; the payloads they carry are shared with the Zab
+//! ([`crate::bundled::op`]).
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{LogIndex, NodeId, RequestId, Term};
+pub use crate::bundled::op::{Op, Payload};
+
+use super::types::{LogIndex, Term};
+use crate::bundled::storage::Record;
+use crate::bundled::types::Position;
 
 /// One replicated log entry (Figure 2: "each entry contains command for state machine,
 /// and term when entry was received by leader").
@@ -13,42 +18,17 @@ pub struct Entry {
     pub payload: Payload,
 }
 
-/// What an entry asks the state machine to do.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Payload {
-    /// Appended by every new leader so it can commit an entry of its own term (§5.4.2, §8).
-    Noop,
-    /// A client operation; `origin` names the node and request that proposed it, so the
-    /// proposer can answer and tests can follow an acknowledged write through the log.
-    Op {
-        origin: Option<(NodeId, RequestId)>,
-        op: Op,
-    },
-    /// Leader-decided expiry of a lock lease: every replica releases `name` if (and only if)
-    /// it is still held under `token`. Time never enters the state machine directly.
-    Expire { name: String, token: LogIndex },
-}
+impl Record for Entry {
+    fn position(&self) -> Position {
+        self.index
+    }
 
-/// A mutating client operation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Op {
-    Write {
-        key: String,
-        value: String,
-    },
-    Cas {
-        key: String,
-        from: String,
-        to: String,
-    },
-    Acquire {
-        name: String,
-        client: String,
-        ttl_ms: u64,
-    },
-    Release {
-        name: String,
-        client: String,
-        token: LogIndex,
-    },
+    /// Indices are contiguous from 1.
+    fn check_order(position: Position, _prev: Option<Position>, n: usize) -> Result<(), String> {
+        if position == n as u64 {
+            Ok(())
+        } else {
+            Err(format!("index {position} follows {}", n - 1))
+        }
+    }
 }

@@ -1,36 +1,17 @@
-//! Identifiers and small value types shared by every part of the Raft target.
+//! Identifiers and small value types of the Raft target (the cluster-wide ones, node and
+//! request ids, are shared with the Zab: [`crate::bundled::types`]).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::bundled::types::{NodeId, RequestId};
 
 /// A Raft term (§5.1): a logical clock that only ever grows.
 pub type Term = u64;
 
 /// A 1-based position in the replicated log; 0 means "before the first entry".
 pub type LogIndex = u64;
-
-/// A cluster member's name, e.g. `n1`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct NodeId(pub String);
-
-impl NodeId {
-    pub fn new(name: impl Into<String>) -> Self {
-        NodeId(name.into())
-    }
-}
-
-impl fmt::Display for NodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Identifies one client request inside one node; the runtime allocates them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RequestId(pub u64);
 
 /// The durable part of a node's state that is not the log (Figure 2, "Persistent state").
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

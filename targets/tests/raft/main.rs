@@ -3,5 +3,4 @@
 
 mod cluster;
 mod loopback;
-mod sim;
 mod simulation;

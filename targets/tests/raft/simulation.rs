@@ -2,24 +2,27 @@
 
 use std::time::Instant;
 
+use targets::bundled::sim::{self, Stats};
+use targets::raft::sim::RaftSim;
 use targets::raft::Bug;
 
-use crate::sim::{first_violation, Sim, SimConfig};
+type Sim = sim::Sim<RaftSim>;
+type SimConfig = sim::SimConfig<RaftSim>;
+
+fn first_violation(
+    seeds: std::ops::Range<u64>,
+    config: impl Fn(u64) -> SimConfig,
+) -> Option<sim::Violation> {
+    sim::first_violation(seeds, config)
+}
 
 fn all_pass(nodes: usize, seeds: std::ops::Range<u64>) {
     let start = Instant::now();
     let n = seeds.end - seeds.start;
-    let mut totals = crate::sim::Stats::default();
+    let mut totals = Stats::default();
     for seed in seeds {
         match Sim::new(SimConfig::new(nodes, seed, &[])).run() {
-            Ok(s) => {
-                totals.committed += s.committed;
-                totals.reads_ok += s.reads_ok;
-                totals.writes_acked += s.writes_acked;
-                totals.grants += s.grants;
-                totals.elections += s.elections;
-                totals.crashes += s.crashes;
-            }
+            Ok(s) => totals.add(&s),
             Err(v) => panic!("{v}\nreplay: SimConfig::new({nodes}, {}, &[])", v.seed),
         }
     }
@@ -61,7 +64,7 @@ fn explore() {
                         first_violation(k * 10_000..k * 10_000 + 1500, |s| {
                             let c = SimConfig::new(nodes, s, &[bug]);
                             let mut c = if heavy { c.kill_heavy() } else { c };
-                            c.max_append = max_append;
+                            c.knobs.max_append = max_append;
                             c
                         })
                         .map(|v| v.seed - k * 10_000)
@@ -124,7 +127,7 @@ fn commit_old_term_is_caught() {
             // Figure 8 needs a leader to send an old-term entry without its own no-op:
             // one entry per AppendEntries, and leaders killed often.
             let mut c = SimConfig::new(3, s, &[Bug::CommitOldTerm]).kill_heavy();
-            c.max_append = Some(1);
+            c.knobs.max_append = Some(1);
             c
         },
     );
@@ -171,7 +174,7 @@ fn replay() {
         .ok()
         .and_then(|v| v.parse().ok())
     {
-        cfg.max_append = Some(m);
+        cfg.knobs.max_append = Some(m);
     }
     if let Err(v) = Sim::new(cfg).run() {
         panic!("{v}");

@@ -352,7 +352,7 @@ fn read_index_waits_for_a_quorum_round_and_followers_refuse() {
     elect_first(&mut nodes);
     let read = || Event::Request {
         id: RequestId(5),
-        request: Request::Read { key: "x".into() },
+        request: Request::read("x"),
     };
     let follower = nodes[1].step(read());
     assert_eq!(
@@ -372,7 +372,13 @@ fn read_index_waits_for_a_quorum_round_and_followers_refuse() {
     let all = replicate(&mut nodes, cmds);
     assert_eq!(
         replies(&all),
-        vec![(RequestId(5), Ok(Response::Value(None)))]
+        vec![(
+            RequestId(5),
+            Ok(Response::Value {
+                value: None,
+                position: 1
+            })
+        )]
     );
 
     let mut stale = vec![
@@ -384,7 +390,13 @@ fn read_index_waits_for_a_quorum_round_and_followers_refuse() {
     let cmds = stale[0].step(read());
     assert_eq!(
         replies(&cmds),
-        vec![(RequestId(5), Ok(Response::Value(None)))]
+        vec![(
+            RequestId(5),
+            Ok(Response::Value {
+                value: None,
+                position: 1
+            })
+        )]
     );
 }
 
@@ -401,7 +413,7 @@ fn s8_a_new_leader_serves_reads_only_after_committing_in_its_term() {
     assert_eq!(l.role(), Role::Leader);
     l.step(Event::Request {
         id: RequestId(1),
-        request: Request::Read { key: "k".into() },
+        request: Request::read("k"),
     });
     // n2 confirms the round but has not stored the no-op: leadership is confirmed yet the
     // leader has nothing of its term committed, so it must not answer.
@@ -430,7 +442,13 @@ fn s8_a_new_leader_serves_reads_only_after_committing_in_its_term() {
     }));
     assert_eq!(
         replies(&cmds),
-        vec![(RequestId(1), Ok(Response::Value(None)))]
+        vec![(
+            RequestId(1),
+            Ok(Response::Value {
+                value: None,
+                position: 1
+            })
+        )]
     );
 }
 

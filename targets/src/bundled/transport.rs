@@ -1,32 +1,40 @@
-//! Peer RPC over TCP: one outbound connection per peer carrying length-prefixed JSON
-//! frames (`[len: u32 BE][Message as JSON]`), and an acceptor that feeds every inbound
-//! frame to the node driver. Delivery is best effort: when a peer is unreachable or its
-//! queue is full, messages are dropped and Raft retries by itself.
+//! Peer messages over TCP for both bundled protocols: one outbound connection per peer
+//! carrying length-prefixed JSON frames (`[len: u32 BE][message as JSON]`), and an
+//! acceptor that hands every inbound frame to the node driver.
+//!
+//! Delivery is best effort and in order on one connection: when a peer is unreachable or
+//! its queue is full, messages are dropped, and a reconnect may let frames of the old and
+//! new connections interleave. Raft retries by itself; the Zab treats a gap as a broken
+//! connection and rejoins its leader, as a ZooKeeper follower does.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-
-use super::message::Message;
-use super::node::Input;
 
 const MAX_FRAME: usize = 64 << 20;
 const QUEUE: usize = 4096;
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Accepts peer connections forever, forwarding decoded messages to `inbox`.
-pub async fn accept(listener: TcpListener, inbox: mpsc::UnboundedSender<Input>) {
+/// Accepts peer connections forever; `deliver` gets every decoded message and returns
+/// false once the driver is gone.
+pub async fn accept<M, F>(listener: TcpListener, deliver: F)
+where
+    M: DeserializeOwned + Send + 'static,
+    F: Fn(M) -> bool + Clone + Send + Sync + 'static,
+{
     loop {
         match listener.accept().await {
             Ok((stream, from)) => {
-                let inbox = inbox.clone();
+                let deliver = deliver.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = read_frames(stream, &inbox).await {
+                    if let Err(e) = read_frames(stream, &deliver).await {
                         tracing::debug!(%from, "peer connection closed: {e}");
                     }
                 });
@@ -39,10 +47,11 @@ pub async fn accept(listener: TcpListener, inbox: mpsc::UnboundedSender<Input>) 
     }
 }
 
-async fn read_frames(
-    mut stream: TcpStream,
-    inbox: &mpsc::UnboundedSender<Input>,
-) -> std::io::Result<()> {
+async fn read_frames<M, F>(mut stream: TcpStream, deliver: &F) -> std::io::Result<()>
+where
+    M: DeserializeOwned,
+    F: Fn(M) -> bool,
+{
     let mut buf = Vec::new();
     loop {
         let len = stream.read_u32().await? as usize;
@@ -51,9 +60,9 @@ async fn read_frames(
         }
         buf.resize(len, 0);
         stream.read_exact(&mut buf).await?;
-        match serde_json::from_slice::<Message>(&buf) {
+        match serde_json::from_slice::<M>(&buf) {
             Ok(m) => {
-                if inbox.send(Input::Peer(m)).is_err() {
+                if !deliver(m) {
                     return Ok(());
                 }
             }
@@ -63,13 +72,13 @@ async fn read_frames(
 }
 
 /// Starts the sender for one peer and returns its queue.
-pub fn spawn_outbound(addr: SocketAddr) -> mpsc::Sender<Message> {
+pub fn spawn_outbound<M: Serialize + Send + 'static>(addr: SocketAddr) -> mpsc::Sender<M> {
     let (tx, rx) = mpsc::channel(QUEUE);
     tokio::spawn(send_loop(addr, rx));
     tx
 }
 
-async fn send_loop(addr: SocketAddr, mut rx: mpsc::Receiver<Message>) {
+async fn send_loop<M: Serialize>(addr: SocketAddr, mut rx: mpsc::Receiver<M>) {
     let mut conn: Option<TcpStream> = None;
     let mut next_attempt = Instant::now();
     let mut frame = Vec::new();
@@ -106,7 +115,7 @@ async fn send_loop(addr: SocketAddr, mut rx: mpsc::Receiver<Message>) {
     }
 }
 
-fn encode(m: &Message, out: &mut Vec<u8>) {
+fn encode<M: Serialize>(m: &M, out: &mut Vec<u8>) {
     let body = serde_json::to_vec(m).expect("messages always serialize");
     out.extend_from_slice(&(body.len() as u32).to_be_bytes());
     out.extend_from_slice(&body);
