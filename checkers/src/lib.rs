@@ -35,6 +35,8 @@ pub mod linearizability;
 pub mod liveness;
 pub mod lock;
 pub mod model;
+pub mod monotonic_reads;
+pub mod replica_agreement;
 pub mod split_brain;
 pub mod verdict;
 
