@@ -1,13 +1,26 @@
-//! Jepsen EDN histories, and Porcupine's kv logs (which are EDN maps, one per line).
+//! Jepsen EDN histories, Knossos's example histories, and Porcupine's kv logs (which
+//! are EDN maps, one per line).
+//!
+//! ```text
+//! text ──scan (brackets, strings, depth)──► Cursor: form by form ──record──► Records
+//! ```
 //!
 //! Accepted shapes, one op map per form:
 //! - a top-level vector of op maps: `[{:type :invoke, :f :read, :process 0, …}\n …]`;
+//! - a top-level list, as Knossos's `data/` files are: `({:type :invoke, …}\n …)`;
 //! - bare op maps one after another (Jepsen's `history.edn`, Porcupine's `test_data/kv`);
 //! - Jepsen 0.3 records: `#jepsen.history.Op{:index 0, :time 12, :type :invoke, …}`.
 //!
+//! `;` comments and `#_` discards may stand anywhere (between ops, inside an op).
 //! Keywords become strings without the colon (`:timed-out` → `"timed-out"`); `:process`
-//! is an integer or `:nemesis`. Reading uses the `clojure-reader` crate, form by form, so
-//! errors carry the line of the op they are in.
+//! is an integer (a client) or a keyword (`:nemesis`: as in Jepsen, every non-integer
+//! process is read as the nemesis).
+//!
+//! Before any form is read, [`scan`] checks brackets and strings over the whole text,
+//! so a truncated file or an unbalanced list is reported with what was expected where:
+//! an unfinished op at the line it begins on, a missing closing `]`/`)` of the history
+//! at the end of the file, a mismatched closer where it stands. Forms are then read one
+//! at a time with the `clojure-reader` crate, so every error carries the op's line.
 //!
 //! [`write()`] renders records back as EDN op maps (`faultline export --to edn`).
 
@@ -15,146 +28,351 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use clojure_reader::edn::{self, Edn};
+use clojure_reader::error::Code;
 
 use crate::history::{Key, Kind, Process, ProcessId, Record};
 use crate::input_error::InputError;
 
-/// Deepest bracket nesting accepted. The EDN reader recurses per level, so a hostile
-/// `[[[[…` would otherwise overflow the stack (an abort, not even a panic). Op maps
-/// need three or four levels.
+/// Deepest bracket nesting accepted. The EDN reader recurses per level (and per
+/// `#_` discard or `#tag` prefix), so a hostile `[[[[…` would otherwise overflow the
+/// stack (an abort, not even a panic). Op maps need three or four levels.
 pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Rejects texts nested deeper than [`MAX_DEPTH`], naming the line. Strings, character
-/// literals and comments are skipped.
+/// literals and comments are skipped; brackets need not balance (a Jepsen log's error
+/// column is free text).
 pub(crate) fn check_depth(text: &str, first_line: usize) -> Result<(), InputError> {
-    let mut depth = 0usize;
-    let mut line = first_line;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => line += 1,
-            '"' => {
-                while let Some(s) = chars.next() {
-                    match s {
-                        '\\' => {
-                            chars.next();
-                        }
-                        '"' => break,
-                        '\n' => line += 1,
-                        _ => {}
-                    }
-                }
-            }
-            '\\' => {
-                chars.next();
-            }
-            ';' => {
-                for s in chars.by_ref() {
-                    if s == '\n' {
-                        line += 1;
-                        break;
-                    }
-                }
-            }
-            '[' | '(' | '{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(InputError::at_line(
-                        line,
-                        format!("expected at most {MAX_DEPTH} nested brackets in an op"),
-                    ));
-                }
-            }
-            ']' | ')' | '}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
+    scan(text, first_line, false)
 }
 
-/// Parses an EDN history text.
-pub fn parse(text: &str) -> Result<Vec<Record>, InputError> {
-    check_depth(text, 1)?;
-    let mut records = Vec::new();
-    let mut rest = text;
-    let mut line = 1usize;
-    let mut in_vector = false;
-    let mut closed = false;
-    let mut first = true;
-    loop {
-        // Skip whitespace, commas and comments, counting lines.
-        while let Some(c) = rest.chars().next() {
-            if c == '\n' {
-                line += 1;
-                rest = &rest[1..];
-            } else if c.is_whitespace() || c == ',' {
-                rest = &rest[c.len_utf8()..];
-            } else if c == ';' {
-                let end = rest.find('\n').unwrap_or(rest.len());
-                rest = &rest[end..];
-            } else {
+/// The closer of an opening bracket (`#{` sets open with `{`).
+fn closer(open: char) -> char {
+    match open {
+        '[' => ']',
+        '(' => ')',
+        _ => '}',
+    }
+}
+
+/// What an opening bracket opens, in words.
+fn opened(open: char, depth: usize, top: Option<char>) -> &'static str {
+    match (open, depth) {
+        ('[', 0) if top.is_some() => "history vector",
+        ('(', 0) if top.is_some() => "history list",
+        ('{', _) => "map",
+        ('[', _) => "vector",
+        _ => "list",
+    }
+}
+
+/// The bytes [`scan`] acts on inside a form.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    let bytes = b"\n\"\\;#[](){}";
+    while k < bytes.len() {
+        t[bytes[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
+
+/// Checks brackets and strings over a whole text before any form is read, so that a
+/// truncated file or an unbalanced list is reported with the line where it went wrong
+/// and what was expected there: an unfinished op at the line where it begins, a
+/// missing `]`/`)` of the history itself at the end of the file, a mismatched or stray
+/// closer where it stands. With `balanced` false only the depth is checked.
+fn scan(text: &str, first_line: usize, balanced: bool) -> Result<(), InputError> {
+    // Open brackets and the line each opened on.
+    let mut stack: Vec<(char, usize)> = Vec::new();
+    let mut line = first_line;
+    // Line where the current top-level form began.
+    let mut form_line = first_line;
+    // `#_` and `#tag` prefixes in a row: the reader recurses once per prefix too.
+    let mut prefixes = 0usize;
+    let top = first_form(text).filter(|c| *c == '[' || *c == '(');
+    let base = usize::from(top.is_some());
+    let deep = |line: usize| {
+        InputError::at_line(
+            line,
+            format!("expected at most {MAX_DEPTH} nested brackets in an op"),
+        )
+    };
+    // Every byte the scan acts on is ASCII, and UTF-8 never reuses ASCII bytes inside
+    // a multi-byte character, so bytes are enough (and several times faster).
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        // Inside a form, skip straight to the next byte that means something.
+        if stack.len() > base {
+            while i < b.len() && !SPECIAL[usize::from(b[i])] {
+                i += 1;
+            }
+            if i == b.len() {
                 break;
             }
         }
-        if rest.is_empty() {
-            break;
+        let c = b[i];
+        i += 1;
+        if stack.len() <= base && !matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b',' | b';') {
+            form_line = line;
         }
-        if closed {
-            return Err(InputError::at_line(
-                line,
-                "expected nothing after the history vector's closing ]",
-            ));
+        match c {
+            b'\n' => line += 1,
+            b' ' | b'\t' | b'\r' | b',' => {}
+            b'"' => {
+                prefixes = 0;
+                let opened_on = line;
+                let mut closed = false;
+                while i < b.len() {
+                    i += b[i..]
+                        .iter()
+                        .position(|&s| matches!(s, b'"' | b'\\' | b'\n'))
+                        .unwrap_or(b.len() - i);
+                    let Some(&s) = b.get(i) else {
+                        break;
+                    };
+                    i += 1;
+                    match s {
+                        b'\\' => {
+                            if b.get(i) == Some(&b'\n') {
+                                line += 1;
+                            }
+                            i += 1;
+                        }
+                        b'"' => {
+                            closed = true;
+                            break;
+                        }
+                        b'\n' => line += 1,
+                        _ => {}
+                    }
+                }
+                if !closed && balanced {
+                    return Err(InputError::at_line(
+                        form_line,
+                        format!(
+                            "expected \" to close the string opened on line {opened_on}, \
+                             found the end of the file (line {line})"
+                        ),
+                    ));
+                }
+            }
+            b'\\' => {
+                prefixes = 0;
+                if b.get(i) == Some(&b'\n') {
+                    line += 1;
+                }
+                i += 1;
+            }
+            b';' => match b[i..].iter().position(|&s| s == b'\n') {
+                Some(end) => {
+                    i += end + 1;
+                    line += 1;
+                }
+                None => i = b.len(),
+            },
+            b'#' => {
+                if b.get(i) == Some(&b'{') {
+                    continue;
+                }
+                // `#_` or a `#tag`: the whole prefix, up to the form it applies to.
+                if b.get(i) == Some(&b'_') {
+                    i += 1;
+                } else {
+                    while i < b.len()
+                        && !b[i].is_ascii_whitespace()
+                        && !b"[](){}\",;".contains(&b[i])
+                    {
+                        i += 1;
+                    }
+                }
+                prefixes += 1;
+                if stack.len() + prefixes > MAX_DEPTH {
+                    return Err(deep(line));
+                }
+            }
+            b'[' | b'(' | b'{' => {
+                prefixes = 0;
+                stack.push((char::from(c), line));
+                if stack.len() > MAX_DEPTH {
+                    return Err(deep(line));
+                }
+            }
+            b']' | b')' | b'}' => {
+                prefixes = 0;
+                let c = char::from(c);
+                match stack.pop() {
+                    Some((open, _)) if closer(open) == c || !balanced => {}
+                    Some((open, at)) => {
+                        return Err(InputError::at_line(
+                            line,
+                            format!(
+                                "expected {} to close the {} opened on line {at}, found {c}",
+                                closer(open),
+                                opened(open, stack.len(), top)
+                            ),
+                        ))
+                    }
+                    None if balanced => {
+                        return Err(InputError::at_line(
+                            line,
+                            format!("expected an op map, found {c} with nothing open"),
+                        ))
+                    }
+                    None => {}
+                }
+            }
+            _ => prefixes = 0,
         }
-        if first && rest.starts_with('[') {
-            in_vector = true;
-            first = false;
-            rest = &rest[1..];
-            continue;
+    }
+    if !balanced {
+        return Ok(());
+    }
+    match stack.last() {
+        None => Ok(()),
+        // Only the history's own `]`/`)` is missing.
+        Some(&(open, at)) if stack.len() == 1 && top.is_some() => Err(InputError::at_line(
+            line,
+            format!(
+                "expected {} to close the {} opened on line {at}, found the end of the file",
+                closer(open),
+                opened(open, 0, top)
+            ),
+        )),
+        Some(&(open, at)) => Err(InputError::at_line(
+            form_line,
+            format!(
+                "expected {} to close the {} opened on line {at}, found the end of the file \
+                 (line {line}); the op that begins here is unfinished",
+                closer(open),
+                opened(open, stack.len() - 1, top)
+            ),
+        )),
+    }
+}
+
+/// The first character of the first form, past whitespace, commas and comments.
+fn first_form(text: &str) -> Option<char> {
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+        if rest.starts_with(';') {
+            rest = rest.find('\n').map_or("", |end| &rest[end..]);
+        } else {
+            return rest.chars().next();
         }
-        first = false;
-        if in_vector && rest.starts_with(']') {
-            closed = true;
-            rest = &rest[1..];
-            continue;
+    }
+}
+
+/// A history text being read form by form, with the line it has reached.
+struct Cursor<'a> {
+    rest: &'a str,
+    line: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn advance(&mut self, bytes: usize) {
+        self.line += self.rest[..bytes].matches('\n').count();
+        self.rest = &self.rest[bytes..];
+    }
+
+    /// Skips whitespace, commas, `;` comments and `#_` discarded forms.
+    fn skip_blank(&mut self) -> Result<(), InputError> {
+        loop {
+            let blank = self
+                .rest
+                .find(|c: char| !(c.is_whitespace() || c == ','))
+                .unwrap_or(self.rest.len());
+            self.advance(blank);
+            if self.rest.starts_with(';') {
+                let end = self.rest.find('\n').unwrap_or(self.rest.len());
+                self.advance(end);
+            } else if self.rest.starts_with("#_") {
+                self.advance(2);
+                self.read()?;
+            } else {
+                return Ok(());
+            }
         }
+    }
+
+    /// Reads the next form.
+    fn read(&mut self) -> Result<Edn<'a>, InputError> {
         // Jepsen prints records as `#jepsen.history.Op{…}` with no space after the
         // tag, which clojure-reader would take as part of the tag: skip the tag.
-        if let Some(tagged) = rest.strip_prefix('#') {
+        let mut from = 0;
+        if let Some(tagged) = self.rest.strip_prefix('#') {
             if tagged.starts_with(|c: char| c.is_alphabetic()) {
                 if let Some(open) = tagged.find(|c: char| c == '{' || c.is_whitespace()) {
                     if tagged[open..].starts_with('{') {
-                        rest = &tagged[open..];
+                        from = 1 + open;
                     }
                 }
             }
         }
-        let (form, remaining) = read_form(rest, line)?;
-        let consumed = &rest[..rest.len() - remaining.len()];
-        records.push(record(&form, line)?);
-        line += consumed.matches('\n').count();
-        rest = remaining;
+        let text = &self.rest[from..];
+        match edn::read(text) {
+            Ok((form, remaining)) => {
+                self.advance(self.rest.len() - remaining.len());
+                Ok(form)
+            }
+            Err(e) => {
+                let at = self.line + e.line.unwrap_or(1).saturating_sub(1);
+                let what = match e.code {
+                    Code::UnexpectedEOF => "an EDN form, found the end of the file".to_owned(),
+                    Code::InvalidNumber => "a number (an integer or a decimal)".to_owned(),
+                    Code::HashMapDuplicateKey => "each key once in a map".to_owned(),
+                    Code::SetDuplicateKey => "each element once in a set".to_owned(),
+                    Code::InvalidEscape => "a string escape \\t, \\r, \\n, \\\\ or \\\"".to_owned(),
+                    other => format!("an EDN form (the reader stopped: {other:?})"),
+                };
+                Err(InputError::at_line(at, format!("expected {what}")))
+            }
+        }
     }
-    if in_vector && !closed {
-        return Err(InputError::at_line(
-            line,
-            "expected ] closing the history vector, found end of file",
-        ));
+}
+
+/// Parses an EDN history text: a vector or a list of op maps, or op maps one after
+/// another, with `;` comments and `#_` discards anywhere.
+pub fn parse(text: &str) -> Result<Vec<Record>, InputError> {
+    scan(text, 1, true)?;
+    let mut records = Vec::new();
+    let mut cur = Cursor {
+        rest: text,
+        line: 1,
+    };
+    cur.skip_blank()?;
+    let close = match cur.rest.chars().next() {
+        Some('[') => Some(']'),
+        Some('(') => Some(')'),
+        _ => None,
+    };
+    if close.is_some() {
+        cur.advance(1);
+    }
+    loop {
+        cur.skip_blank()?;
+        let Some(next) = cur.rest.chars().next() else {
+            break;
+        };
+        if Some(next) == close {
+            cur.advance(1);
+            cur.skip_blank()?;
+            if let Some(after) = cur.rest.chars().next() {
+                return Err(InputError::at_line(
+                    cur.line,
+                    format!("expected nothing after the history's closing {next}, found {after}"),
+                ));
+            }
+            break;
+        }
+        let line = cur.line;
+        let form = cur.read()?;
+        records.push(record(&form, line)?);
     }
     super::keep_inputs(&mut records);
     Ok(records)
-}
-
-fn read_form(text: &str, line: usize) -> Result<(Edn<'_>, &str), InputError> {
-    // Read only up to the end of the current top-level form's text would need a
-    // tokenizer; clojure-reader reads exactly one form and returns the rest.
-    edn::read(text).map_err(|e| {
-        let stopped = line + e.line.unwrap_or(1).saturating_sub(1);
-        let mut message = format!("expected an EDN op map, the reader failed ({:?})", e.code);
-        if stopped != line {
-            message.push_str(&format!(" at line {stopped}; is the map closed?"));
-        }
-        InputError::at_line(line, message)
-    })
 }
 
 fn record(form: &Edn<'_>, line: usize) -> Result<Record, InputError> {
@@ -175,11 +393,12 @@ fn record(form: &Edn<'_>, line: usize) -> Result<Record, InputError> {
     let field = |name: &'static str| map.get(&Edn::Key(name));
     let process = match field("process") {
         Some(Edn::Int(i)) if *i >= 0 => Process::Client(ProcessId(*i as u64)),
-        Some(Edn::Key("nemesis")) => Process::Nemesis,
+        // As in Jepsen, only integer processes are clients.
+        Some(Edn::Key(_) | Edn::Symbol(_) | Edn::Str(_)) => Process::Nemesis,
         Some(other) => {
             return Err(expected(
                 line,
-                ":process to be a non-negative integer or :nemesis",
+                ":process to be a non-negative integer, or :nemesis",
                 other,
             ))
         }
@@ -413,6 +632,135 @@ fn value(v: &serde_json::Value, out: &mut String) {
                 value(x, out);
             }
             out.push('}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const W: &str = "{:process 0, :type :invoke, :f :write, :value 1}";
+    const OK: &str = "{:process 0, :type :ok, :f :write, :value 1}";
+
+    fn lines(text: &str) -> Vec<usize> {
+        parse(text)
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+            .iter()
+            .map(|r| r.line)
+            .collect()
+    }
+
+    fn error(text: &str) -> (usize, String) {
+        let e = parse(text).expect_err(text);
+        (e.line().expect("a line"), e.message)
+    }
+
+    #[test]
+    fn a_history_is_a_vector_a_list_or_maps_one_after_another() {
+        assert_eq!(lines(&format!("[{W}\n {OK}]\n")), [1, 2]);
+        assert_eq!(lines(&format!("({W}\n {OK}\n)\n")), [1, 2]);
+        assert_eq!(lines(&format!("{W}\n{OK}\n")), [1, 2]);
+        assert_eq!(lines(&format!("{W}, {OK}")), [1, 1]);
+        assert_eq!(lines("[]"), Vec::<usize>::new());
+        assert_eq!(lines("()"), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn comments_and_discards_anywhere() {
+        let text = format!(
+            "; a Knossos history\n\
+             ({W} ; the write\n \
+             ; a whole line\n \
+             #_{{:process 9, :type :invoke, :f :read}}\n \
+             #_ #_ {W} {W}\n \
+             {{:process 0, #_:ignored #_ 3 :type :ok, :f :write, ; inline\n  :value 1}}\n\
+             #_{W})\n\
+             ; trailing\n"
+        );
+        let r = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].line, r[1].line), (2, 6));
+        assert_eq!(r[1].kind, Kind::Ok);
+        assert_eq!(lines(&format!("#_[1 2]\n{W}\n#_ {OK}")), [2]);
+    }
+
+    #[test]
+    fn tagged_records_keep_working() {
+        let text = format!("#jepsen.history.Op{{:index 0, :time 5, :type :invoke, :process 1, :f :write, :value 3}}\n#_#jepsen.history.Op{{:index 9}}\n#jepsen.history.Op {OK}\n");
+        let r = parse(&text).unwrap();
+        assert_eq!((r.len(), r[0].time, &r[0].value), (2, Some(5), &json!(3)));
+        assert_eq!(r[1].line, 3);
+    }
+
+    #[test]
+    fn truncated_and_unbalanced_texts_say_where_and_what() {
+        // An op cut short: named at the line where it begins.
+        let (line, msg) = error(&format!(
+            "[{W}\n {OK}\n {{:process 1, :type :invoke, :f [:read"
+        ));
+        assert_eq!(line, 3, "{msg}");
+        assert!(
+            msg.starts_with("expected ] to close the vector opened on line 3"),
+            "{msg}"
+        );
+        // The history's own ] missing: named at the end of the file.
+        let (line, msg) = error(&format!("[{W}\n {OK}\n"));
+        assert_eq!(line, 3, "{msg}");
+        assert!(
+            msg.contains("expected ] to close the history vector opened on line 1"),
+            "{msg}"
+        );
+        let (line, msg) = error(&format!("({W}\n {OK}\n"));
+        assert_eq!(line, 3, "{msg}");
+        assert!(
+            msg.contains("expected ) to close the history list"),
+            "{msg}"
+        );
+        // A closer that does not match.
+        let (line, msg) = error(&format!("({W}\n {OK}]\n"));
+        assert_eq!(line, 2, "{msg}");
+        assert!(
+            msg.contains("expected ) to close the history list opened on line 1, found ]"),
+            "{msg}"
+        );
+        let (line, msg) = error(&format!("{W}\n{{:process 0, :value [1 2}}\n"));
+        assert_eq!(line, 2, "{msg}");
+        assert!(
+            msg.contains("expected ] to close the vector opened on line 2, found }"),
+            "{msg}"
+        );
+        // A stray closer, something after the history, an unterminated string.
+        let (line, msg) = error(&format!("{W}\n)\n"));
+        assert_eq!(line, 2, "{msg}");
+        assert!(msg.contains("with nothing open"), "{msg}");
+        let (line, msg) = error(&format!("[{W}]\n{OK}\n"));
+        assert_eq!(line, 2, "{msg}");
+        assert!(
+            msg.contains("expected nothing after the history's closing ]"),
+            "{msg}"
+        );
+        let (line, msg) = error(&format!("{W}\n{{:process 0, :f \"wri\n\n"));
+        assert_eq!(line, 2, "{msg}");
+        assert!(
+            msg.contains("expected \" to close the string opened on line 2"),
+            "{msg}"
+        );
+        // Brackets inside strings, comments and character literals do not count.
+        assert_eq!(lines("{:process 0, :type :invoke, :f :write, :value 1, :error \"[(\"} ; ]]\n{:process 0, :type :ok, :f :write, :value 1, :c \\]}"), [1, 2]);
+    }
+
+    #[test]
+    fn hostile_nesting_is_rejected_not_a_stack_overflow() {
+        for deep in [
+            "[".repeat(100_000),
+            "#_".repeat(100_000),
+            "#a ".repeat(100_000),
+        ] {
+            let (_, msg) = error(&deep);
+            assert!(msg.contains("nested"), "{msg}");
         }
     }
 }

@@ -7,7 +7,7 @@
 //! | [`Format`]   | what it reads                                                   |
 //! |--------------|-----------------------------------------------------------------|
 //! | `Jsonl`      | faultline's native `history.jsonl` ([`jsonl`])                  |
-//! | `Edn`        | Jepsen `history.edn` (vector, bare maps or `#jepsen.history.Op` records) and Porcupine's kv logs ([`edn`]) |
+//! | `Edn`        | Jepsen `history.edn` and Knossos histories (a vector or list of op maps, or bare maps, `#jepsen.history.Op` records) and Porcupine's kv logs ([`edn`]) |
 //! | `JepsenLog`  | Jepsen log lines `INFO  jepsen.util - 3 :invoke :write 4` ([`jepsen_log`]) |
 //!
 //! Every reader returns [`InputError`] naming the line and what was expected there; none
@@ -69,7 +69,7 @@ impl Format {
                 Format::Edn
             });
         }
-        if t.starts_with('[') || t.starts_with('#') || t.starts_with(';') {
+        if t.starts_with(['[', '(', '#', ';']) {
             return Ok(Format::Edn);
         }
         // A log often starts with lines that are not ops.
@@ -78,8 +78,8 @@ impl Format {
         }
         Err(InputError::at_line(
             i + 1,
-            "cannot tell the format: expected a JSON object (jsonl), an EDN map or vector (edn), \
-             or a Jepsen log line (jepsen-log); pass --format",
+            "cannot tell the format: expected a JSON object (jsonl), an EDN map, vector or \
+             list (edn), or a Jepsen log line (jepsen-log); pass --format",
         ))
     }
 
@@ -122,6 +122,12 @@ impl FromStr for Format {
 /// Completions that pair with no invocation of the same `f` are left alone, for
 /// [`History::from_records`](crate::history::History::from_records) to report.
 pub(crate) fn keep_inputs(records: &mut [Record]) {
+    if !records
+        .iter()
+        .any(|r| matches!(r.kind, Kind::Info | Kind::Fail))
+    {
+        return;
+    }
     let mut pending = HashMap::new();
     for i in 0..records.len() {
         let Process::Client(p) = records[i].process else {

@@ -96,9 +96,12 @@ fn jepsen_edn_vector_and_tagged_records() {
 fn edn_malformed_forms_are_named() {
     let good = "{:process 1, :type :invoke, :f :read, :value nil}";
     for (bad, what) in [
-        ("{:process 1, :type :ok, :f :read, :value nil", "EDN"),
+        (
+            "{:process 1, :type :ok, :f :read, :value nil",
+            "expected } to close the map opened on line 2",
+        ),
         ("{:process 1, :type :okay, :f :read}", ":okay"),
-        ("{:process x, :type :ok, :f :read}", ":process"),
+        ("{:process -1, :type :ok, :f :read}", ":process"),
         ("{:type :ok, :f :read}", ":process"),
         ("{:process 1, :type :ok, :f 3}", ":f"),
         ("[1 2 3]", "op map"),
@@ -158,6 +161,39 @@ fn jepsen_log_malformed_lines_are_named() {
     }
     let (line, _) = err_line("just a log\n", Some(Format::JepsenLog));
     assert_eq!(line, 1);
+}
+
+#[test]
+fn detection_recognises_every_form() {
+    let op = "{:process 0, :type :invoke, :f :read, :value nil}";
+    for (text, want) in [
+        (format!("[{op}]"), Format::Edn),
+        (format!("({op})"), Format::Edn),
+        (format!("{op}\n{op}"), Format::Edn),
+        (format!("; a comment\n({op})"), Format::Edn),
+        (format!("#_{op}\n{op}"), Format::Edn),
+        (format!("#jepsen.history.Op{op}"), Format::Edn),
+        (
+            r#"{"process":0,"type":"invoke","f":"read"}"#.to_owned(),
+            Format::Jsonl,
+        ),
+        (
+            "INFO  jepsen.util - 0\t:invoke\t:read\tnil".to_owned(),
+            Format::JepsenLog,
+        ),
+        (
+            "INFO [2019-04-01 11:25:23,719] jepsen worker 0 - jepsen.util 0  :invoke :read nil"
+                .to_owned(),
+            Format::JepsenLog,
+        ),
+        (
+            "WARN something else first\nINFO [x] jepsen worker 0 - jepsen.util 0 :invoke :read nil"
+                .to_owned(),
+            Format::JepsenLog,
+        ),
+    ] {
+        assert_eq!(Format::detect(&text), Ok(want), "{text}");
+    }
 }
 
 #[test]

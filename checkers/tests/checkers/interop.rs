@@ -87,3 +87,44 @@ fn jepsen_logback_logs_with_spaces_and_a_nemesis_check() {
         Validity::Invalid
     );
 }
+
+#[test]
+fn knossos_lists_with_comments_and_discards_check() {
+    let (format, records) = read("knossos/cas-register-list-bad.edn");
+    assert_eq!(format, Format::Edn);
+    assert_eq!(records.len(), 8, "the #_ discarded op is not read");
+    assert_eq!(records[0].line, 4);
+    assert_eq!(
+        verdict_of("knossos/cas-register-list-ok.edn", &Register),
+        Validity::Valid
+    );
+    assert_eq!(
+        verdict_of("knossos/cas-register-list-bad.edn", &Register),
+        Validity::Invalid
+    );
+}
+
+#[test]
+fn jepsen_history_edn_bare_maps_and_records_check() {
+    let (format, records) = read("knossos/history-ok.edn");
+    assert_eq!(format, Format::Edn);
+    assert_eq!(records.len(), 16);
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.process == Process::Nemesis)
+            .count(),
+        4
+    );
+    assert_eq!(records[6].error, Some(json!("timeout")));
+    assert_eq!(records[7].error, Some(json!(["unavailable", "no leader"])));
+    assert_eq!(records[11].time, Some(15_200_400_000));
+    assert_eq!(
+        verdict_of("knossos/history-ok.edn", &CasRegister),
+        Validity::Valid
+    );
+    assert_eq!(
+        verdict_of("knossos/history-bad.edn", &CasRegister),
+        Validity::Invalid
+    );
+}
