@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use checkers::faults::{FaultEvent, FaultKind, FaultOutcome};
 use harness::cluster::Cluster;
 use harness::run::{FaultPlan, LeaderQuery, RunOutcome};
 use targets::etcd::{EtcdOptions, EtcdTarget};
@@ -59,7 +60,7 @@ impl FaultPlan for KillLeaderOnce {
         leaders: LeaderQuery,
         limit: Duration,
         stop: &AtomicBool,
-        record: &mut dyn FnMut(&str, serde_json::Value),
+        record: &mut dyn FnMut(FaultEvent),
     ) {
         let started = Instant::now();
         // Waiting for the run's clock (the fault's moment), not for a condition.
@@ -68,28 +69,30 @@ impl FaultPlan for KillLeaderOnce {
                 std::thread::sleep(Duration::from_millis(10));
             }
         };
+        let outcome = |failures: Vec<String>| {
+            if failures.is_empty() {
+                FaultOutcome::Installed
+            } else {
+                FaultOutcome::Indeterminate(failures.join("; "))
+            }
+        };
         wait_until(limit / 2);
         let victims: Vec<_> = leaders().into_iter().collect();
         let names: Vec<String> = victims.iter().map(|v| v.to_string()).collect();
-        for v in &victims {
-            if let Err(e) = cluster.kill(*v) {
-                record(
-                    "nemesis-error",
-                    serde_json::json!({ "error": e.to_string() }),
-                );
-            }
-        }
-        record("start-kill", serde_json::json!({ "targets": names }));
+        let failures: Vec<String> = victims
+            .iter()
+            .filter_map(|v| cluster.kill(*v).err().map(|e| format!("{v}: {e}")))
+            .collect();
+        record(
+            FaultEvent::start(FaultKind::Kill, "primaries", outcome(failures))
+                .with_nodes(names.clone()),
+        );
         wait_until(limit);
-        for v in &victims {
-            if let Err(e) = cluster.start(*v) {
-                record(
-                    "nemesis-error",
-                    serde_json::json!({ "error": e.to_string() }),
-                );
-            }
-        }
-        record("stop-kill", serde_json::json!({ "targets": names }));
+        let failures: Vec<String> = victims
+            .iter()
+            .filter_map(|v| cluster.start(*v).err().map(|e| format!("{v}: {e}")))
+            .collect();
+        record(FaultEvent::stop(FaultKind::Kill, outcome(failures)).with_nodes(names));
     }
 }
 

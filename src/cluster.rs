@@ -30,7 +30,10 @@ use harness::cluster::cleanup::{self, CleanScope};
 use harness::cluster::{addr, netns, prereq, probe, wait};
 use harness::cluster::{Cluster, ClusterConfig, NodeId, Registry, RunRecord, ServiceSpec};
 use harness::exec::RealExec;
-use nemesis::{Fault, FaultKind, Nemesis, NetFaults, NodeSpec, Outcome, PartitionKind, Processes};
+use nemesis::{
+    Fault, FaultEvent, FaultKind, FaultOutcome, Nemesis, NetFaults, NodeSpec, PartitionKind,
+    Processes,
+};
 
 use crate::exit;
 
@@ -380,12 +383,12 @@ fn sandbox_nemesis(cluster: &Cluster, seed: u64) -> Nemesis {
 }
 
 /// Prints an event; Installed → 0, Skipped → 254 (nothing done), Indeterminate → 255.
-fn report(e: &nemesis::Event) -> u8 {
+fn report(e: &FaultEvent) -> u8 {
     println!("{e}");
     match e.outcome {
-        Outcome::Installed => exit::VALID,
-        Outcome::Skipped(_) => exit::BAD_INPUT,
-        Outcome::Indeterminate(_) => exit::HARNESS,
+        FaultOutcome::Installed => exit::VALID,
+        FaultOutcome::Skipped(_) => exit::BAD_INPUT,
+        FaultOutcome::Indeterminate(_) => exit::HARNESS,
     }
 }
 

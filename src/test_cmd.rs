@@ -16,7 +16,7 @@ use harness::run::{self, FaultPlan, LeaderQuery, Plan, RunOptions, RunOutcome};
 use harness::store::{files, RunDir};
 use harness::target::Target;
 use nemesis::{
-    Event, Fault, FaultInjector, FaultKind, Nemesis, NodeSpec, PartitionKind, Schedule,
+    Fault, FaultEvent, FaultInjector, FaultKind, Nemesis, NodeSpec, PartitionKind, Schedule,
     ScheduleConfig, Step,
 };
 use rand::seq::SliceRandom;
@@ -496,7 +496,7 @@ struct PerKindSpecs<'a> {
 }
 
 impl FaultInjector for PerKindSpecs<'_> {
-    fn invoke(&mut self, step: &Step) -> Event {
+    fn invoke(&mut self, step: &Step) -> FaultEvent {
         let step = match step {
             Step::Start(Fault::Kill { .. }) if !self.kill.is_empty() => Step::Start(Fault::Kill {
                 nodes: self.kill.choose(&mut self.rng).cloned().expect("non-empty"),
@@ -515,7 +515,7 @@ impl FaultInjector for PerKindSpecs<'_> {
         self.inner.invoke(&step)
     }
 
-    fn heal_all(&mut self) -> Vec<Event> {
+    fn heal_all(&mut self) -> Vec<FaultEvent> {
         self.inner.heal_all()
     }
 }
@@ -527,13 +527,14 @@ impl FaultPlan for NemesisPlan {
         leaders: LeaderQuery,
         limit: Duration,
         stop: &AtomicBool,
-        record: &mut dyn FnMut(&str, serde_json::Value),
+        record: &mut dyn FnMut(FaultEvent),
     ) {
         let mut nemesis = Nemesis::for_cluster(&cluster, self.seed).with_leaders(leaders);
         let mut schedule = match Schedule::new(self.cfg.clone(), self.seed ^ 0x6e656d) {
             Ok(s) => s,
             Err(e) => {
-                record("nemesis-error", serde_json::json!({ "error": e }));
+                // Validated before the run; a schedule that cannot be built does nothing.
+                tracing::error!("nemesis schedule: {e}");
                 return;
             }
         };
@@ -544,7 +545,7 @@ impl FaultPlan for NemesisPlan {
             rng: ChaCha8Rng::seed_from_u64(self.seed ^ 0x73706563),
         };
         nemesis::schedule::run(&mut injector, &mut schedule, limit, stop, |event| {
-            record(&event.f, serde_json::to_value(&event).unwrap_or_default())
+            record(event)
         });
     }
 }
@@ -628,7 +629,10 @@ fn worse(a: u8, b: u8) -> u8 {
 
 fn print_summary(test: &Test, outcome: &RunOutcome) {
     println!();
-    println!("{}", outcome.results.render_text().trim_end());
+    println!(
+        "{}",
+        harness::results::render_text(&outcome.results).trim_end()
+    );
     if let Some(e) = &outcome.harness_error {
         println!("harness error: {e}");
     }
@@ -826,7 +830,7 @@ pub fn check_stored(dir: &Path) -> anyhow::Result<u8> {
             return Ok(exit::BAD_INPUT);
         }
     };
-    println!("{}", results.render_text().trim_end());
+    println!("{}", harness::results::render_text(&results).trim_end());
     println!("store:     {}", run.path().display());
     Ok(results.exit_code())
 }

@@ -28,6 +28,8 @@
 //! assert_eq!(verdict.valid, Validity::Invalid);
 //! ```
 
+pub mod check;
+pub mod faults;
 pub mod format;
 pub mod history;
 mod input_error;

@@ -12,6 +12,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::{CheckInput, Checker, CheckerResult};
+use crate::history::{Kind, Process};
+use crate::verdict::Validity;
+use crate::InputError;
+
 /// What the liveness checker found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LivenessReport {
@@ -68,6 +73,43 @@ pub fn check(healed_at: u64, completions: &[(u64, bool)], bound: u64) -> Livenes
     }
 }
 
+/// The liveness checker: from the last heal-all in the history, did a client op
+/// complete ok within [`RunFacts::recovery_bound`](crate::check::RunFacts)?
+///
+/// Unknown when the run ended before every fault was healed (no heal-all), or when no
+/// client op completed after the heal (the final phase never ran: interrupted).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Liveness;
+
+impl Checker for Liveness {
+    fn name(&self) -> &str {
+        "liveness"
+    }
+
+    fn check(&self, input: &CheckInput<'_>) -> Result<CheckerResult, InputError> {
+        let Some(healed_at) = crate::faults::healed_at(input.records) else {
+            return Ok(CheckerResult::new(
+                "liveness",
+                Validity::Unknown,
+                vec!["not measured: the run ended before every fault was healed".into()],
+            ));
+        };
+        let completions: Vec<(u64, bool)> = input
+            .records
+            .iter()
+            .filter(|r| r.process != Process::Nemesis && r.kind != Kind::Invoke)
+            .filter_map(|r| r.time.map(|t| (t, r.kind == Kind::Ok)))
+            .collect();
+        let report = check(healed_at, &completions, input.run.recovery_bound);
+        let valid = match (report.valid, report.ops_after_heal) {
+            (true, _) => Validity::Valid,
+            (false, 0) => Validity::Unknown,
+            (false, _) => Validity::Invalid,
+        };
+        Ok(CheckerResult::new("liveness", valid, report.describe()).with_details(&report))
+    }
+}
+
 fn secs(ns: u64) -> f64 {
     ns as f64 / 1e9
 }
@@ -97,5 +139,72 @@ mod tests {
         assert!(!never.valid);
         assert_eq!(never.recovered_after, None);
         assert!(never.describe()[0].contains("no request"));
+    }
+
+    #[test]
+    fn the_checker_counts_from_the_last_heal_all() {
+        use crate::check::{CheckInput, RunFacts};
+        use crate::faults::FaultEvent;
+        use crate::history::{ProcessId, Record};
+        let rec =
+            |time: u64, process: Process, kind: Kind, f: &str, value: serde_json::Value| Record {
+                line: 0,
+                index: None,
+                time: Some(time),
+                process,
+                kind,
+                f: f.into(),
+                key: None,
+                value,
+                error: None,
+            };
+        let c = Process::Client(ProcessId(0));
+        let v = serde_json::Value::Null;
+        let heal = serde_json::to_value(FaultEvent::heal_all()).unwrap();
+        let run = |records: &[Record]| {
+            let input = CheckInput {
+                records,
+                status: None,
+                faults: &[],
+                budget: Default::default(),
+                run: RunFacts {
+                    nodes: 3,
+                    round: 1,
+                    recovery_bound: 5 * S,
+                    writes: &[],
+                },
+            };
+            Liveness.check(&input).unwrap().valid
+        };
+        let healed = vec![
+            rec(S, c, Kind::Ok, "read", v.clone()),
+            rec(
+                2 * S,
+                Process::Nemesis,
+                Kind::Info,
+                "heal-all",
+                heal.clone(),
+            ),
+            rec(3 * S, c, Kind::Fail, "read", v.clone()),
+            rec(4 * S, c, Kind::Ok, "read", v.clone()),
+        ];
+        assert_eq!(run(&healed), Validity::Valid);
+        let dead = vec![
+            rec(
+                2 * S,
+                Process::Nemesis,
+                Kind::Info,
+                "heal-all",
+                heal.clone(),
+            ),
+            rec(3 * S, c, Kind::Fail, "read", v.clone()),
+        ];
+        assert_eq!(run(&dead), Validity::Invalid);
+        assert_eq!(run(&healed[..1]), Validity::Unknown, "never healed");
+        assert_eq!(
+            run(&healed[..2]),
+            Validity::Unknown,
+            "nothing ran after the heal"
+        );
     }
 }

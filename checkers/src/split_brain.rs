@@ -27,6 +27,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::{CheckInput, Checker, CheckerResult};
+use crate::verdict::Validity;
+use crate::InputError;
+
 /// A node's role as it reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -232,14 +236,69 @@ pub fn check(observations: &[Observation]) -> SplitBrainReport {
     }
 }
 
-/// A fault window: from when a fault was installed until it was healed (or the end).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FaultWindow {
-    /// What the fault was, in words (e.g. "partition majorities-ring").
-    pub fault: String,
-    pub start: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<u64>,
+pub use crate::faults::FaultWindow;
+
+/// The split-brain checker over the status log: [`check`] for the verdict, and per
+/// fault window the time to a leader and to the next ok write ([`recovery`]).
+/// Unknown when the target reports no status.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SplitBrain;
+
+impl Checker for SplitBrain {
+    fn name(&self) -> &str {
+        "split-brain"
+    }
+
+    fn check(&self, input: &CheckInput<'_>) -> Result<CheckerResult, InputError> {
+        let Some(observations) = input.status else {
+            return Ok(CheckerResult::new(
+                "split-brain",
+                Validity::Unknown,
+                vec!["not checked: the target reports no status".into()],
+            ));
+        };
+        let report = check(observations);
+        let writes = crate::faults::ok_writes(input.records, input.run.writes);
+        let recovery = recovery(
+            input.faults,
+            observations,
+            &writes,
+            input.run.nodes,
+            input.run.round,
+        );
+        let mut summary = report.describe();
+        summary.push(format!(
+            "{} leader changes over {} observations",
+            report.leader_changes.len(),
+            report.observations
+        ));
+        let ms = |v: Option<u64>| {
+            v.map_or("never".to_string(), |ns| {
+                format!("{:.0} ms", ns as f64 / 1e6)
+            })
+        };
+        for r in &recovery {
+            summary.push(format!(
+                "after {} at {:.1} s: leader in {}, first write in {}",
+                r.fault,
+                r.start as f64 / 1e9,
+                ms(r.leader_after),
+                ms(r.write_after)
+            ));
+        }
+        let valid = if report.valid {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        };
+        Ok(
+            CheckerResult::new("split-brain", valid, summary).with_details(&serde_json::json!({
+                "report": crate::check::details(&report),
+                "recovery": crate::check::details(&recovery),
+                "faults": crate::check::details(&input.faults),
+            })),
+        )
+    }
 }
 
 /// How the cluster fared after one fault began.
@@ -504,6 +563,8 @@ mod tests {
             fault: "partition one".into(),
             start: 2 * s,
             end: Some(6 * s),
+            kind: None,
+            nodes: Vec::new(),
         }];
         let writes = vec![s / 2, 4 * s + s / 2];
         let r = recovery(&faults, &o, &writes, 3, s);

@@ -21,6 +21,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use checkers::faults::FaultEvent;
 use checkers::history::{Fault, HistoryWriter, Key, Kind, Op, Payload};
 
 use crate::interpreter::{Completion, ProcessId, Recorder};
@@ -76,15 +77,18 @@ impl HistoryLog {
         })
     }
 
-    /// Appends a nemesis op (`f` says what the fault did, `value` the details).
-    pub fn nemesis(&self, kind: Kind, f: &str, value: serde_json::Value) -> io::Result<u64> {
+    /// Appends a fault event as a nemesis op (`f` is Jepsen's name for it, the value
+    /// the event itself); its time is the ops' clock.
+    pub fn fault(&self, event: &FaultEvent) -> io::Result<u64> {
+        let value = serde_json::to_value(event)
+            .map_err(|e| io::Error::other(format!("serializing a fault event: {e}")))?;
         self.append::<NoPayload>(|index, time| {
             Op::nemesis(
                 index,
                 time,
-                kind,
+                Kind::Info,
                 Fault {
-                    f: f.to_owned(),
+                    f: event.f(),
                     value,
                 },
             )
@@ -236,12 +240,13 @@ mod tests {
         let log = Arc::new(HistoryLog::create(&path, Instant::now()).unwrap());
         let rec = Recording::new(Arc::clone(&log), Cas);
         rec.invoke(0, &(7, Some(3))).unwrap();
-        log.nemesis(
-            Kind::Info,
-            "start-partition",
-            serde_json::json!({"kind": "one"}),
+        let fault = checkers::faults::FaultEvent::start(
+            checkers::faults::FaultKind::Partition,
+            "one",
+            checkers::faults::FaultOutcome::Installed,
         )
-        .unwrap();
+        .with_nodes(["n1"]);
+        log.fault(&fault).unwrap();
         rec.invoke(1, &(7, None)).unwrap();
         rec.complete(0, &(7, Some(3)), &Completion::Ok(None))
             .unwrap();
@@ -263,6 +268,11 @@ mod tests {
         assert_eq!(ops[4].payload(), Some(&CasOp::Read(Some(3))));
         assert_eq!(ops[4].key, Some(Key::Int(7)));
         assert_eq!(ops[6].kind, Kind::Info);
+        // The fault event reads back typed, on the ops' clock.
+        let events = checkers::faults::events(&records);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].1, fault);
+        assert_eq!(events[0].0, ops[1].time);
         assert_eq!(ops[6].error, Some(serde_json::json!("timed out")));
         std::fs::remove_dir_all(&dir).unwrap();
     }

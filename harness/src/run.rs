@@ -27,11 +27,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use checkers::history::{Kind, Process, Record};
+use checkers::check::{check_all, CheckInput, Checker, RunFacts};
+use checkers::faults::{FaultEvent, FaultOutcome, FaultPhase};
 use checkers::linearizability::Budget;
-use checkers::split_brain::{self, FaultWindow};
-use checkers::verdict::Validity;
-use checkers::InputError;
+use checkers::liveness::Liveness;
+use checkers::split_brain::SplitBrain;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -44,7 +44,7 @@ use crate::history::{Codec, HistoryLog, Recording};
 use crate::interpreter::{self, Client};
 use crate::observer::{self, Observer};
 use crate::progress::Progress;
-use crate::results::{CheckerResult, Results};
+use crate::results::Results;
 use crate::store::{files, RunDir, Store};
 use crate::target::Target;
 
@@ -98,10 +98,11 @@ pub trait Workload: Send + 'static {
     /// Ops for after the heal (e.g. a final read of every key); `None` for none.
     fn final_generator(&mut self) -> Option<Box<dyn Generator<Op = Input<Self>>>>;
     fn codec(&self) -> Self::Codec;
-    /// The workload's checkers over a recorded history.
-    fn check(&self, records: &[Record], budget: Budget) -> Result<Vec<CheckerResult>, InputError>;
-    /// Client completions that count as a successful *write* for availability.
-    fn is_write(&self, f: &str) -> bool;
+    /// The workload's checkers (the run adds split-brain and liveness).
+    fn checkers(&self) -> Vec<Box<dyn Checker>>;
+    /// The operation names (`f`) whose ok completions count as a successful *write*,
+    /// for availability and failover times.
+    fn writes(&self) -> &'static [&'static str];
 }
 
 /// Makes worker `k`'s client (the target's API for this workload, aimed at a node).
@@ -113,14 +114,14 @@ pub type LeaderQuery = Arc<dyn Fn() -> BTreeSet<NodeId> + Send + Sync>;
 /// Faults over the run (implemented with the `nemesis` crate by the binary).
 pub trait FaultPlan: Send {
     /// Plays faults against `cluster` until `limit` has passed or `stop` is set, then
-    /// heals every fault. Every step goes to `record` as `(f, value)`.
+    /// heals every fault. Every step goes to `record`, which writes it to the history.
     fn play(
         &mut self,
         cluster: Arc<Cluster>,
         leaders: LeaderQuery,
         limit: Duration,
         stop: &AtomicBool,
-        record: &mut dyn FnMut(&str, serde_json::Value),
+        record: &mut dyn FnMut(FaultEvent),
     );
 }
 
@@ -176,16 +177,10 @@ pub fn run<W: Workload>(mut plan: Plan<W>) -> io::Result<RunOutcome> {
         Ok(r) => r,
         Err(e) => {
             note.line(&format!("checking failed: {e}"));
-            Results::new(vec![CheckerResult {
-                name: "history".into(),
-                valid: Validity::Unknown,
-                summary: vec![format!("the recorded history could not be checked: {e}")],
-                details: serde_json::Value::Null,
-                millis: 0,
-            }])
+            Results::unreadable(&e)
         }
     };
-    write_artifacts(&dir, &opts, &plan.workload, &results, &note)?;
+    write_artifacts(&dir, &opts, &results, &note)?;
     progress.finish();
     note.line(&format!("verdict: {:?}", results.valid));
     Ok(RunOutcome {
@@ -199,21 +194,23 @@ pub fn run<W: Workload>(mut plan: Plan<W>) -> io::Result<RunOutcome> {
 /// Writes `results.json` and `junit.xml`.
 pub fn write_results(dir: &RunDir, suite: &str, results: &Results) -> io::Result<()> {
     dir.write_json(files::RESULTS, results)?;
-    dir.write_atomic(files::JUNIT, results.junit(suite).as_bytes())
+    dir.write_atomic(
+        files::JUNIT,
+        crate::results::junit(results, suite).as_bytes(),
+    )
 }
 
 /// Writes every artifact of a checked run: `results.json`, `junit.xml`, and the report
 /// with its plots. A report that cannot be drawn is noted, never fatal: the verdict is
 /// already on disk.
-fn write_artifacts<W: Workload>(
+fn write_artifacts(
     dir: &RunDir,
     opts: &RunOptions,
-    workload: &W,
     results: &Results,
     note: &Notes,
 ) -> io::Result<()> {
     write_results(dir, &opts.test, results)?;
-    if let Err(e) = crate::report::write_run_report(dir.path(), results, |f| workload.is_write(f)) {
+    if let Err(e) = crate::report::write_run_report(dir.path(), results) {
         note.line(&format!("report: {e}"));
     }
     Ok(())
@@ -229,7 +226,7 @@ pub fn recheck<W: Workload>(
     let results = check_run(dir, opts, workload)?;
     let note = Notes::open(&dir.file(files::LOG)).map_err(|e| e.to_string())?;
     note.line(&format!("re-checked: {:?}", results.valid));
-    write_artifacts(dir, opts, workload, &results, &note).map_err(|e| e.to_string())?;
+    write_artifacts(dir, opts, &results, &note).map_err(|e| e.to_string())?;
     Ok(results)
 }
 
@@ -369,19 +366,20 @@ fn drive<W: Workload>(
         let active = Arc::clone(&active_faults);
         std::thread::spawn(move || {
             let mut failure: Option<String> = None;
-            faults.play(cluster, leaders, limit, &stop, &mut |f, value| {
-                if let Some(kind) = f.strip_prefix("start-") {
-                    active
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(kind.to_string());
-                } else if let Some(kind) = f.strip_prefix("stop-") {
-                    active
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(kind);
+            faults.play(cluster, leaders, limit, &stop, &mut |event| {
+                if let Some(kind) = event.kind {
+                    let mut active = active.lock().unwrap_or_else(|e| e.into_inner());
+                    match event.phase {
+                        FaultPhase::Start if !matches!(event.outcome, FaultOutcome::Skipped(_)) => {
+                            active.insert(kind.to_string());
+                        }
+                        FaultPhase::Stop => {
+                            active.remove(kind.name());
+                        }
+                        _ => {}
+                    }
                 }
-                if let Err(e) = log.nemesis(Kind::Info, f, value) {
+                if let Err(e) = log.fault(&event) {
                     failure.get_or_insert(format!("recording a nemesis op: {e}"));
                 }
             });
@@ -445,12 +443,8 @@ fn drive<W: Workload>(
             Err(_) => return Err("the fault thread panicked".into()),
         }
     }
-    log.nemesis(
-        Kind::Info,
-        HEAL_ALL,
-        serde_json::json!({"healed": "every fault"}),
-    )
-    .map_err(|e| format!("recording heal-all: {e}"))?;
+    log.fault(&FaultEvent::heal_all())
+        .map_err(|e| format!("recording heal-all: {e}"))?;
     *interrupted = summary.interrupted || is_stopped();
 
     if !*interrupted {
@@ -534,7 +528,8 @@ fn collect_logs(target: &dyn Target, cluster: &Cluster, dir: &RunDir, note: &Not
 }
 
 /// Checks a stored run: the workload's checkers over `history.jsonl`, split-brain over
-/// `status.jsonl` (when the target reported status), and liveness after the heal.
+/// `status.jsonl` (when the target reported status), and liveness after the heal;
+/// availability per fault window comes with the results.
 pub fn check_run<W: Workload>(
     dir: &RunDir,
     opts: &RunOptions,
@@ -543,208 +538,41 @@ pub fn check_run<W: Workload>(
     let path = dir.file(files::HISTORY);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Ok(Results::new(vec![CheckerResult {
-                name: "history".into(),
-                valid: Validity::Unknown,
-                summary: vec![
-                    "no history was recorded (the run ended before its clients started)".into(),
-                ],
-                details: serde_json::Value::Null,
-                millis: 0,
-            }]))
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Results::no_history()),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     let (_, records) = checkers::format::read(&bytes, Some(checkers::format::Format::Jsonl))
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut results = workload
-        .check(&records, opts.budget())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let status = dir.file(STATUS_FILE);
-    let mut recovery = Vec::new();
-    if status.exists() {
-        let observations = observer::read_observations(&status)?;
-        let (result, r) = split_brain_result(&records, &observations, workload, opts);
-        results.push(result);
-        recovery = r;
-    }
-    results.push(liveness_result(&records, opts));
-    let mut results = Results::new(results);
-    let ops: Vec<crate::report::Op> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| crate::report::Op::from_record(r, i as u64))
-        .collect();
-    results.availability =
-        crate::report::availability(&ops, &fault_windows(&records), |f| workload.is_write(f));
-    for (a, r) in results.availability.iter_mut().zip(&recovery) {
-        if a.start == r.start {
-            a.leader_after = r.leader_after;
-        }
-    }
-    Ok(results)
-}
-
-/// Fault windows from the nemesis ops: `start-<kind>` … `stop-<kind>`.
-pub fn fault_windows(records: &[Record]) -> Vec<FaultWindow> {
-    let mut windows: Vec<FaultWindow> = Vec::new();
-    let mut kinds: Vec<String> = Vec::new();
-    for r in records.iter().filter(|r| r.process == Process::Nemesis) {
-        let time = r.time.unwrap_or(0);
-        if let Some(kind) = r.f.strip_prefix("start-") {
-            let detail = r
-                .value
-                .get("fault")
-                .filter(|f| !f.is_null())
-                .map(describe_fault)
-                .unwrap_or_else(|| kind.to_string());
-            let targets = r
-                .value
-                .get("targets")
-                .and_then(|t| t.as_array())
-                .map(|t| {
-                    t.iter()
-                        .filter_map(|n| n.as_str())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default();
-            windows.push(FaultWindow {
-                fault: if targets.is_empty() {
-                    detail
-                } else {
-                    format!("{detail} [{targets}]")
-                },
-                start: time,
-                end: None,
-            });
-            kinds.push(kind.to_string());
-        } else if let Some(kind) = r.f.strip_prefix("stop-") {
-            if let Some(i) = (0..windows.len())
-                .rev()
-                .find(|&i| windows[i].end.is_none() && kinds[i] == kind)
-            {
-                windows[i].end = Some(time);
-            }
-        }
-    }
-    windows
-}
-
-fn describe_fault(v: &serde_json::Value) -> String {
-    // Faults serialize as {"type": "partition", "kind": "majorities-ring"} and the like.
-    let ty = v.get("type").and_then(|t| t.as_str()).unwrap_or("fault");
-    let rest: Vec<String> = v
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .filter(|(k, _)| k.as_str() != "type")
-                .map(|(_, v)| match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if rest.is_empty() {
-        ty.to_string()
+    let status_path = dir.file(STATUS_FILE);
+    let observations = if status_path.exists() {
+        Some(observer::read_observations(&status_path)?)
     } else {
-        format!("{ty} {}", rest.join(" "))
-    }
-}
-
-fn split_brain_result<W: Workload>(
-    records: &[Record],
-    observations: &[split_brain::Observation],
-    workload: &W,
-    opts: &RunOptions,
-) -> (CheckerResult, Vec<split_brain::Recovery>) {
-    let t = Instant::now();
-    let report = split_brain::check(observations);
-    let windows = fault_windows(records);
-    let ok_writes: Vec<u64> = records
-        .iter()
-        .filter(|r| r.kind == Kind::Ok && r.process != Process::Nemesis && workload.is_write(&r.f))
-        .filter_map(|r| r.time)
-        .collect();
-    let round = u64::try_from(opts.observe_interval.as_nanos()).unwrap_or(u64::MAX);
-    let recovery = split_brain::recovery(
-        &windows,
-        observations,
-        &ok_writes,
-        usize::from(opts.nodes),
-        round,
-    );
-    let mut summary = report.describe();
-    summary.push(format!(
-        "{} leader changes over {} observations",
-        report.leader_changes.len(),
-        report.observations
-    ));
-    for r in &recovery {
-        let ms = |v: Option<u64>| {
-            v.map_or("never".to_string(), |ns| {
-                format!("{:.0} ms", ns as f64 / 1e6)
-            })
-        };
-        summary.push(format!(
-            "after {} at {:.1} s: leader in {}, first write in {}",
-            r.fault,
-            r.start as f64 / 1e9,
-            ms(r.leader_after),
-            ms(r.write_after)
-        ));
-    }
-    let result = CheckerResult {
-        name: "split-brain".into(),
-        valid: if report.valid {
-            Validity::Valid
-        } else {
-            Validity::Invalid
+        None
+    };
+    let windows = checkers::faults::windows(&records);
+    let input = CheckInput {
+        records: &records,
+        status: observations.as_deref(),
+        faults: &windows,
+        budget: opts.budget(),
+        run: RunFacts {
+            nodes: usize::from(opts.nodes),
+            round: nanos(opts.observe_interval),
+            recovery_bound: nanos(opts.recovery_timeout),
+            writes: workload.writes(),
         },
-        summary,
-        details: serde_json::json!({ "report": report, "recovery": recovery, "faults": windows }),
-        millis: t.elapsed().as_millis() as u64,
     };
-    (result, recovery)
+    let mut all = workload.checkers();
+    if observations.is_some() {
+        all.push(Box::new(SplitBrain));
+    }
+    all.push(Box::new(Liveness));
+    let refs: Vec<&dyn Checker> = all.iter().map(|c| c.as_ref()).collect();
+    check_all(&refs, &input).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn liveness_result(records: &[Record], opts: &RunOptions) -> CheckerResult {
-    let heal = records
-        .iter()
-        .rev()
-        .find(|r| r.process == Process::Nemesis && r.f == HEAL_ALL)
-        .and_then(|r| r.time);
-    let Some(healed_at) = heal else {
-        return CheckerResult {
-            name: "liveness".into(),
-            valid: Validity::Unknown,
-            summary: vec!["not measured: the run ended before every fault was healed".into()],
-            details: serde_json::Value::Null,
-            millis: 0,
-        };
-    };
-    let completions: Vec<(u64, bool)> = records
-        .iter()
-        .filter(|r| r.process != Process::Nemesis && r.kind != Kind::Invoke)
-        .filter_map(|r| r.time.map(|t| (t, r.kind == Kind::Ok)))
-        .collect();
-    let bound = u64::try_from(opts.recovery_timeout.as_nanos()).unwrap_or(u64::MAX);
-    let report = checkers::liveness::check(healed_at, &completions, bound);
-    // A run whose final phase never ran (interrupted) has no ops after the heal.
-    let valid = match (report.valid, report.ops_after_heal) {
-        (true, _) => Validity::Valid,
-        (false, 0) => Validity::Unknown,
-        (false, _) => Validity::Invalid,
-    };
-    CheckerResult {
-        name: "liveness".into(),
-        valid,
-        summary: report.describe(),
-        details: serde_json::to_value(&report).unwrap_or_default(),
-        millis: 0,
-    }
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// `faultline.log`: timestamped lines about the run's phases (and the progress bar's
@@ -773,104 +601,5 @@ impl Notes {
         if let Ok(mut f) = self.file.lock() {
             let _ = f.write_all(line.as_bytes());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use checkers::history::ProcessId;
-
-    fn rec(time: u64, process: Process, kind: Kind, f: &str, value: serde_json::Value) -> Record {
-        Record {
-            line: 0,
-            index: None,
-            time: Some(time),
-            process,
-            kind,
-            f: f.into(),
-            key: None,
-            value,
-            error: None,
-        }
-    }
-
-    #[test]
-    fn fault_windows_pair_starts_with_stops_and_name_their_targets() {
-        let n = Process::Nemesis;
-        let records = vec![
-            rec(
-                10,
-                n,
-                Kind::Info,
-                "start-partition",
-                serde_json::json!({
-                "fault": {"type": "partition", "kind": "majorities-ring"},
-                "targets": ["n1", "n2"]}),
-            ),
-            rec(
-                20,
-                n,
-                Kind::Info,
-                "start-kill",
-                serde_json::json!({
-                "fault": {"type": "kill", "nodes": "one"}, "targets": ["n3"]}),
-            ),
-            rec(
-                30,
-                n,
-                Kind::Info,
-                "stop-partition",
-                serde_json::json!({"targets": []}),
-            ),
-            rec(40, n, Kind::Info, HEAL_ALL, serde_json::json!({})),
-        ];
-        let w = fault_windows(&records);
-        assert_eq!(w.len(), 2);
-        assert_eq!(w[0].fault, "partition majorities-ring [n1,n2]");
-        assert_eq!((w[0].start, w[0].end), (10, Some(30)));
-        assert_eq!(w[1].fault, "kill one [n3]");
-        assert_eq!(w[1].end, None, "never stopped");
-    }
-
-    fn opts() -> RunOptions {
-        RunOptions {
-            test: "t".into(),
-            nodes: 3,
-            concurrency: 1,
-            rate: None,
-            time_limit: Duration::from_secs(1),
-            op_timeout: Duration::from_secs(1),
-            recovery_timeout: Duration::from_secs(5),
-            seed: 0,
-            store: PathBuf::from("store"),
-            observe_interval: Duration::from_millis(100),
-            check_time_limit: Duration::from_secs(1),
-            check_memory_limit: 1 << 20,
-        }
-    }
-
-    #[test]
-    fn liveness_counts_from_the_last_heal() {
-        let c = Process::Client(ProcessId(0));
-        let v = serde_json::Value::Null;
-        let s = 1_000_000_000;
-        let healed = vec![
-            rec(s, c, Kind::Ok, "read", v.clone()),
-            rec(2 * s, Process::Nemesis, Kind::Info, HEAL_ALL, v.clone()),
-            rec(3 * s, c, Kind::Fail, "read", v.clone()),
-            rec(4 * s, c, Kind::Ok, "read", v.clone()),
-        ];
-        let r = liveness_result(&healed, &opts());
-        assert_eq!(r.valid, Validity::Valid, "{:?}", r.summary);
-        let dead = vec![
-            rec(2 * s, Process::Nemesis, Kind::Info, HEAL_ALL, v.clone()),
-            rec(3 * s, c, Kind::Fail, "read", v.clone()),
-        ];
-        assert_eq!(liveness_result(&dead, &opts()).valid, Validity::Invalid);
-        assert_eq!(
-            liveness_result(&healed[..1], &opts()).valid,
-            Validity::Unknown
-        );
     }
 }

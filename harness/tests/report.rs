@@ -60,6 +60,48 @@ mod support {
         }
     }
 
+    /// Availability per window as the checkers measure it, for display ops.
+    pub fn availability_of(
+        ops: &[Op],
+        faults: &[FaultWindow],
+        writes: &[&str],
+    ) -> Vec<Availability> {
+        let records: Vec<checkers::history::Record> = ops
+            .iter()
+            .map(|o| checkers::history::Record {
+                line: 0,
+                index: Some(o.index),
+                time: Some(o.time),
+                process: match o.process {
+                    Process::Client(p) => {
+                        checkers::history::Process::Client(checkers::history::ProcessId(p))
+                    }
+                    Process::Nemesis => checkers::history::Process::Nemesis,
+                },
+                kind: match o.kind {
+                    OpKind::Invoke => checkers::history::Kind::Invoke,
+                    OpKind::Ok => checkers::history::Kind::Ok,
+                    OpKind::Fail => checkers::history::Kind::Fail,
+                    OpKind::Info => checkers::history::Kind::Info,
+                },
+                f: o.f.clone(),
+                key: None,
+                value: serde_json::Value::Null,
+                error: None,
+            })
+            .collect();
+        checkers::faults::availability(
+            &records,
+            faults,
+            checkers::faults::AvailabilityInput {
+                writes,
+                status: None,
+                nodes: 5,
+                round: 100 * MS,
+            },
+        )
+    }
+
     pub fn summary(name: &str) -> Summary {
         Summary {
             name: name.into(),
@@ -212,14 +254,18 @@ mod support {
                 fault: "pause n1".into(),
                 start: 900 * MS,
                 end: Some(3000 * MS),
+                kind: None,
+                nodes: Vec::new(),
             },
             FaultWindow {
                 fault: "partition majorities-ring".into(),
                 start: 3050 * MS,
                 end: None,
+                kind: None,
+                nodes: Vec::new(),
             },
         ];
-        let availability = harness::report::availability(&h.ops, &faults, |f| f == "write");
+        let availability = availability_of(&h.ops, &faults, &["write"]);
         let input = ReportInput {
             summary: summary("raft-lock"),
             verdicts: vec![
@@ -359,10 +405,11 @@ mod support {
                 fault: format!("partition majorities-ring #{k}"),
                 start: k * 60 * S + 30 * S,
                 end: Some(k * 60 * S + 50 * S),
+                kind: None,
+                nodes: Vec::new(),
             })
             .collect();
-        let availability: Vec<Availability> =
-            harness::report::availability(&h.ops, &faults, |f| f == "write");
+        let availability: Vec<Availability> = availability_of(&h.ops, &faults, &["write"]);
         let input = ReportInput {
             summary: summary("raft-register-long"),
             verdicts: vec![CheckerVerdict {
@@ -1155,27 +1202,39 @@ mod assemble {
 
     use super::support::*;
 
+    fn records_of(path: &std::path::Path) -> Vec<checkers::history::Record> {
+        let bytes = std::fs::read(path).expect("history");
+        checkers::format::read(&bytes, Some(checkers::format::Format::Jsonl))
+            .expect("a readable history")
+            .1
+    }
+
     /// One history line in faultline's JSON Lines format.
     fn jsonl(op: &harness::report::Op) -> String {
         let process = match op.process {
             Process::Client(p) => serde_json::json!(p),
             Process::Nemesis => serde_json::json!("nemesis"),
         };
-        let f = match (op.process, op.f.as_str()) {
-            (Process::Nemesis, "pause") => "start-pause",
-            (Process::Nemesis, "resume") => "stop-pause",
-            (_, f) => f,
+        use checkers::faults::{FaultEvent, FaultKind, FaultOutcome};
+        let fault = match (op.process, op.f.as_str()) {
+            (Process::Nemesis, "pause") => Some(
+                FaultEvent::start(FaultKind::Pause, "", FaultOutcome::Installed).with_nodes(["n1"]),
+            ),
+            (Process::Nemesis, "resume") => {
+                Some(FaultEvent::stop(FaultKind::Pause, FaultOutcome::Installed).with_nodes(["n1"]))
+            }
+            _ => None,
         };
         let mut line = serde_json::json!({
             "index": op.index,
             "time": op.time,
             "process": process,
             "type": op.kind.as_str(),
-            "f": f,
+            "f": fault.as_ref().map_or(op.f.clone(), FaultEvent::f),
             "value": op.value,
         });
-        if op.process == Process::Nemesis && f == "start-pause" {
-            line["value"] = serde_json::json!({ "targets": ["n1"] });
+        if let Some(e) = &fault {
+            line["value"] = serde_json::to_value(e).expect("a fault event serializes");
         }
         if let Some(e) = &op.error {
             line["error"] = serde_json::json!(e);
@@ -1230,7 +1289,7 @@ mod assemble {
             leader_after: Some(500 * MS),
             write_after: Some(140 * MS),
         }];
-        let results = Results::new(vec![
+        let mut results = Results::new(vec![
             CheckerResult {
                 name: "lock".into(),
                 valid: Validity::Invalid,
@@ -1247,7 +1306,11 @@ mod assemble {
             },
         ]);
 
-        report::write_run_report(run.path(), &results, |f| f == "write").expect("report");
+        // Availability is the checkers' (results.json): the report shows it as it is.
+        let windows = checkers::faults::windows(&records_of(&run.file(files::HISTORY)));
+        results.availability = availability_of(&input.ops, &windows, &["write"]);
+        results.availability[0].leader_after = recovery[0].leader_after;
+        report::write_run_report(run.path(), &results).expect("report");
         let page = std::fs::read_to_string(run.file("report.html")).expect("report.html");
         for want in [
             "<title>raft-lock — invalid — faultline</title>",
@@ -1270,7 +1333,8 @@ mod assemble {
             assert!(svg.contains(">\npause [n1]\n</text>"));
         }
         // The same input whichever way it is built.
-        let again = report::assemble(run.path(), &results, |f| f == "write").expect("assemble");
+        let again = report::assemble(run.path(), &results).expect("assemble");
+        assert_eq!(again.availability, results.availability);
         assert_eq!(again.ops.len(), input.ops.len() - 2);
         assert_eq!(again.faults.len(), 1);
         assert_eq!(
@@ -1289,14 +1353,14 @@ mod assemble {
             .create_run("t", UNIX_EPOCH + Duration::from_secs(1_795_945_200))
             .expect("run dir");
         let results = Results::new(vec![]);
-        report::write_run_report(run.path(), &results, |_| false).expect("report");
+        report::write_run_report(run.path(), &results).expect("report");
         let page = std::fs::read_to_string(run.file("report.html")).expect("report.html");
         assert!(
             page.contains("<h1>t <span"),
             "the name falls back to the test dir"
         );
         std::fs::write(run.file(files::HISTORY), "not json\n").expect("history");
-        let e = report::assemble(run.path(), &results, |_| false).expect_err("bad history");
+        let e = report::assemble(run.path(), &results).expect_err("bad history");
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
         assert!(e.to_string().contains("history.jsonl"), "{e}");
         std::fs::remove_dir_all(&root).expect("cleanup");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness::cluster::Cluster;
-use nemesis::{Fault, FaultKind, Nemesis, Outcome, PartitionKind};
+use nemesis::{Fault, FaultKind, FaultOutcome, Nemesis, PartitionKind};
 
 const ROUNDS: usize = 10;
 
@@ -40,11 +40,11 @@ fn main() {
                 kind: PartitionKind::MajoritiesRing,
             });
             applies.push(t.elapsed());
-            assert_eq!(e.outcome, Outcome::Installed, "{e}");
+            assert_eq!(e.outcome, FaultOutcome::Installed, "{e}");
             let t = Instant::now();
             let e = nem.stop(FaultKind::Partition);
             heals.push(t.elapsed());
-            assert_eq!(e.outcome, Outcome::Installed, "{e}");
+            assert_eq!(e.outcome, FaultOutcome::Installed, "{e}");
         }
         drop(nem);
         let cluster = Arc::try_unwrap(cluster).expect("sole owner");

@@ -54,6 +54,17 @@ impl Grudge {
             .collect()
     }
 
+    /// The grudge by node name over every node of the cluster, as the history records it.
+    pub fn names(&self, nodes: &[NodeId]) -> checkers::faults::GrudgeMap {
+        nodes
+            .iter()
+            .map(|n| {
+                let from = self.drops(*n).iter().map(NodeId::to_string).collect();
+                (n.to_string(), from)
+            })
+            .collect()
+    }
+
     fn add(&mut self, node: NodeId, from: NodeId) {
         if node != from {
             self.0.entry(node).or_default().insert(from);

@@ -3,8 +3,8 @@
 //! ```text
 //! Schedule (seeded) ──Step──► Nemesis ──► iptables-restore in node namespaces (partition, loss)
 //!                                   │  └──► Processes: SIGKILL/start, SIGSTOP/SIGCONT (kill, pause)
-//!                                   └──► Event { f: "start-partition" | "stop-partition" | …,
-//!                                                targets, grudge, outcome } ──► history
+//!                                   └──► FaultEvent { phase, kind, spec, nodes, grudge,
+//!                                                     outcome } ──► history
 //! ```
 //!
 //! - [`grudge`]: pure partition math (one, halves, majority, minority-third,
@@ -37,7 +37,7 @@ pub mod nemesis;
 pub mod schedule;
 pub mod spec;
 
-pub use fault::{Event, Fault, FaultKind, Outcome, Phase};
+pub use fault::{Fault, FaultEvent, FaultKind, FaultOutcome, FaultPhase};
 pub use grudge::{Grudge, PartitionKind};
 pub use nemesis::{FaultInjector, LeaderQuery, Nemesis, NetFaults, Processes, Target};
 pub use schedule::{Schedule, ScheduleConfig, Step};

@@ -1,10 +1,10 @@
 //! The nemesis: turns fault steps into iptables rules and signals on a cluster, and
-//! records each as an [`Event`].
+//! records each as a [`FaultEvent`].
 //!
 //! ```text
 //! Step ──► Nemesis::invoke ──┬─ partition / loss ──► filters ─► render ─► iptables::apply
 //!                            └─ kill / pause ──────► dyn Processes (service slots)
-//!                            ──► Event (time, f, targets, grudge, outcome)
+//!                            ──► FaultEvent (phase, kind, spec, nodes, grudge, outcome)
 //! ```
 //!
 //! Invariants: the nemesis remembers every active fault (grudge, lossy nodes, killed
@@ -16,7 +16,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use harness::cluster::{Cluster, ClusterError, NodeId, ServiceError};
 use harness::exec::Exec;
@@ -24,7 +23,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::fault::{Event, Fault, FaultKind, Outcome, Phase};
+use crate::fault::{Fault, FaultEvent, FaultKind, FaultOutcome, FaultPhase};
 use crate::grudge::{self, Grudge, PartitionKind};
 use crate::iptables;
 use crate::schedule::Step;
@@ -63,9 +62,9 @@ impl Processes for Cluster {
 
 /// Something that starts and stops faults: what the interpreter drives.
 pub trait FaultInjector: Send {
-    fn invoke(&mut self, step: &Step) -> Event;
+    fn invoke(&mut self, step: &Step) -> FaultEvent;
     /// Stops every active fault; one event per healed family.
-    fn heal_all(&mut self) -> Vec<Event>;
+    fn heal_all(&mut self) -> Vec<FaultEvent>;
 }
 
 /// The current leaders, as the target sees them (for `primaries`).
@@ -92,7 +91,6 @@ pub struct Nemesis {
     processes: Option<Arc<dyn Processes>>,
     leaders: Option<LeaderQuery>,
     rng: ChaCha8Rng,
-    epoch: Instant,
     partition: Option<Grudge>,
     loss: BTreeMap<NodeId, f64>,
     killed: BTreeSet<NodeId>,
@@ -109,7 +107,6 @@ impl Nemesis {
             processes: None,
             leaders: None,
             rng: ChaCha8Rng::seed_from_u64(seed),
-            epoch: Instant::now(),
             partition: None,
             loss: BTreeMap::new(),
             killed: BTreeSet::new(),
@@ -144,12 +141,6 @@ impl Nemesis {
 
     pub fn with_leaders(mut self, q: LeaderQuery) -> Self {
         self.leaders = Some(q);
-        self
-    }
-
-    /// Event times are measured from `epoch` (the run's start).
-    pub fn with_epoch(mut self, epoch: Instant) -> Self {
-        self.epoch = epoch;
         self
     }
 
@@ -192,10 +183,6 @@ impl Nemesis {
         v
     }
 
-    fn now_ns(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
-    }
-
     fn leaders_now(&self) -> BTreeSet<NodeId> {
         self.leaders.as_ref().map(|q| q()).unwrap_or_default()
     }
@@ -224,7 +211,7 @@ impl Nemesis {
     }
 
     /// Starts a fault.
-    pub fn start(&mut self, fault: &Fault) -> Event {
+    pub fn start(&mut self, fault: &Fault) -> FaultEvent {
         let (targets, grudge, outcome) = match fault {
             Fault::Partition { kind } => {
                 let g = self.grudge_for(*kind);
@@ -233,12 +220,12 @@ impl Nemesis {
             Fault::Grudge { grudge } => self.start_partition(grudge.clone()),
             Fault::Kill { nodes } => {
                 let targets = self.resolve(nodes);
-                let (t, o) = self.signal_all(FaultKind::Kill, Phase::Start, targets, nodes);
+                let (t, o) = self.signal_all(FaultKind::Kill, FaultPhase::Start, targets, nodes);
                 (t, None, o)
             }
             Fault::Pause { nodes } => {
                 let targets = self.resolve(nodes);
-                let (t, o) = self.signal_all(FaultKind::Pause, Phase::Start, targets, nodes);
+                let (t, o) = self.signal_all(FaultKind::Pause, FaultPhase::Start, targets, nodes);
                 (t, None, o)
             }
             Fault::Loss { p, nodes } => {
@@ -248,9 +235,9 @@ impl Nemesis {
             }
         };
         self.event(
-            Phase::Start,
+            FaultPhase::Start,
             fault.kind(),
-            Some(fault.clone()),
+            Some(fault),
             targets,
             grudge,
             outcome,
@@ -258,7 +245,7 @@ impl Nemesis {
     }
 
     /// Stops (heals) a fault family.
-    pub fn stop(&mut self, kind: FaultKind) -> Event {
+    pub fn stop(&mut self, kind: FaultKind) -> FaultEvent {
         let (targets, outcome) = match kind {
             FaultKind::Partition => {
                 let before = self.partition.take();
@@ -272,45 +259,43 @@ impl Nemesis {
             }
             FaultKind::Kill => {
                 let t = self.killed.clone();
-                self.signal_all(kind, Phase::Stop, t, &NodeSpec::All)
+                self.signal_all(kind, FaultPhase::Stop, t, &NodeSpec::All)
             }
             FaultKind::Pause => {
                 let t = self.paused.clone();
-                self.signal_all(kind, Phase::Stop, t, &NodeSpec::All)
+                self.signal_all(kind, FaultPhase::Stop, t, &NodeSpec::All)
             }
         };
-        self.event(Phase::Stop, kind, None, targets, None, outcome)
+        self.event(FaultPhase::Stop, kind, None, targets, None, outcome)
     }
 
     fn event(
         &self,
-        phase: Phase,
+        phase: FaultPhase,
         kind: FaultKind,
-        fault: Option<Fault>,
+        fault: Option<&Fault>,
         targets: Vec<NodeId>,
         grudge: Option<Grudge>,
-        outcome: Outcome,
-    ) -> Event {
-        let e = Event {
-            time_ns: self.now_ns(),
-            f: Event::f(phase, kind),
+        outcome: FaultOutcome,
+    ) -> FaultEvent {
+        let e = FaultEvent {
             phase,
-            kind,
-            fault,
-            targets,
-            grudge,
+            kind: Some(kind),
+            spec: fault.map(Fault::spec).unwrap_or_default(),
+            nodes: targets.iter().map(NodeId::to_string).collect(),
+            grudge: grudge.map(|g| g.names(&self.node_ids())),
             outcome,
         };
         tracing::info!(target: "nemesis", "{e}");
         e
     }
 
-    fn start_partition(&mut self, g: Grudge) -> (Vec<NodeId>, Option<Grudge>, Outcome) {
+    fn start_partition(&mut self, g: Grudge) -> (Vec<NodeId>, Option<Grudge>, FaultOutcome) {
         if g.is_empty() {
             return (
                 Vec::new(),
                 Some(g),
-                Outcome::Skipped("the partition cuts nothing (no primaries known?)".into()),
+                FaultOutcome::Skipped("the partition cuts nothing (no primaries known?)".into()),
             );
         }
         let targets = g.affected().into_iter().collect();
@@ -323,17 +308,17 @@ impl Nemesis {
         p: f64,
         targets: BTreeSet<NodeId>,
         spec: &NodeSpec,
-    ) -> (Vec<NodeId>, Outcome) {
+    ) -> (Vec<NodeId>, FaultOutcome) {
         if !(p > 0.0 && p <= 1.0) {
             return (
                 Vec::new(),
-                Outcome::Skipped(format!("loss probability {p} not in (0, 1]")),
+                FaultOutcome::Skipped(format!("loss probability {p} not in (0, 1]")),
             );
         }
         if targets.is_empty() {
             return (
                 Vec::new(),
-                Outcome::Skipped(format!("no node matches {spec}")),
+                FaultOutcome::Skipped(format!("no node matches {spec}")),
             );
         }
         for t in &targets {
@@ -343,7 +328,7 @@ impl Nemesis {
     }
 
     /// Renders the current faults for every node and installs what changed.
-    fn apply_filters(&mut self) -> Outcome {
+    fn apply_filters(&mut self) -> FaultOutcome {
         let addrs: BTreeMap<NodeId, Ipv4Addr> =
             self.nodes.iter().map(|(n, t)| (*n, t.addr)).collect();
         let grudge = self.partition.clone().unwrap_or_default();
@@ -374,29 +359,29 @@ impl Nemesis {
             }
         }
         if failures.is_empty() {
-            Outcome::Installed
+            FaultOutcome::Installed
         } else {
-            Outcome::Indeterminate(failures.join("; "))
+            FaultOutcome::Indeterminate(failures.join("; "))
         }
     }
 
     fn signal_all(
         &mut self,
         kind: FaultKind,
-        phase: Phase,
+        phase: FaultPhase,
         targets: BTreeSet<NodeId>,
         spec: &NodeSpec,
-    ) -> (Vec<NodeId>, Outcome) {
+    ) -> (Vec<NodeId>, FaultOutcome) {
         let Some(procs) = self.processes.clone() else {
             return (
                 targets.into_iter().collect(),
-                Outcome::Skipped(format!("this target offers no {kind} control")),
+                FaultOutcome::Skipped(format!("this target offers no {kind} control")),
             );
         };
         if targets.is_empty() {
             let why = match phase {
-                Phase::Start => format!("no node matches {spec}"),
-                Phase::Stop => format!(
+                FaultPhase::Start | FaultPhase::HealAll => format!("no node matches {spec}"),
+                FaultPhase::Stop => format!(
                     "no node to {}",
                     if kind == FaultKind::Kill {
                         "restart"
@@ -405,15 +390,15 @@ impl Nemesis {
                     }
                 ),
             };
-            return (Vec::new(), Outcome::Skipped(why));
+            return (Vec::new(), FaultOutcome::Skipped(why));
         }
         let mut failures = Vec::new();
         for node in &targets {
             let result = match (kind, phase) {
-                (FaultKind::Kill, Phase::Start) => procs.kill(*node),
-                (FaultKind::Kill, Phase::Stop) => procs.start(*node),
-                (FaultKind::Pause, Phase::Start) => procs.pause(*node),
-                (FaultKind::Pause, Phase::Stop) => procs.resume(*node),
+                (FaultKind::Kill, FaultPhase::Start) => procs.kill(*node),
+                (FaultKind::Kill, FaultPhase::Stop) => procs.start(*node),
+                (FaultKind::Pause, FaultPhase::Start) => procs.pause(*node),
+                (FaultKind::Pause, FaultPhase::Stop) => procs.resume(*node),
                 _ => unreachable!("signal_all is only called for kill and pause"),
             };
             let set = if kind == FaultKind::Kill {
@@ -422,34 +407,34 @@ impl Nemesis {
                 &mut self.paused
             };
             match (result, phase) {
-                (Ok(()), Phase::Start) => {
+                (Ok(()), FaultPhase::Start) => {
                     set.insert(*node);
                 }
-                (Ok(()), Phase::Stop) => {
+                (Ok(()), FaultPhase::Stop | FaultPhase::HealAll) => {
                     set.remove(node);
                 }
                 (Err(e), _) => failures.push(format!("{node}: {e}")),
             }
         }
         let outcome = if failures.is_empty() {
-            Outcome::Installed
+            FaultOutcome::Installed
         } else {
-            Outcome::Indeterminate(failures.join("; "))
+            FaultOutcome::Indeterminate(failures.join("; "))
         };
         (targets.into_iter().collect(), outcome)
     }
 }
 
 impl FaultInjector for Nemesis {
-    fn invoke(&mut self, step: &Step) -> Event {
+    fn invoke(&mut self, step: &Step) -> FaultEvent {
         match step {
             Step::Start(f) => self.start(f),
             Step::Stop(k) => self.stop(*k),
         }
     }
 
-    fn heal_all(&mut self) -> Vec<Event> {
-        let mut events: Vec<Event> = self.active().into_iter().map(|k| self.stop(k)).collect();
+    fn heal_all(&mut self) -> Vec<FaultEvent> {
+        let mut events: Vec<FaultEvent> = self.active().into_iter().map(|k| self.stop(k)).collect();
         // Make sure the filter tables are empty even if we never installed anything
         // (e.g. a controller restarted against a sandbox with leftover rules).
         if self
@@ -458,9 +443,9 @@ impl FaultInjector for Nemesis {
             .any(|t| t != &iptables::render(&Default::default()))
         {
             let outcome = self.apply_filters();
-            if outcome != Outcome::Installed {
+            if outcome != FaultOutcome::Installed {
                 events.push(self.event(
-                    Phase::Stop,
+                    FaultPhase::Stop,
                     FaultKind::Partition,
                     None,
                     Vec::new(),
@@ -519,13 +504,13 @@ mod tests {
         let mut nem = Nemesis::new(exec.clone(), nodes(3), 1);
         let g = grudge::isolate(&nem.node_ids(), NodeId::nth(3));
         let e = nem.start(&Fault::Grudge { grudge: g });
-        assert_eq!(e.outcome, Outcome::Installed);
-        assert_eq!(e.f, "start-partition");
+        assert_eq!(e.outcome, FaultOutcome::Installed);
+        assert_eq!(e.f(), "start-partition");
         assert_eq!(exec.commands().len(), 3);
         exec.clear();
         let e = nem.stop(FaultKind::Partition);
-        assert_eq!(e.f, "stop-partition");
-        assert_eq!(e.targets.len(), 3);
+        assert_eq!(e.f(), "stop-partition");
+        assert_eq!(e.nodes.len(), 3);
         assert_eq!(exec.commands().len(), 3, "all three had rules");
         exec.clear();
         assert!(nem.heal_all().is_empty(), "nothing active");
@@ -548,7 +533,7 @@ mod tests {
             kind: PartitionKind::One,
         });
         assert!(
-            matches!(e.outcome, Outcome::Indeterminate(ref r) if r.contains("lock")),
+            matches!(e.outcome, FaultOutcome::Indeterminate(ref r) if r.contains("lock")),
             "{e}"
         );
     }
@@ -561,18 +546,18 @@ mod tests {
         let e = nem.start(&Fault::Kill {
             nodes: NodeSpec::Minority,
         });
-        assert_eq!(e.targets.len(), 2);
-        assert_eq!(e.outcome, Outcome::Installed);
+        assert_eq!(e.nodes.len(), 2);
+        assert_eq!(e.outcome, FaultOutcome::Installed);
         assert_eq!(nem.active(), vec![FaultKind::Kill]);
         let stop = nem.stop(FaultKind::Kill);
-        assert_eq!(stop.targets, e.targets);
+        assert_eq!(stop.nodes, e.nodes);
         let log = procs.0.lock().unwrap().clone();
         assert_eq!(log.len(), 4);
         assert!(log[2].starts_with("start"));
         let e = nem.start(&Fault::Pause {
             nodes: NodeSpec::One,
         });
-        assert!(matches!(e.outcome, Outcome::Indeterminate(_)));
+        assert!(matches!(e.outcome, FaultOutcome::Indeterminate(_)));
     }
 
     #[test]
@@ -581,17 +566,17 @@ mod tests {
         let e = nem.start(&Fault::Kill {
             nodes: NodeSpec::One,
         });
-        assert!(matches!(e.outcome, Outcome::Skipped(_)), "{e}");
+        assert!(matches!(e.outcome, FaultOutcome::Skipped(_)), "{e}");
         let e = nem.start(&Fault::Partition {
             kind: PartitionKind::Primaries,
         });
-        assert!(matches!(e.outcome, Outcome::Skipped(_)), "{e}");
+        assert!(matches!(e.outcome, FaultOutcome::Skipped(_)), "{e}");
         let mut nem = nem.with_leaders(Arc::new(|| [NodeId::nth(2)].into_iter().collect()));
         let e = nem.start(&Fault::Partition {
             kind: PartitionKind::Primaries,
         });
-        assert_eq!(e.outcome, Outcome::Installed);
-        assert_eq!(e.grudge.unwrap().drops(NodeId::nth(2)).len(), 2);
+        assert_eq!(e.outcome, FaultOutcome::Installed);
+        assert_eq!(e.grudge.unwrap()["n2"].len(), 2);
     }
 
     #[test]
@@ -625,7 +610,7 @@ mod tests {
             p: 1.5,
             nodes: NodeSpec::All,
         });
-        assert!(matches!(bad.outcome, Outcome::Skipped(_)));
+        assert!(matches!(bad.outcome, FaultOutcome::Skipped(_)));
         assert_eq!(nem.heal_all().len(), 1);
         assert!(nem.active().is_empty());
     }

@@ -4,7 +4,7 @@
 //! seed ──► ChaCha8 ──► wait₁, Start(fault) ──► wait₂, Stop(kind) ──► wait₃, Start(…) …
 //!           waits uniform in [0, 2·interval) (Jepsen's stagger), faults and node specs
 //!           drawn uniformly from the configured lists
-//! run(): for each step, wait (interruptible), invoke, hand the Event to the sink;
+//! run(): for each step, wait (interruptible), invoke, hand the FaultEvent to the sink;
 //!        at the time limit or on stop: heal_all
 //! ```
 //!
@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::fault::{Event, Fault, FaultKind};
+use crate::fault::{Fault, FaultEvent, FaultKind};
 use crate::grudge::PartitionKind;
 use crate::nemesis::FaultInjector;
 use crate::spec::NodeSpec;
@@ -178,7 +178,7 @@ pub fn run(
     schedule: &mut Schedule,
     limit: Duration,
     stop: &AtomicBool,
-    mut sink: impl FnMut(Event),
+    mut sink: impl FnMut(FaultEvent),
 ) {
     let end = Instant::now() + limit;
     'steps: for (wait, step) in schedule.by_ref() {
@@ -206,7 +206,7 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fault::{Outcome, Phase};
+    use crate::fault::{FaultOutcome, FaultPhase};
 
     fn cfg() -> ScheduleConfig {
         let mut c = ScheduleConfig::new(vec![FaultKind::Partition, FaultKind::Kill]);
@@ -252,30 +252,21 @@ mod tests {
 
     struct Counting(Vec<String>, Vec<FaultKind>);
     impl FaultInjector for Counting {
-        fn invoke(&mut self, step: &Step) -> Event {
-            let (phase, kind) = match step {
+        fn invoke(&mut self, step: &Step) -> FaultEvent {
+            let e = match step {
                 Step::Start(f) => {
                     self.1.push(f.kind());
-                    (Phase::Start, f.kind())
+                    FaultEvent::start(f.kind(), f.spec(), FaultOutcome::Installed)
                 }
                 Step::Stop(k) => {
                     self.1.retain(|x| x != k);
-                    (Phase::Stop, *k)
+                    FaultEvent::stop(*k, FaultOutcome::Installed)
                 }
             };
-            self.0.push(Event::f(phase, kind));
-            Event {
-                time_ns: 0,
-                f: Event::f(phase, kind),
-                phase,
-                kind,
-                fault: None,
-                targets: vec![],
-                grudge: None,
-                outcome: Outcome::Installed,
-            }
+            self.0.push(e.f());
+            e
         }
-        fn heal_all(&mut self) -> Vec<Event> {
+        fn heal_all(&mut self) -> Vec<FaultEvent> {
             let active = std::mem::take(&mut self.1);
             active
                 .into_iter()
@@ -299,8 +290,14 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(2));
         assert!(!events.is_empty());
         assert!(inj.1.is_empty(), "everything healed");
-        let starts = events.iter().filter(|e| e.phase == Phase::Start).count();
-        let stops = events.iter().filter(|e| e.phase == Phase::Stop).count();
+        let starts = events
+            .iter()
+            .filter(|e| e.phase == FaultPhase::Start)
+            .count();
+        let stops = events
+            .iter()
+            .filter(|e| e.phase == FaultPhase::Stop)
+            .count();
         assert_eq!(starts, stops);
     }
 

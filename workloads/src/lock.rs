@@ -25,13 +25,13 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use checkers::check::{CheckInput, Checker, CheckerResult};
 use checkers::history::{End, History, Key, Kind, Payload, PayloadError, Process};
 use checkers::lock::{AcquireOutcome, LockAction, LockCall, WriteOutcome};
 use checkers::verdict::Validity;
 use harness::generator::{Ctx, Generator, Outcome, Poll};
 use harness::history::Codec;
 use harness::interpreter::{Client, Completion};
-use harness::results::CheckerResult;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -558,6 +558,21 @@ pub fn calls(history: &History<LockRecord>) -> Vec<LockCall> {
     out
 }
 
+/// The lock workload's checker: mutual exclusion, fencing, token order ([`check`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LockSafety;
+
+impl Checker for LockSafety {
+    fn name(&self) -> &str {
+        "lock"
+    }
+
+    fn check(&self, input: &CheckInput<'_>) -> Result<CheckerResult, checkers::InputError> {
+        let history = History::<LockRecord>::from_records(input.records)?;
+        Ok(check(&history))
+    }
+}
+
 /// Checks a lock history: mutual exclusion, fencing, token order.
 pub fn check(history: &History<LockRecord>) -> CheckerResult {
     let started = std::time::Instant::now();
@@ -571,7 +586,7 @@ pub fn check(history: &History<LockRecord>) -> CheckerResult {
             Validity::Invalid
         },
         summary: report.describe(),
-        details: serde_json::to_value(&report).unwrap_or_default(),
+        details: checkers::check::details(&report),
         millis: started.elapsed().as_millis() as u64,
     }
 }
@@ -625,17 +640,12 @@ impl<L: Lock> harness::run::Workload for LockWorkload<L> {
         LockCodec
     }
 
-    fn check(
-        &self,
-        records: &[checkers::history::Record],
-        _budget: checkers::linearizability::Budget,
-    ) -> Result<Vec<CheckerResult>, checkers::InputError> {
-        let history = History::<LockRecord>::from_records(records)?;
-        Ok(vec![check(&history)])
+    fn checkers(&self) -> Vec<Box<dyn Checker>> {
+        vec![Box::new(LockSafety)]
     }
 
-    fn is_write(&self, f: &str) -> bool {
-        f == "acquire"
+    fn writes(&self) -> &'static [&'static str] {
+        &["acquire"]
     }
 }
 

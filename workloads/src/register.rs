@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use checkers::check::{CheckInput, Checker, CheckerResult};
 use checkers::history::{History, Key as HistoryKey};
 use checkers::linearizability::Budget;
 use checkers::model::{CasOp, CasRegister};
@@ -30,7 +31,6 @@ use checkers::verdict::Validity;
 use harness::generator::{Ctx, Generator, Poll};
 use harness::history::Codec;
 use harness::interpreter::{Client, Completion};
-use harness::results::CheckerResult;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -293,6 +293,22 @@ impl Codec for RegisterCodec {
     }
 }
 
+/// The register workload's checker: linearizability per key with the cas-register
+/// model ([`check`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Linearizability;
+
+impl Checker for Linearizability {
+    fn name(&self) -> &str {
+        "linearizability"
+    }
+
+    fn check(&self, input: &CheckInput<'_>) -> Result<CheckerResult, checkers::InputError> {
+        let history = History::<CasOp>::from_records(input.records)?;
+        Ok(check(&history, input.budget))
+    }
+}
+
 /// Checks a register history for linearizability, per key, within `budget`.
 pub fn check(history: &History<CasOp>, budget: Budget) -> CheckerResult {
     let verdict = checkers::linearizability::check(history, &CasRegister, budget);
@@ -319,7 +335,7 @@ pub fn check(history: &History<CasOp>, budget: Budget) -> CheckerResult {
         valid: verdict.valid,
         summary,
         millis: verdict.stats.micros / 1000,
-        details: serde_json::to_value(&verdict).unwrap_or_default(),
+        details: checkers::check::details(&verdict),
     }
 }
 
@@ -391,17 +407,12 @@ impl<K: Kv> harness::run::Workload for RegisterWorkload<K> {
         RegisterCodec
     }
 
-    fn check(
-        &self,
-        records: &[checkers::history::Record],
-        budget: Budget,
-    ) -> Result<Vec<CheckerResult>, checkers::InputError> {
-        let history = History::<CasOp>::from_records(records)?;
-        Ok(vec![check(&history, budget)])
+    fn checkers(&self) -> Vec<Box<dyn Checker>> {
+        vec![Box::new(Linearizability)]
     }
 
-    fn is_write(&self, f: &str) -> bool {
-        matches!(f, "write" | "cas")
+    fn writes(&self) -> &'static [&'static str] {
+        &["write", "cas"]
     }
 }
 

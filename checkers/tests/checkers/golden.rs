@@ -103,13 +103,16 @@ fn c50_bad_hard_keys_run_out_of_budget_not_memory() {
         started.elapsed() < budget + Duration::from_secs(2),
         "overran its budget"
     );
-    assert_eq!(v.valid, Validity::Invalid);
+    // On a loaded machine some illegal keys may also run out of time before they are
+    // decided; what must hold is that at least one is found, and that no key outside
+    // the illegal set is ever called illegal.
+    assert_eq!(v.valid, Validity::Invalid, "{v}");
     for k in &v.keys {
         if ["1", "2", "3", "4", "6", "8"]
             .iter()
             .any(|i| k.key == key(i))
         {
-            assert_eq!(k.valid, Validity::Invalid, "key {:?}: {v}", k.key);
+            assert_ne!(k.valid, Validity::Valid, "key {:?}: {v}", k.key);
         } else {
             assert_ne!(k.valid, Validity::Invalid, "key {:?}: {v}", k.key);
         }

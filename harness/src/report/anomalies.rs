@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 
 use checkers::lock::{Hold, LockAnomaly, LockReport};
-use checkers::split_brain::{Recovery, SplitBrainReport};
+use checkers::split_brain::SplitBrainReport;
 
-use super::input::{Anomaly, Availability, CheckerVerdict, Op, Process, Span};
+use super::input::{Anomaly, CheckerVerdict, Op, Process, Span};
 use crate::results::{CheckerResult, Results};
 
 /// Finds a client process's ops by time.
@@ -204,19 +204,6 @@ pub fn verdicts(results: &Results, ops: &[Op]) -> Vec<CheckerVerdict> {
     results.checkers.iter().map(|r| verdict(r, ops)).collect()
 }
 
-/// Fills `leader_after` from the split-brain checker's recovery times (matched by
-/// fault label and start).
-pub fn add_recovery(availability: &mut [Availability], recovery: &[Recovery]) {
-    for a in availability {
-        if let Some(r) = recovery
-            .iter()
-            .find(|r| r.fault == a.fault && r.start == a.start)
-        {
-            a.leader_after = r.leader_after;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,28 +303,5 @@ mod tests {
             ..result
         };
         assert!(verdict(&other, &[]).anomalies.is_empty());
-    }
-
-    #[test]
-    fn recovery_fills_leader_after() {
-        let mut a = vec![Availability {
-            fault: "kill n1".into(),
-            start: 5,
-            end: None,
-            first_ok_write_after: None,
-            leader_after: None,
-            error_rate: None,
-            recovered_after_heal: None,
-        }];
-        add_recovery(
-            &mut a,
-            &[Recovery {
-                fault: "kill n1".into(),
-                start: 5,
-                leader_after: Some(42),
-                write_after: None,
-            }],
-        );
-        assert_eq!(a[0].leader_after, Some(42));
     }
 }

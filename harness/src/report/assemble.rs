@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! <run dir>/test.json ─────► Summary (name, target, workload, nemesis, seed, command)
-//! <run dir>/history.jsonl ─► ops ─► fault windows (start-/stop- nemesis ops, run::fault_windows)
-//!                                └► availability per fault (+ leader times from split-brain)
+//! <run dir>/history.jsonl ─► ops ─► fault windows (checkers::faults::windows)
 //! Results (results.json) ──► verdicts with anomalies (anomalies::verdicts)
+//!                        ├► availability per fault (computed once, by the checkers)
 //!                        └► leader changes (the split-brain checker's details)
 //! ```
 //!
@@ -16,20 +16,15 @@
 use std::io;
 use std::path::Path;
 
-use checkers::split_brain::{LeaderChange, Recovery};
+use checkers::split_brain::LeaderChange;
 
 use super::input::{Op, ReportInput, Summary};
-use super::{anomalies, stats, write_artifacts};
+use super::{anomalies, write_artifacts};
 use crate::results::Results;
 use crate::store::files;
 
-/// Builds the report input of the run in `dir`. `is_write` says which operation
-/// names are writes (for availability: the first successful write after a fault).
-pub fn assemble(
-    dir: &Path,
-    results: &Results,
-    is_write: impl Fn(&str) -> bool,
-) -> io::Result<ReportInput> {
+/// Builds the report input of the run in `dir` from its files and its results.
+pub fn assemble(dir: &Path, results: &Results) -> io::Result<ReportInput> {
     let test: serde_json::Value = match std::fs::read(dir.join(files::TEST)) {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
         Err(e) if e.kind() == io::ErrorKind::NotFound => serde_json::Value::Null,
@@ -55,7 +50,7 @@ pub fn assemble(
         .enumerate()
         .map(|(i, r)| Op::from_record(r, i as u64))
         .collect();
-    let faults = crate::run::fault_windows(&records);
+    let faults = checkers::faults::windows(&records);
 
     let split_brain = results.checkers.iter().find(|c| c.name == "split-brain");
     let detail = |field: &str| split_brain.and_then(|c| c.details.get(field)).cloned();
@@ -63,12 +58,6 @@ pub fn assemble(
         .and_then(|r| r.get("leader_changes").cloned())
         .and_then(|l| serde_json::from_value(l).ok())
         .unwrap_or_default();
-    let recovery: Vec<Recovery> = detail("recovery")
-        .and_then(|r| serde_json::from_value(r).ok())
-        .unwrap_or_default();
-
-    let mut availability = stats::availability(&super::pairs::pair(&ops), &faults, is_write);
-    anomalies::add_recovery(&mut availability, &recovery);
     let verdicts = anomalies::verdicts(results, &ops);
     Ok(ReportInput {
         summary: summary(&test, dir),
@@ -76,17 +65,13 @@ pub fn assemble(
         ops,
         faults,
         leader_changes,
-        availability,
+        availability: results.availability.clone(),
     })
 }
 
 /// [`assemble`], then writes `report.html`, `latency.svg` and `rate.svg` into `dir`.
-pub fn write_run_report(
-    dir: &Path,
-    results: &Results,
-    is_write: impl Fn(&str) -> bool,
-) -> io::Result<()> {
-    let input = assemble(dir, results, is_write)?;
+pub fn write_run_report(dir: &Path, results: &Results) -> io::Result<()> {
+    let input = assemble(dir, results)?;
     write_artifacts(&input, dir)
 }
 

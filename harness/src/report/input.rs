@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use checkers::split_brain::{FaultWindow, LeaderChange};
+pub use checkers::faults::{Availability, FaultWindow};
+pub use checkers::split_brain::LeaderChange;
 
 /// Everything the report shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,8 +21,8 @@ pub struct ReportInput {
     /// New leaders as the status observer saw them.
     #[serde(default)]
     pub leader_changes: Vec<LeaderChange>,
-    /// How the system fared during and after each fault (see
-    /// [`availability`](super::availability)).
+    /// How the system fared during and after each fault (computed by the checkers, see
+    /// `checkers::faults::availability`).
     #[serde(default)]
     pub availability: Vec<Availability>,
 }
@@ -156,29 +157,6 @@ impl Op {
             error: None,
         }
     }
-}
-
-/// How the system fared during and after one fault. All durations in ns; `None`
-/// means "did not happen in the run" (or "not measured").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Availability {
-    pub fault: String,
-    pub start: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<u64>,
-    /// From the fault's start to the first write that completed ok.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_ok_write_after: Option<u64>,
-    /// From the fault's start until the cluster had a leader again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub leader_after: Option<u64>,
-    /// Share of client operations completing during the fault that failed or timed
-    /// out (fail + info over all completions), 0.0..=1.0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_rate: Option<f64>,
-    /// From the heal to the first write that completed ok.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recovered_after_heal: Option<u64>,
 }
 
 /// Longest `value` text kept per op when converting from a history.

@@ -49,12 +49,3 @@ pub fn write_artifacts(input: &ReportInput, dir: &std::path::Path) -> std::io::R
     html::write(input, &dir.join(files::REPORT))?;
     plot::write_plots(&input.ops, &input.faults, dir)
 }
-
-/// Availability per fault measured on `ops` (see [`stats::availability`]).
-pub fn availability(
-    ops: &[Op],
-    faults: &[FaultWindow],
-    is_write: impl Fn(&str) -> bool,
-) -> Vec<Availability> {
-    stats::availability(&pairs::pair(ops), faults, is_write)
-}

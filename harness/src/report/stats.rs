@@ -1,9 +1,9 @@
-//! Numbers derived from the calls: counts per operation and outcome, latency
-//! percentiles, and availability per fault.
+//! Numbers derived from the calls: counts per operation and outcome, and latency
+//! percentiles. (Availability per fault is the checkers' `faults::availability`.)
 
 use std::collections::BTreeMap;
 
-use super::input::{Availability, FaultWindow, Process};
+use super::input::Process;
 use super::pairs::{Call, Outcome};
 
 /// Counts and latencies of one operation function (`f`).
@@ -72,62 +72,6 @@ pub fn per_f(calls: &[Call<'_>]) -> BTreeMap<String, FStats> {
     out
 }
 
-/// Availability per fault, measured on the calls: the first ok write after the
-/// fault began, the share of client calls completing during the fault that failed or
-/// were indeterminate, and the first ok write after the heal. `is_write` says which
-/// `f`s are writes. `leader_after` is left empty (it comes from the status observer,
-/// see `checkers::split_brain::recovery`).
-pub fn availability(
-    calls: &[Call<'_>],
-    faults: &[FaultWindow],
-    is_write: impl Fn(&str) -> bool,
-) -> Vec<Availability> {
-    let client: Vec<&Call<'_>> = calls
-        .iter()
-        .filter(|c| c.process != Process::Nemesis)
-        .collect();
-    let mut ok_writes: Vec<u64> = client
-        .iter()
-        .filter(|c| c.outcome == Outcome::Ok && is_write(c.f()))
-        .filter_map(|c| c.end())
-        .collect();
-    ok_writes.sort_unstable();
-    let first_ok_write_from = |t: u64| {
-        let i = ok_writes.partition_point(|&w| w < t);
-        ok_writes.get(i).map(|&w| w - t)
-    };
-    let history_end = calls
-        .iter()
-        .map(|c| c.end().unwrap_or(c.start()))
-        .max()
-        .unwrap_or(0);
-    faults
-        .iter()
-        .map(|f| {
-            let end = f.end.unwrap_or(history_end);
-            let (mut done, mut bad) = (0u64, 0u64);
-            for c in &client {
-                let Some(t) = c.end() else { continue };
-                if t >= f.start && t <= end {
-                    done += 1;
-                    if matches!(c.outcome, Outcome::Fail | Outcome::Info) {
-                        bad += 1;
-                    }
-                }
-            }
-            Availability {
-                fault: f.fault.clone(),
-                start: f.start,
-                end: f.end,
-                first_ok_write_after: first_ok_write_from(f.start),
-                leader_after: None,
-                error_rate: (done > 0).then(|| bad as f64 / done as f64),
-                recovered_after_heal: f.end.and_then(first_ok_write_from),
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::input::{Op, OpKind};
@@ -144,7 +88,7 @@ mod tests {
     }
 
     #[test]
-    fn counts_and_availability_follow_the_calls() {
+    fn counts_follow_the_calls() {
         let ops = vec![
             Op::client(0, 0, 0, OpKind::Invoke, "write"),
             Op::client(1, 10, 0, OpKind::Ok, "write"),
@@ -163,16 +107,5 @@ mod tests {
         assert_eq!(s["write"].info, 1);
         assert_eq!(s["read"].fail, 1);
         assert_eq!(s["write"].ok_latency.unwrap().max, 60);
-        let faults = vec![FaultWindow {
-            fault: "partition".into(),
-            start: 90,
-            end: Some(190),
-        }];
-        let a = availability(&calls, &faults, |f| f == "write");
-        assert_eq!(a[0].first_ok_write_after, Some(170));
-        assert_eq!(a[0].recovered_after_heal, Some(70));
-        // Completions in [90, 190]: info at 150, fail at 160, ok at 180.
-        let rate = a[0].error_rate.unwrap();
-        assert!((rate - 2.0 / 3.0).abs() < 1e-9, "{rate}");
     }
 }

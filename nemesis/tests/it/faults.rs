@@ -5,7 +5,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use harness::cluster::{probe, wait, NodeId};
-use nemesis::{Fault, FaultKind, Nemesis, NodeSpec, Outcome, Phase, Schedule, ScheduleConfig};
+use nemesis::{
+    Fault, FaultKind, FaultOutcome, FaultPhase, Nemesis, NodeSpec, Schedule, ScheduleConfig,
+};
 
 use crate::support::{down, echo_cluster};
 
@@ -19,14 +21,14 @@ fn kill_closes_the_port_and_stop_restarts() {
     let cluster = echo_cluster("nkill", 3, port);
     let mut nem = Nemesis::for_cluster(&cluster, 5);
     let e = nem.start(&Fault::Kill { nodes: only(2) });
-    assert_eq!(e.outcome, Outcome::Installed);
-    assert_eq!(e.targets, vec![NodeId::nth(2)]);
+    assert_eq!(e.outcome, FaultOutcome::Installed);
+    assert_eq!(e.nodes, vec!["n2".to_string()]);
     assert!(!cluster.is_running(NodeId::nth(2)));
     assert!(cluster
         .connect(NodeId::nth(2), port, Duration::from_millis(300))
         .is_err());
     let e = nem.stop(FaultKind::Kill);
-    assert_eq!(e.outcome, Outcome::Installed);
+    assert_eq!(e.outcome, FaultOutcome::Installed);
     cluster
         .wait_for_port(NodeId::nth(2), port, Duration::from_secs(20))
         .unwrap();
@@ -59,7 +61,7 @@ fn total_loss_cuts_a_node_and_heal_restores_it() {
         p: 1.0,
         nodes: only(3),
     });
-    assert_eq!(e.outcome, Outcome::Installed);
+    assert_eq!(e.outcome, FaultOutcome::Installed);
     let m = cluster.reachability(port, Duration::from_millis(400));
     for ((a, b), ok) in &m {
         let touches_n3 = *a == NodeId::nth(3) || *b == NodeId::nth(3);
@@ -96,11 +98,17 @@ fn a_seeded_schedule_runs_bounded_and_leaves_everything_healed() {
         |e| events.push(e),
     );
     assert!(events.len() >= 2, "{events:?}");
-    let starts = events.iter().filter(|e| e.phase == Phase::Start).count();
-    let stops = events.iter().filter(|e| e.phase == Phase::Stop).count();
+    let starts = events
+        .iter()
+        .filter(|e| e.phase == FaultPhase::Start)
+        .count();
+    let stops = events
+        .iter()
+        .filter(|e| e.phase == FaultPhase::Stop)
+        .count();
     assert_eq!(starts, stops, "every start has its stop");
     for e in &events {
-        assert!(!matches!(e.outcome, Outcome::Indeterminate(_)), "{e}");
+        assert!(!matches!(e.outcome, FaultOutcome::Indeterminate(_)), "{e}");
         serde_json::to_string(e).unwrap();
     }
     assert!(nem.active().is_empty());

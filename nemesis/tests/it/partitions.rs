@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use harness::cluster::{probe, wait, NodeId};
 use nemesis::grudge::{self, Grudge, PartitionKind};
-use nemesis::{Fault, FaultKind, Nemesis, Outcome};
+use nemesis::{Fault, FaultKind, FaultOutcome, Nemesis};
 
 use crate::support::{down, echo_cluster};
 
@@ -50,7 +50,7 @@ fn every_partition_kind_gives_its_exact_matrix_and_heals() {
         let g = grudge::compute(kind, &nodes, &leaders);
         assert!(!g.is_empty(), "{kind} cuts something");
         let e = nem.start(&Fault::Grudge { grudge: g.clone() });
-        assert_eq!(e.outcome, Outcome::Installed, "{kind}: {e}");
+        assert_eq!(e.outcome, FaultOutcome::Installed, "{kind}: {e}");
         let got = cluster.reachability(port, PROBE);
         assert_eq!(
             got,
@@ -82,7 +82,7 @@ fn every_partition_kind_gives_its_exact_matrix_and_heals() {
             );
         }
         let healed = nem.stop(FaultKind::Partition);
-        assert_eq!(healed.outcome, Outcome::Installed);
+        assert_eq!(healed.outcome, FaultOutcome::Installed);
         assert_eq!(
             cluster.reachability(port, PROBE),
             probe::full_matrix(&nodes),
@@ -102,7 +102,7 @@ fn one_way_cut_drops_only_one_direction_of_udp() {
     let e = nem.start(&Fault::Grudge {
         grudge: grudge::one_way(&[n1], &[n2]),
     });
-    assert_eq!(e.outcome, Outcome::Installed);
+    assert_eq!(e.outcome, FaultOutcome::Installed);
     let udp = |from: NodeId, to: NodeId| -> bool {
         let from_ns = cluster.node(from).unwrap().ns.clone();
         let to_ns = cluster.node(to).unwrap().ns.clone();

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use checkers::faults::{FaultEvent, FaultKind, FaultOutcome};
 use harness::cluster::Cluster;
 use harness::run::{self, FaultPlan, LeaderQuery, Plan, RunOptions, RunOutcome};
 use harness::target::Target;
@@ -29,13 +30,20 @@ impl FaultPlan for KillLeader {
         leaders: LeaderQuery,
         limit: Duration,
         stop: &AtomicBool,
-        record: &mut dyn FnMut(&str, serde_json::Value),
+        record: &mut dyn FnMut(FaultEvent),
     ) {
         let started = Instant::now();
         // Waiting for the run's clock, not for a condition: the fault's moment.
         let wait_until = |t: Duration| {
             while started.elapsed() < t && !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        let outcome = |failures: Vec<String>| {
+            if failures.is_empty() {
+                FaultOutcome::Installed
+            } else {
+                FaultOutcome::Indeterminate(failures.join("; "))
             }
         };
         wait_until(limit / 3);
@@ -46,18 +54,15 @@ impl FaultPlan for KillLeader {
             .filter_map(|id| cluster.kill(*id).err().map(|e| format!("{id}: {e}")))
             .collect();
         record(
-            "start-kill",
-            serde_json::json!({ "targets": names, "errors": killed }),
+            FaultEvent::start(FaultKind::Kill, "primaries", outcome(killed))
+                .with_nodes(names.clone()),
         );
         wait_until(2 * limit / 3);
         let restarted: Vec<String> = victims
             .iter()
             .filter_map(|id| cluster.start(*id).err().map(|e| format!("{id}: {e}")))
             .collect();
-        record(
-            "stop-kill",
-            serde_json::json!({ "targets": names, "errors": restarted }),
-        );
+        record(FaultEvent::stop(FaultKind::Kill, outcome(restarted)).with_nodes(names));
     }
 }
 
@@ -133,7 +138,7 @@ pub fn lock<K: Kv + Lock>(name: &str, target: Arc<dyn Target>, make: Clients<K>)
 
 /// The run finished, every checker said valid, and enough ops succeeded.
 pub fn assert_valid(outcome: &RunOutcome, checkers: &[&str]) {
-    let summary = outcome.results.render_text();
+    let summary = harness::results::render_text(&outcome.results);
     eprintln!("{summary}\nstore: {}", outcome.dir.display());
     assert!(
         outcome.harness_error.is_none(),
