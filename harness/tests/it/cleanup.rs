@@ -113,7 +113,12 @@ fn clean_removes_what_a_sigkilled_controller_left() {
     assert!(report.errors.is_empty(), "{report:?}");
     if let Ok(stale) = still_registered {
         assert!(stale, "a dead controller's run is stale");
-        assert_eq!(report.runs, vec![run.clone()], "{report:?}");
+        // Another controller's sweep may still win the race between the look-up and
+        // `clean`; whoever removed it, it is gone below, and `clean` names no other run.
+        assert!(
+            report.runs.is_empty() || report.runs == vec![run.clone()],
+            "{report:?}"
+        );
     }
     assert!(namespaces_of(&run).is_empty());
     poll_until(Duration::from_secs(5), "the echo server to be gone", || {
