@@ -128,3 +128,111 @@ fn jepsen_history_edn_bare_maps_and_records_check() {
         Validity::Invalid
     );
 }
+
+/// One register history in each source format: `write 1`, then `read → <read>`.
+fn write_then_read(read: &str) -> [(Format, String); 3] {
+    let json_read = if read == "nil" { "null" } else { read };
+    [
+        (
+            Format::Jsonl,
+            format!(
+                "{{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1}}\n\
+                 {{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":1}}\n\
+                 {{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}}\n\
+                 {{\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"value\":{json_read}}}\n"
+            ),
+        ),
+        (
+            Format::Edn,
+            format!(
+                "({{:type :invoke, :f :write, :value 1, :process 0}}\n \
+                 {{:type :ok, :f :write, :value 1, :process 0}}\n \
+                 {{:type :invoke, :f :read, :value nil, :process 1}}\n \
+                 {{:type :ok, :f :read, :value {read}, :process 1}})\n"
+            ),
+        ),
+        (
+            Format::JepsenLog,
+            format!(
+                "INFO  jepsen.util - 0\t:invoke\t:write\t1\n\
+                 INFO  jepsen.util - 0\t:ok\t:write\t1\n\
+                 INFO  jepsen.util - 1\t:invoke\t:read\tnil\n\
+                 INFO  jepsen.util - 1\t:ok\t:read\t{read}\n"
+            ),
+        ),
+    ]
+}
+
+fn verdict_of_text(text: &str, want: Format) -> Validity {
+    let (format, records) = checkers::format::read(text.as_bytes(), None).expect(text);
+    assert_eq!(format, want, "{text}");
+    let history = History::<RegisterOp>::from_records(&records).expect(text);
+    check(&history, &Register, true, Duration::from_secs(5)).valid
+}
+
+#[test]
+fn an_ok_read_of_nil_means_never_written_in_every_format() {
+    // Knossos would accept this nil read (its models take nil as "unknown"); faultline,
+    // like Porcupine, reads nil as "the register holds nothing", which after an
+    // acknowledged write is a lost write.
+    for (format, text) in write_then_read("nil") {
+        assert_eq!(
+            verdict_of_text(&text, format),
+            Validity::Invalid,
+            "{format}"
+        );
+    }
+    for (format, text) in write_then_read("1") {
+        assert_eq!(verdict_of_text(&text, format), Validity::Valid, "{format}");
+    }
+    // Before any write, nil is the initial value.
+    let first = "({:type :invoke, :f :read, :value nil, :process 1}\n \
+                 {:type :ok, :f :read, :value nil, :process 1})";
+    assert_eq!(verdict_of_text(first, Format::Edn), Validity::Valid);
+}
+
+#[test]
+fn ops_are_ordered_by_file_position_not_time() {
+    // By position: write 1 completes, then the read sees 1: valid. Sorted by :time
+    // (or :index) the read would come first and see a value not yet written.
+    let by_position = "\
+{:index 7, :time 900, :type :invoke, :process 0, :f :write, :value 1}
+{:index 8, :time 950, :type :ok, :process 0, :f :write, :value 1}
+{:index 1, :time 100, :type :invoke, :process 1, :f :read, :value nil}
+{:index 2, :time 200, :type :ok, :process 1, :f :read, :value 1}
+";
+    assert_eq!(verdict_of_text(by_position, Format::Edn), Validity::Valid);
+    // And the other way round: the times say "concurrent", the file says "after".
+    let stale = "\
+{:index 0, :time 100, :type :invoke, :process 0, :f :write, :value 1}
+{:index 3, :time 400, :type :ok, :process 0, :f :write, :value 1}
+{:index 1, :time 200, :type :invoke, :process 1, :f :read, :value nil}
+{:index 2, :time 300, :type :ok, :process 1, :f :read, :value nil}
+";
+    assert_eq!(verdict_of_text(stale, Format::Edn), Validity::Invalid);
+}
+
+#[test]
+fn non_integer_processes_are_the_nemesis() {
+    let text = "\
+[{:type :invoke, :f :write, :value 1, :process 0}
+ {:type :info, :f :start, :value nil, :process :nemesis}
+ {:type :info, :f :start, :value [:isolated {\"n1\" #{\"n2\"}}], :process :nemesis}
+ {:type :info, :f :bump, :value {\"n1\" 30}, :process :clock}
+ {:type :info, :f :kill, :value \"n2\", :process \"n2-killer\"}
+ {:type :ok, :f :write, :value 1, :process 0}]
+";
+    let (_, records) = checkers::format::read(text.as_bytes(), None).expect("reads");
+    let nemesis = records
+        .iter()
+        .filter(|r| r.process == Process::Nemesis)
+        .count();
+    assert_eq!(nemesis, 4);
+    // Never paired, never checked: the history is the one write.
+    let history = History::<RegisterOp>::from_records(&records).expect("well-formed");
+    assert_eq!(history.calls().len(), 1);
+    assert_eq!(
+        check(&history, &Register, true, Duration::from_secs(5)).valid,
+        Validity::Valid
+    );
+}
