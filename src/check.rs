@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use checkers::format::{self, Format};
 use checkers::history::{History, HistoryWriter, Process, Record};
 use checkers::linearizability::{check_with, Budget, Options};
-use checkers::model::{CasRegister, Kv, Model, Mutex, Register};
+use checkers::model::{
+    is_multi_register_txn, CasRegister, Initial, Kv, Model, MultiRegister, Mutex, Register,
+};
 use checkers::verdict::{Validity, Verdict};
 use checkers::InputError;
 
@@ -23,13 +25,16 @@ use crate::exit;
 /// Which model to check against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ModelName {
-    /// Guess from the ops' `f`s: get/put/append → kv, acquire/release → mutex,
-    /// cas → cas-register, read/write → register.
+    /// Guess from the ops' `f`s: txn of :read/:write → multi-register, get/put/append
+    /// → kv, acquire/release → mutex, cas → cas-register, read/write → register.
     Auto,
     Register,
     CasRegister,
     Kv,
     Mutex,
+    /// Knossos's multi-register: txns of reads and writes over named registers
+    /// (`:f :txn, :value [[:read :x nil] [:write :y 2]]`), linearizable as a whole.
+    MultiRegister,
 }
 
 /// A history format on the command line.
@@ -68,6 +73,10 @@ pub struct CheckArgs {
     /// Model to check against.
     #[arg(long, value_enum, default_value_t = ModelName::Auto)]
     pub model: ModelName,
+    /// Value every register starts with (register, cas-register, multi-register), e.g.
+    /// 0 for Knossos's (cas-register 0). Default: nil.
+    #[arg(long, value_name = "INT", allow_hyphen_values = true)]
+    pub initial_value: Option<i64>,
     /// Time budget per file, e.g. 60s, 500ms, 2m; past it unfinished keys are unknown.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub time_limit: Duration,
@@ -197,7 +206,12 @@ fn guess_model(records: &[Record]) -> ModelName {
             .iter()
             .any(|r| matches!(r.process, Process::Client(_)) && names.contains(&r.f.as_str()))
     };
-    if has(&["get", "put", "append"]) {
+    if records
+        .iter()
+        .any(|r| matches!(r.process, Process::Client(_)) && is_multi_register_txn(r))
+    {
+        ModelName::MultiRegister
+    } else if has(&["get", "put", "append"]) {
         ModelName::Kv
     } else if has(&["acquire", "release"]) {
         ModelName::Mutex
@@ -271,13 +285,37 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
             m => m,
         };
         let reps = args.bench.unwrap_or(1);
+        let initial = args.initial_value;
+        if initial.is_some() && matches!(model, ModelName::Kv | ModelName::Mutex) {
+            eprintln!(
+                "error: {}: --initial-value applies to the register, cas-register and \
+                 multi-register models, not {}",
+                file.display(),
+                clap::ValueEnum::to_possible_value(&model)
+                    .map_or_else(|| format!("{model:?}"), |v| v.get_name().to_owned())
+            );
+            return Ok(exit::BAD_INPUT);
+        }
         let result = match model {
             ModelName::Kv => run_model(&Kv, &records, &file, options, reps),
             ModelName::Mutex => run_model(&Mutex, &records, &file, options, reps),
-            ModelName::CasRegister => run_model(&CasRegister, &records, &file, options, reps),
-            ModelName::Register | ModelName::Auto => {
-                run_model(&Register, &records, &file, options, reps)
+            ModelName::CasRegister => run_model(
+                &Initial::new(CasRegister, initial),
+                &records,
+                &file,
+                options,
+                reps,
+            ),
+            ModelName::MultiRegister => {
+                run_model(&MultiRegister::new(initial), &records, &file, options, reps)
             }
+            ModelName::Register | ModelName::Auto => run_model(
+                &Initial::new(Register, initial),
+                &records,
+                &file,
+                options,
+                reps,
+            ),
         };
         let Ok((verdict, mut times)) = result else {
             return Ok(exit::BAD_INPUT);

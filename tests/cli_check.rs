@@ -170,3 +170,74 @@ fn bench_prints_timings_and_peak_memory() {
         "{s}"
     );
 }
+
+fn testdata(rel: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("checkers/testdata")
+        .join(rel);
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn jepsen_logs_with_timeouts_check_as_cas_registers() {
+    let out = faultline(&["check", &testdata("jepsen/etcd-timeouts-ok.log")]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("cas-register model"), "{stdout}");
+    let bad = faultline(&["check", &testdata("jepsen/etcd-timeouts-bad.log")]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad.stdout));
+}
+
+#[test]
+fn multi_register_is_auto_detected_and_checked_as_a_whole() {
+    let out = faultline(&["check", &testdata("knossos/multi-register-ok.edn")]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("multi-register model"), "{stdout}");
+    let torn = faultline(&["check", &testdata("knossos/multi-register-torn-read.edn")]);
+    assert_eq!(torn.status.code(), Some(1), "{}", text(&torn.stdout));
+    let explicit = faultline(&[
+        "check",
+        "--model",
+        "multi-register",
+        "--initial-value",
+        "0",
+        &testdata("knossos/multi-register-ok.edn"),
+    ]);
+    assert_eq!(
+        explicit.status.code(),
+        Some(1),
+        "z read nil but starts at 0"
+    );
+}
+
+#[test]
+fn initial_value_starts_the_register_there() {
+    let path = scratch("starts-at-0.edn");
+    std::fs::write(
+        &path,
+        "({:process 0, :type :invoke, :f :read, :value nil}\n \
+         {:process 0, :type :ok, :f :read, :value 0}\n \
+         {:process 1, :type :invoke, :f :cas, :value [0 3]}\n \
+         {:process 1, :type :ok, :f :cas, :value [0 3]})\n",
+    )
+    .expect("write");
+    let p = path.to_str().expect("utf-8");
+    assert_eq!(faultline(&["check", p]).status.code(), Some(1));
+    let zero = faultline(&["check", "--initial-value", "0", p]);
+    assert_eq!(zero.status.code(), Some(0), "{}", text(&zero.stdout));
+    let negative = faultline(&["check", "--initial-value", "-1", p]);
+    assert_eq!(
+        negative.status.code(),
+        Some(1),
+        "{}",
+        text(&negative.stderr)
+    );
+    let kv = faultline(&["check", "--initial-value", "0", &golden("c01-ok.txt")]);
+    assert_eq!(kv.status.code(), Some(254));
+    assert!(
+        text(&kv.stderr).contains("--initial-value applies to the register"),
+        "{}",
+        text(&kv.stderr)
+    );
+}

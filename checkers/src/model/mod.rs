@@ -23,9 +23,15 @@
 //! | [`CasRegister`]  | read, write, cas                  | `Option<i64>`, initially nil       |
 //! | [`Kv`]           | get, put, append, cas (per key)   | the value's (length, hash)         |
 //! | [`Mutex`]        | acquire, release                  | held or free                       |
+//! | [`MultiRegister`] | txn of reads and writes over named registers | each register's value, initially nil |
+//!
+//! [`Initial`] starts a register model at a value other than nil (Knossos's
+//! `(cas-register 0)`).
 
 mod cas_register;
+mod initial;
 mod kv;
+mod multi_register;
 mod mutex;
 mod register;
 mod text;
@@ -34,7 +40,12 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 pub use cas_register::{CasOp, CasRegister};
+pub use initial::Initial;
 pub use kv::{Kv, KvOp};
+pub use multi_register::{
+    is_multi_register_txn, Access, MicroOp, MultiRegister, MultiRegisterCall, MultiRegisterOp,
+    Registers,
+};
 pub use mutex::{Mutex, MutexOp};
 pub use register::{Register, RegisterOp};
 pub use text::Text;
