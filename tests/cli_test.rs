@@ -116,6 +116,43 @@ fn a_short_run_is_valid_leaves_its_artifacts_and_rechecks_the_same() {
     let (again, _) = faultline(&["check", run.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     assert!(String::from_utf8_lossy(&again.stdout).contains("linearizability  VALID"));
+
+    // Its history exports to EDN with Jepsen's keywords, and reads back the same.
+    let edn = store.join("history.edn");
+    let (export, _) = faultline(&[
+        "export",
+        "--to",
+        "edn",
+        "-o",
+        edn.to_str().unwrap(),
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(export.status.code(), Some(0), "{}", text(&export));
+    let exported = std::fs::read_to_string(&edn).unwrap();
+    for keyword in [
+        ":type :invoke",
+        ":type :ok",
+        ":f :write",
+        ":process :nemesis",
+    ] {
+        assert!(
+            exported.contains(keyword),
+            "{keyword} missing in {exported}"
+        );
+    }
+    let read = |p: &Path| {
+        checkers::format::read(&std::fs::read(p).unwrap(), None)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .1
+    };
+    let (original, back) = (read(&run.join("history.jsonl")), read(&edn));
+    assert_eq!(original.len(), back.len());
+    for (a, b) in original.iter().zip(&back) {
+        assert_eq!(
+            (a.index, a.time, a.process, a.kind, &a.f, &a.key, &a.value, &a.error),
+            (b.index, b.time, b.process, b.kind, &b.f, &b.key, &b.value, &b.error),
+        );
+    }
     std::fs::remove_dir_all(&store).unwrap();
 }
 

@@ -530,7 +530,18 @@ pub(crate) fn to_json(e: &Edn<'_>) -> serde_json::Value {
     }
 }
 
-/// Renders records as EDN op maps, one per line, inside a vector.
+/// Renders records as EDN op maps, one per line, inside a vector, with Jepsen's
+/// keywords where Jepsen's tools expect them:
+///
+/// - `:type`, `:f` and the nemesis `:process` are keywords;
+/// - in an `:error`, every string that is a valid keyword name is a keyword
+///   (`"timed-out"` → `:timed-out`, `["unavailable" "no leader"]` →
+///   `[:unavailable "no leader"]`); text with spaces stays a string;
+/// - in a `txn` op's value, each micro-op's name and (keyword-shaped) register name are
+///   keywords: `[[:read :x nil] [:append 3 1]]`, as Knossos and Elle read them;
+/// - map keys are keywords when they can be; every other string stays a string.
+///
+/// Reading the text back gives the same records: keywords read as their names.
 pub fn write(records: &[Record]) -> String {
     let mut out = String::from("[");
     for (i, r) in records.iter().enumerate() {
@@ -560,10 +571,13 @@ pub fn write(records: &[Record]) -> String {
             }
         }
         out.push_str(", :value ");
-        value(&r.value, &mut out);
+        match r.value.as_array() {
+            Some(micro) if r.f == "txn" => txn(micro, &mut out),
+            _ => value(&r.value, Strings::Plain, &mut out),
+        }
         if let Some(e) = &r.error {
             out.push_str(", :error ");
-            value(e, &mut out);
+            value(e, Strings::Keywords, &mut out);
         }
         out.push('}');
     }
@@ -571,12 +585,46 @@ pub fn write(records: &[Record]) -> String {
     out
 }
 
-fn keyword(s: &str, out: &mut String) {
-    let plain = !s.is_empty()
+/// True if `:s` reads back as the keyword `s`.
+fn keyword_shaped(s: &str) -> bool {
+    !s.is_empty()
         && s.chars()
             .all(|c| c.is_alphanumeric() || "-_?!*+<>=./".contains(c))
-        && !s.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
+        && !s.starts_with(|c: char| c.is_ascii_digit() || c == '/')
+        && !s.ends_with('/')
+        && s.matches('/').count() <= 1
+}
+
+/// A transaction's micro-ops `[f k v]`: `f` and a keyword-shaped string `k` as keywords.
+fn txn(micro: &[serde_json::Value], out: &mut String) {
+    out.push('[');
+    for (i, m) in micro.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        match m.as_array().map(Vec::as_slice) {
+            Some([f, rest @ ..]) if f.is_string() => {
+                out.push('[');
+                value(f, Strings::Keywords, out);
+                for (j, x) in rest.iter().enumerate() {
+                    out.push(' ');
+                    let strings = if j == 0 {
+                        Strings::Keywords
+                    } else {
+                        Strings::Plain
+                    };
+                    value(x, strings, out);
+                }
+                out.push(']');
+            }
+            _ => value(m, Strings::Plain, out),
+        }
+    }
+    out.push(']');
+}
+
+fn keyword(s: &str, out: &mut String) {
+    if keyword_shaped(s) {
         out.push(':');
         out.push_str(s);
     } else {
@@ -599,7 +647,16 @@ fn string(s: &str, out: &mut String) {
     out.push('"');
 }
 
-fn value(v: &serde_json::Value, out: &mut String) {
+/// How [`value`] writes strings.
+#[derive(Clone, Copy)]
+enum Strings {
+    /// As strings.
+    Plain,
+    /// As keywords when they can be (errors, micro-op names).
+    Keywords,
+}
+
+fn value(v: &serde_json::Value, strings: Strings, out: &mut String) {
     use serde_json::Value as J;
     match v {
         J::Null => out.push_str("nil"),
@@ -609,14 +666,17 @@ fn value(v: &serde_json::Value, out: &mut String) {
         J::Number(n) => {
             let _ = write!(out, "{n}");
         }
-        J::String(s) => string(s, out),
+        J::String(s) => match strings {
+            Strings::Keywords => keyword(s, out),
+            Strings::Plain => string(s, out),
+        },
         J::Array(a) => {
             out.push('[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
                     out.push(' ');
                 }
-                value(x, out);
+                value(x, strings, out);
             }
             out.push(']');
         }
@@ -629,7 +689,7 @@ fn value(v: &serde_json::Value, out: &mut String) {
                 }
                 keyword(k, out);
                 out.push(' ');
-                value(x, out);
+                value(x, strings, out);
             }
             out.push('}');
         }

@@ -301,3 +301,117 @@ fn an_initial_value_is_what_reads_see_before_any_write() {
         Validity::Invalid
     );
 }
+
+#[test]
+fn a_runs_history_exports_to_edn_with_keywords_and_reads_back_equal() {
+    use checkers::faults::{FaultEvent, FaultKind, FaultOutcome};
+    use checkers::history::{Fault, HistoryWriter, Op};
+    use checkers::model::{KvOp, MicroOp, MultiRegisterOp, MutexOp};
+
+    // What a run's interpreter appends: typed ops of the workload, nemesis events,
+    // errors as the targets word them.
+    let mut w = HistoryWriter::new(Vec::new());
+    let fault = |event: FaultEvent| Fault {
+        f: event.f(),
+        value: serde_json::to_value(&event).expect("an event is JSON"),
+    };
+    let partition = FaultEvent::start(FaultKind::Partition, "majority", FaultOutcome::Installed)
+        .with_nodes(["n1", "n2", "n3"])
+        .with_grudge(
+            [
+                ("n1", vec!["n3"]),
+                ("n2", vec!["n3"]),
+                ("n3", vec!["n1", "n2"]),
+            ]
+            .into_iter()
+            .map(|(n, from)| (n.to_owned(), from.into_iter().map(str::to_owned).collect()))
+            .collect(),
+        );
+    let txn = MultiRegisterOp(vec![
+        MicroOp::Read(checkers::history::Key::from("x"), None),
+        MicroOp::Write(checkers::history::Key::Int(7), 2),
+    ]);
+    w.append(&Op::client(0, 10, 0, Kind::Invoke, RegisterOp::Write(3)).with_key(7))
+        .unwrap();
+    w.append(&Op::<RegisterOp>::nemesis(
+        1,
+        15,
+        Kind::Info,
+        fault(partition),
+    ))
+    .unwrap();
+    w.append(
+        &Op::client(2, 20, 0, Kind::Info, RegisterOp::Write(3))
+            .with_key(7)
+            .with_error(json!("timed-out")),
+    )
+    .unwrap();
+    w.append(&Op::client(
+        3,
+        30,
+        1,
+        Kind::Invoke,
+        CasOp::Cas { from: 1, to: 2 },
+    ))
+    .unwrap();
+    w.append(
+        &Op::client(4, 40, 1, Kind::Fail, CasOp::Cas { from: 1, to: 2 })
+            .with_error(json!(["unavailable", "no leader: \"n2\" is down"])),
+    )
+    .unwrap();
+    w.append(&Op::client(5, 50, 2, Kind::Invoke, KvOp::Append("x 0 1 y".into())).with_key("k 1"))
+        .unwrap();
+    w.append(&Op::client(6, 60, 2, Kind::Ok, KvOp::Append("x 0 1 y".into())).with_key("k 1"))
+        .unwrap();
+    w.append(&Op::client(7, 70, 3, Kind::Invoke, MutexOp::Acquire))
+        .unwrap();
+    w.append(
+        &Op::client(8, 80, 3, Kind::Info, MutexOp::Acquire)
+            .with_error(json!("connection reset by peer")),
+    )
+    .unwrap();
+    w.append(&Op::client(9, 90, 4, Kind::Invoke, txn.clone()))
+        .unwrap();
+    w.append(&Op::client(10, 95, 4, Kind::Ok, txn)).unwrap();
+    w.append(&Op::<RegisterOp>::nemesis(
+        11,
+        99,
+        Kind::Info,
+        fault(FaultEvent::heal_all()),
+    ))
+    .unwrap();
+    let jsonl = w.into_inner();
+
+    let (_, original) = checkers::format::read(&jsonl, Some(Format::Jsonl)).expect("jsonl");
+    let edn = checkers::format::edn::write(&original);
+    for kept in [
+        ":type :invoke",
+        ":type :ok",
+        ":f :write",
+        ":f :start-partition",
+        ":process :nemesis",
+        ":error :timed-out",
+        ":error [:unavailable \"no leader: \\\"n2\\\" is down\"]",
+        ":error \"connection reset by peer\"",
+        ":value [[:read :x nil] [:write 7 2]]",
+        ":key \"k 1\"",
+        ":value \"x 0 1 y\"",
+    ] {
+        assert!(edn.contains(kept), "{kept} in\n{edn}");
+    }
+    let (format, back) = checkers::format::read(edn.as_bytes(), None).expect("the export reads");
+    assert_eq!(format, Format::Edn);
+    assert_eq!(back.len(), original.len());
+    for (a, b) in original.iter().zip(&back) {
+        assert_eq!(
+            (a.index, a.time, a.process, a.kind, &a.f, &a.key, &a.value, &a.error),
+            (b.index, b.time, b.process, b.kind, &b.f, &b.key, &b.value, &b.error),
+            "{edn}"
+        );
+    }
+    // The fault events survive as typed events.
+    assert_eq!(
+        checkers::faults::events(&back),
+        checkers::faults::events(&original)
+    );
+}
