@@ -1,13 +1,17 @@
 //! `faultline check` and `faultline export`: thin glue over the `checkers` crate.
 //!
 //! ```text
-//! path(s) ─read bytes─► checkers::format::read ─► Records ─(model: --model or guessed)─►
+//! path(s) ─read bytes─► checkers::format::read_prefix ─► Records ─(model: --model or guessed)─►
 //!     History<M::Op> ─► linearizability::check_with(budget) ─► text or --json ─► exit code
 //! ```
 //! Bad input (unreadable file, malformed line, unknown option value) prints
-//! `file:line: what was expected` and returns exit code 254; only a broken harness is
-//! an `Err` (255). `--bench` repeats the check and prints timings and peak memory.
+//! `file:line: what was expected` and counts as exit code 254; a broken harness while
+//! re-checking a stored run counts as 255. Every path is checked and reported even when
+//! another cannot be, and the exit code is the worst (255 > 254 > 1 > 2 > 0). A torn
+//! last line (no final newline, a line that does not read) is noted and the ops before
+//! it are checked. `--bench` repeats the check and prints timings and peak memory.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -177,27 +181,45 @@ fn history_file(path: &Path) -> PathBuf {
     }
 }
 
-/// Bad input, already printed; maps to exit 254.
-struct BadInput;
+/// Bad input, already printed to stderr as `error: file:line: what`; maps to exit 254.
+struct BadInput(String);
 
-fn load(path: &Path, format: FormatName) -> Result<(PathBuf, Vec<Record>), BadInput> {
+/// A history file's records, and the torn last line they stop before, if any.
+struct Loaded {
+    file: PathBuf,
+    records: Vec<Record>,
+    torn: Option<InputError>,
+    /// The last line, when the file does not end with a newline (it may be torn).
+    open_last_line: Option<usize>,
+}
+
+fn load(path: &Path, format: FormatName) -> Result<Loaded, BadInput> {
     let file = history_file(path);
     let bytes = std::fs::read(&file).map_err(|e| {
-        eprintln!("error: {}: cannot read: {e}", file.display());
-        BadInput
+        let message = format!("{}: cannot read: {e}", file.display());
+        eprintln!("error: {message}");
+        BadInput(message)
     })?;
-    match format::read(&bytes, format.format()) {
-        Ok((_, records)) => Ok((file, records)),
+    let open_last_line = (!bytes.is_empty() && !bytes.ends_with(b"\n"))
+        .then(|| 1 + bytes.iter().filter(|&&b| b == b'\n').count());
+    match format::read_prefix(&bytes, format.format()) {
+        Ok(read) => Ok(Loaded {
+            file,
+            records: read.records,
+            torn: read.torn,
+            open_last_line,
+        }),
         Err(e) => Err(bad(&file, &e)),
     }
 }
 
 fn bad(file: &Path, e: &InputError) -> BadInput {
-    match e.line() {
-        Some(l) => eprintln!("error: {}:{l}: {}", file.display(), e.message),
-        None => eprintln!("error: {}: {e}", file.display()),
-    }
-    BadInput
+    let message = match e.line() {
+        Some(l) => format!("{}:{l}: {}", file.display(), e.message),
+        None => format!("{}: {e}", file.display()),
+    };
+    eprintln!("error: {message}");
+    BadInput(message)
 }
 
 fn guess_model(records: &[Record]) -> ModelName {
@@ -224,23 +246,37 @@ fn guess_model(records: &[Record]) -> ModelName {
 
 fn run_model<M: Model>(
     model: &M,
-    records: &[Record],
-    file: &Path,
+    loaded: &mut Loaded,
     options: Options,
     reps: u32,
 ) -> Result<(Verdict, Vec<Duration>), BadInput> {
-    let history = History::<M::Op>::from_records(records).map_err(|e| bad(file, &e))?;
-    let mut times = Vec::new();
-    let mut verdict = None;
-    for _ in 0..reps.max(1) {
+    let history = match History::<M::Op>::from_records(&loaded.records) {
+        Ok(history) => history,
+        // A torn last line can still read (a log line cut to `:invoke :wri`): if it is
+        // the only thing wrong, it is torn like one that does not read.
+        Err(e)
+            if loaded.torn.is_none()
+                && e.line().is_some()
+                && e.line() == loaded.open_last_line
+                && loaded.records.iter().any(|r| Some(r.line) != e.line()) =>
+        {
+            loaded.records.retain(|r| Some(r.line) != e.line());
+            let history = History::<M::Op>::from_records(&loaded.records)
+                .map_err(|_| bad(&loaded.file, &e))?;
+            loaded.torn = Some(e);
+            history
+        }
+        Err(e) => return Err(bad(&loaded.file, &e)),
+    };
+    let started = Instant::now();
+    let mut verdict = check_with(&history, model, options);
+    let mut times = vec![started.elapsed()];
+    for _ in 1..reps {
         let t = Instant::now();
-        verdict = Some(check_with(&history, model, options));
+        verdict = check_with(&history, model, options);
         times.push(t.elapsed());
     }
-    match verdict {
-        Some(v) => Ok((v, times)),
-        None => Err(BadInput),
-    }
+    Ok((verdict, times))
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), if known.
@@ -251,7 +287,20 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// `faultline check`.
+/// How bad an exit code is, for the worst of several files: a harness failure, then
+/// bad input (a file could not be checked at all), then invalid, unknown, valid.
+fn severity(code: u8) -> u8 {
+    match code {
+        exit::VALID => 0,
+        exit::UNKNOWN => 1,
+        exit::INVALID => 2,
+        exit::BAD_INPUT => 3,
+        _ => 4,
+    }
+}
+
+/// `faultline check`: every path is checked and reported, whatever happens to the
+/// others; the exit code is the worst of them (see [`severity`]).
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let options = Options {
         budget: Budget {
@@ -261,86 +310,27 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         threads: args.threads,
         all_keys: args.all_keys,
     };
-    let mut worst = Validity::Valid;
+    let mut worst = exit::VALID;
     let mut total = Duration::ZERO;
+    let mut tally: BTreeMap<u8, usize> = BTreeMap::new();
     for path in &args.paths {
-        // A run directory of `faultline test`: every checker of its workload, again.
-        if path.join(harness::store::files::TEST).is_file()
-            && args.model == ModelName::Auto
-            && args.bench.is_none()
-        {
-            match crate::test_cmd::check_stored(path)? {
-                exit::VALID => {}
-                exit::INVALID => worst = worst.merge(Validity::Invalid),
-                exit::UNKNOWN => worst = worst.merge(Validity::Unknown),
-                other => return Ok(other),
+        let code = match check_path(path, &args, options, &mut total) {
+            Ok(code) => code,
+            Err(Failed::BadInput(BadInput(message))) => {
+                if args.json {
+                    let line = serde_json::json!({ "file": path, "error": message });
+                    println!("{line}");
+                }
+                exit::BAD_INPUT
             }
-            continue;
-        }
-        let Ok((file, records)) = load(path, args.format) else {
-            return Ok(exit::BAD_INPUT);
-        };
-        let model = match args.model {
-            ModelName::Auto => guess_model(&records),
-            m => m,
-        };
-        let reps = args.bench.unwrap_or(1);
-        let initial = args.initial_value;
-        if initial.is_some() && matches!(model, ModelName::Kv | ModelName::Mutex) {
-            eprintln!(
-                "error: {}: --initial-value applies to the register, cas-register and \
-                 multi-register models, not {}",
-                file.display(),
-                clap::ValueEnum::to_possible_value(&model)
-                    .map_or_else(|| format!("{model:?}"), |v| v.get_name().to_owned())
-            );
-            return Ok(exit::BAD_INPUT);
-        }
-        let result = match model {
-            ModelName::Kv => run_model(&Kv, &records, &file, options, reps),
-            ModelName::Mutex => run_model(&Mutex, &records, &file, options, reps),
-            ModelName::CasRegister => run_model(
-                &Initial::new(CasRegister, initial),
-                &records,
-                &file,
-                options,
-                reps,
-            ),
-            ModelName::MultiRegister => {
-                run_model(&MultiRegister::new(initial), &records, &file, options, reps)
+            Err(Failed::Harness(e)) => {
+                eprintln!("error: {}: {e:#}", path.display());
+                exit::HARNESS
             }
-            ModelName::Register | ModelName::Auto => run_model(
-                &Initial::new(Register, initial),
-                &records,
-                &file,
-                options,
-                reps,
-            ),
         };
-        let Ok((verdict, mut times)) = result else {
-            return Ok(exit::BAD_INPUT);
-        };
-        worst = worst.merge(verdict.valid);
-        if args.json {
-            println!("{}", serde_json::to_string(&verdict)?);
-        } else if args.bench.is_none() {
-            println!("{}", file.display());
-            print!("{verdict}");
-        }
-        if args.bench.is_some() {
-            times.sort();
-            let median = times[times.len() / 2];
-            total += median;
-            let ms = |d: Duration| d.as_secs_f64() * 1e3;
-            println!(
-                "{:<40} {:>8} median {:>9.3} ms  min {:>9.3} ms  max {:>9.3} ms  search memory {:>7.1} MiB",
-                file.display(),
-                verdict.valid.word(),
-                ms(median),
-                ms(times[0]),
-                ms(times[times.len() - 1]),
-                verdict.stats.peak_memory_bytes as f64 / (1024.0 * 1024.0),
-            );
+        *tally.entry(code).or_default() += 1;
+        if severity(code) > severity(worst) {
+            worst = code;
         }
     }
     if args.bench.is_some() {
@@ -352,7 +342,136 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    Ok(match worst {
+    if args.paths.len() > 1 && !args.json {
+        let words: Vec<String> = tally
+            .iter()
+            .map(|(&code, n)| {
+                let word = match code {
+                    exit::VALID => "valid",
+                    exit::INVALID => "invalid",
+                    exit::UNKNOWN => "unknown",
+                    exit::BAD_INPUT => "could not be read",
+                    _ => "failed",
+                };
+                format!("{n} {word}")
+            })
+            .collect();
+        println!("{} histories: {}", args.paths.len(), words.join(", "));
+    }
+    Ok(worst)
+}
+
+/// Why a path could not be checked.
+enum Failed {
+    /// Bad input, already printed.
+    BadInput(BadInput),
+    /// A broken harness (re-checking a stored run).
+    Harness(anyhow::Error),
+}
+
+impl From<BadInput> for Failed {
+    fn from(b: BadInput) -> Self {
+        Failed::BadInput(b)
+    }
+}
+
+/// Checks one path and prints its verdict; the exit code it alone would give.
+fn check_path(
+    path: &Path,
+    args: &CheckArgs,
+    options: Options,
+    total: &mut Duration,
+) -> Result<u8, Failed> {
+    // A run directory of `faultline test`: every checker of its workload, again.
+    if path.join(harness::store::files::TEST).is_file()
+        && args.model == ModelName::Auto
+        && args.bench.is_none()
+    {
+        return crate::test_cmd::check_stored(path).map_err(Failed::Harness);
+    }
+    let mut loaded = load(path, args.format)?;
+    let model = match args.model {
+        ModelName::Auto => guess_model(&loaded.records),
+        m => m,
+    };
+    let reps = args.bench.unwrap_or(1);
+    let initial = args.initial_value;
+    if initial.is_some() && matches!(model, ModelName::Kv | ModelName::Mutex) {
+        let message = format!(
+            "{}: --initial-value applies to the register, cas-register and \
+             multi-register models, not {}",
+            loaded.file.display(),
+            clap::ValueEnum::to_possible_value(&model)
+                .map_or_else(|| format!("{model:?}"), |v| v.get_name().to_owned())
+        );
+        eprintln!("error: {message}");
+        return Err(BadInput(message).into());
+    }
+    let (verdict, mut times) = match model {
+        ModelName::Kv => run_model(&Kv, &mut loaded, options, reps),
+        ModelName::Mutex => run_model(&Mutex, &mut loaded, options, reps),
+        ModelName::CasRegister => run_model(
+            &Initial::new(CasRegister, initial),
+            &mut loaded,
+            options,
+            reps,
+        ),
+        ModelName::MultiRegister => {
+            run_model(&MultiRegister::new(initial), &mut loaded, options, reps)
+        }
+        ModelName::Register | ModelName::Auto => {
+            run_model(&Initial::new(Register, initial), &mut loaded, options, reps)
+        }
+    }?;
+    // A controller that crashed mid-write leaves a torn last line: the ops before it
+    // were checked, and the output says so.
+    let Loaded {
+        file,
+        records,
+        torn,
+        ..
+    } = loaded;
+    let torn_note = torn.as_ref().map(|e| {
+        format!(
+            "the last line ({}) is torn, as a crashed writer leaves it: {}; checked the {} \
+             ops before it",
+            e.location,
+            e.message,
+            records.len()
+        )
+    });
+    if args.json {
+        let mut v = serde_json::to_value(&verdict).map_err(|e| Failed::Harness(e.into()))?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("file".into(), serde_json::json!(file));
+            if let Some(note) = &torn_note {
+                obj.insert("torn".into(), serde_json::json!(note));
+            }
+        }
+        println!("{v}");
+    } else if args.bench.is_none() {
+        println!("{}", file.display());
+        if let Some(note) = &torn_note {
+            println!("note: {note}");
+        }
+        print!("{verdict}");
+    }
+    if args.bench.is_some() {
+        times.sort();
+        let median = times[times.len() / 2];
+        *total += median;
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "{:<40} {:>8} median {:>9.3} ms  min {:>9.3} ms  max {:>9.3} ms  search memory {:>7.1} MiB",
+            file.display(),
+            verdict.valid.word(),
+            ms(median),
+            ms(times[0]),
+            ms(times[times.len() - 1]),
+            verdict.stats.peak_memory_bytes as f64 / (1024.0 * 1024.0),
+        );
+    }
+    Ok(match verdict.valid {
         Validity::Valid => exit::VALID,
         Validity::Invalid => exit::INVALID,
         Validity::Unknown => exit::UNKNOWN,
@@ -361,9 +480,21 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
 
 /// `faultline export`.
 pub fn export(args: ExportArgs) -> anyhow::Result<u8> {
-    let Ok((_, mut records)) = load(&args.path, args.format) else {
+    let Ok(Loaded {
+        mut records, torn, ..
+    }) = load(&args.path, args.format)
+    else {
         return Ok(exit::BAD_INPUT);
     };
+    if let Some(e) = torn {
+        eprintln!(
+            "warning: {}: the last line ({}) is torn ({}); exported the {} ops before it",
+            args.path.display(),
+            e.location,
+            e.message,
+            records.len()
+        );
+    }
     for (i, r) in records.iter_mut().enumerate() {
         r.index.get_or_insert(i as u64);
     }

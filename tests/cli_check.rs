@@ -241,3 +241,148 @@ fn initial_value_starts_the_register_there() {
         text(&kv.stderr)
     );
 }
+
+#[test]
+fn several_files_are_all_checked_and_the_exit_code_is_the_worst() {
+    let unreadable = scratch("unbalanced.edn");
+    std::fs::write(
+        &unreadable,
+        "({:process 0, :type :invoke, :f :read, :value nil}\n \
+         {:process 0, :type :ok, :f :read, :value nil}]\n",
+    )
+    .expect("write");
+    let u = unreadable.to_str().expect("utf-8");
+    let ok = golden("c01-ok.txt");
+    let invalid = golden("c01-bad.txt");
+    // The unreadable file comes first: the others are still checked and reported.
+    let out = faultline(&["check", u, &ok, &invalid, "/nonexistent/history.jsonl"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(254), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("{u}:2: expected ) to close the history list")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/nonexistent/history.jsonl: cannot read"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("c01-ok.txt") && stdout.contains("c01-bad.txt"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("VALID") && stdout.contains("INVALID"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("4 histories: 1 valid, 1 invalid, 2 could not be read"),
+        "{stdout}"
+    );
+    // Without the bad ones: invalid beats unknown beats valid.
+    let out = faultline(&["check", "--time-limit", "0ms", &ok, &golden("c50-ok.txt")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let out = faultline(&["check", &ok, &invalid, &ok]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    // --json: one object per file, the unreadable one with its error.
+    let out = faultline(&["check", "--json", u, &ok]);
+    let objects: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(objects.len(), 2);
+    assert!(objects[0]["error"]
+        .as_str()
+        .unwrap_or("")
+        .contains(":2: expected )"));
+    assert_eq!(objects[1]["valid"], "valid");
+    assert!(objects[1]["file"]
+        .as_str()
+        .unwrap_or("")
+        .ends_with("c01-ok.txt"));
+}
+
+#[test]
+fn bad_input_names_file_line_and_what_was_expected() {
+    let cases = [
+        (
+            "truncated.edn",
+            "[{:process 0, :type :invoke, :f :read, :value nil}\n \
+             {:process 0, :type :ok, :f :read, :value nil}\n \
+             {:process 1, :type :invoke, :f :write, :value [1",
+            ":3: expected ] to close the vector opened on line 3",
+        ),
+        (
+            "unclosed-list.edn",
+            "({:process 0, :type :invoke, :f :read, :value nil}\n \
+             {:process 0, :type :ok, :f :read, :value nil}\n",
+            ":3: expected ) to close the history list opened on line 1, found the end of the file",
+        ),
+        (
+            "unknown-type.log",
+            "INFO  jepsen.util - 0\t:invoke\t:read\tnil\n\
+             INFO  jepsen.util - 0\t:okay\t:read\tnil\n\
+             INFO  jepsen.util - 1\t:invoke\t:read\tnil\n",
+            ":2: expected a type :invoke, :ok, :fail or :info after the process, found \":okay\"",
+        ),
+    ];
+    for (name, content, want) in cases {
+        let path = scratch(name);
+        std::fs::write(&path, content).expect("write");
+        let p = path.to_str().expect("utf-8");
+        let out = faultline(&["check", p]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(254), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("error: {p}{want}")),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn a_torn_last_line_checks_the_prefix_and_says_so() {
+    // A controller killed mid-write: no final newline, the last op half written.
+    let path = scratch("torn.jsonl");
+    std::fs::write(
+        &path,
+        "{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1}\n\
+         {\"index\":1,\"time\":2,\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":1}\n\
+         {\"index\":2,\"time\":3,\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n\
+         {\"index\":3,\"time\":4,\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"value\":1}\n\
+         {\"index\":4,\"time\":5,\"process\":1,\"type\":\"inv",
+    )
+    .expect("write");
+    let p = path.to_str().expect("utf-8");
+    let out = faultline(&["check", p]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("note: the last line (line 5) is torn"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("checked the 4 ops before it"), "{stdout}");
+    let json = faultline(&["check", "--json", p]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert!(v["torn"].as_str().unwrap_or("").contains("line 5"), "{v}");
+    // The same line completed by a newline is not torn: it is bad input.
+    std::fs::write(
+        &path,
+        format!("{}\n", std::fs::read_to_string(&path).expect("read")),
+    )
+    .expect("write");
+    assert_eq!(faultline(&["check", p]).status.code(), Some(254));
+    // A log line torn where it still reads (`:re` for `:read`) is torn too.
+    let log = scratch("torn.log");
+    std::fs::write(
+        &log,
+        "INFO  jepsen.util - 0\t:invoke\t:write\t1\n\
+         INFO  jepsen.util - 0\t:ok\t:write\t1\n\
+         INFO  jepsen.util - 1\t:invoke\t:re",
+    )
+    .expect("write");
+    let out = faultline(&["check", log.to_str().expect("utf-8")]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("(line 3) is torn"), "{stdout}");
+}

@@ -171,3 +171,103 @@ pub fn read(bytes: &[u8], format: Option<Format>) -> Result<(Format, Vec<Record>
     };
     Ok((format, format.parse(text)?))
 }
+
+/// Records read by [`read_prefix`]: all of a file's, or those before its torn last line.
+#[derive(Debug)]
+pub struct Prefix {
+    pub format: Format,
+    pub records: Vec<Record>,
+    /// Why the last line could not be read, when it was torn off.
+    pub torn: Option<InputError>,
+}
+
+/// Like [`read`], but a file whose last line is torn, as a writer that crashed leaves
+/// it, gives the records before that line and the error the line caused.
+///
+/// A last line is torn when the file does not end with a newline and the first error
+/// is on that line (for EDN: the unfinished op begins on it). Everything before it must
+/// read on its own and hold at least one op; otherwise the error stands. A file that
+/// ends with a newline has no torn line: an error anywhere in it is bad input.
+pub fn read_prefix(bytes: &[u8], format: Option<Format>) -> Result<Prefix, InputError> {
+    let whole = match read(bytes, format) {
+        Ok((format, records)) => {
+            return Ok(Prefix {
+                format,
+                records,
+                torn: None,
+            })
+        }
+        Err(e) => e,
+    };
+    let last_line = 1 + bytes.iter().filter(|&&b| b == b'\n').count();
+    let cut = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    if bytes.ends_with(b"\n") || whole.line() != Some(last_line) || cut == 0 {
+        return Err(whole);
+    }
+    match read(&bytes[..cut], format) {
+        Ok((format, records)) if !records.is_empty() => Ok(Prefix {
+            format,
+            records,
+            torn: Some(whole),
+        }),
+        _ => Err(whole),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_gives_the_prefix_in_every_line_format() {
+        let cases = [
+            "{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n\
+             {\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":null}\n\
+             {\"process\":1,\"type\":\"invo",
+            "{:process 0, :type :invoke, :f :read, :value nil}\n\
+             {:process 0, :type :ok, :f :read, :value nil}\n\
+             {:process 1, :type :invoke, :f",
+            "INFO  jepsen.util - 0\t:invoke\t:read\tnil\n\
+             INFO  jepsen.util - 0\t:ok\t:read\tnil\n\
+             INFO  jepsen.util - 1\t:inv",
+        ];
+        for text in cases {
+            let p = read_prefix(text.as_bytes(), None).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(p.records.len(), 2, "{text}");
+            assert_eq!(
+                p.torn.as_ref().and_then(InputError::line),
+                Some(3),
+                "{text}"
+            );
+            // With its newline, the same line is bad input.
+            let whole = format!("{text}\n");
+            assert_eq!(
+                read_prefix(whole.as_bytes(), None).unwrap_err().line(),
+                Some(3),
+                "{text}"
+            );
+        }
+        // A torn multi-byte character is a torn line too.
+        let mut bytes = cases[0].as_bytes()[..cases[0].rfind('\n').unwrap() + 1].to_vec();
+        bytes.extend_from_slice(&"{\"f\":\"é".as_bytes()[..7]);
+        assert!(read_prefix(&bytes, None).unwrap().torn.is_some());
+    }
+
+    #[test]
+    fn errors_before_the_last_line_and_truncated_vectors_stand() {
+        // An error on an earlier line: bad input even without a final newline.
+        let early = "{:process 0, :type :began, :f :read}\n{:process 0, :type :ok, :f :read}";
+        assert_eq!(
+            read_prefix(early.as_bytes(), None).unwrap_err().line(),
+            Some(1)
+        );
+        // A vector cut short: what is left is not a history either.
+        let vector = "[{:process 0, :type :invoke, :f :read, :value nil}\n \
+                      {:process 0, :type :ok, :f :read, :value nil}\n \
+                      {:process 1, :type :inv";
+        let e = read_prefix(vector.as_bytes(), None).unwrap_err();
+        assert_eq!(e.line(), Some(3), "{e}");
+        // A file that is one torn line has no prefix.
+        assert!(read_prefix(b"{\"process\":1,\"ty", None).is_err());
+    }
+}
