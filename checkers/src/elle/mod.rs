@@ -35,6 +35,8 @@
 //! assert_eq!(report.satisfies, vec![ConsistencyModel::SnapshotIsolation]);
 //! ```
 //!
+//! [`ListAppend`] wraps [`check`] as a [`Checker`](crate::check::Checker) for runs.
+//!
 //! Invariants: the check is pure (no I/O; the clock is read only to enforce the
 //! budget) and deterministic for a given budget outcome; iteration order never depends
 //! on hashing.
@@ -46,6 +48,7 @@
 
 mod anomaly;
 mod budget;
+mod checker;
 mod cycle;
 mod dirty;
 mod explain;
@@ -70,6 +73,7 @@ use std::time::{Duration, Instant};
 
 pub use anomaly::{Anomaly, AnomalyKind, Step, TxnRef};
 pub use budget::{Budget, Exhausted, Options};
+pub use checker::ListAppend;
 pub use cycle::{CycleClass, CycleKind, Variant};
 pub use graph::EdgeCounts;
 pub use input::{txns_from_history, txns_from_records};
