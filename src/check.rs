@@ -4,6 +4,8 @@
 //! path(s) ─read bytes─► checkers::format::read_prefix ─► Records ─(model: --model or guessed)─►
 //!     History<M::Op> ─► linearizability::check_with(budget) ─► text or --json ─► exit code
 //! ```
+//! `--model list-append` (or a history of `txn` ops with append/r micro-ops) goes to
+//! the Elle-style checker instead: `txns_from_records ─► elle::check(--consistency-model)`.
 //! Bad input (unreadable file, malformed line, unknown option value) prints
 //! `file:line: what was expected` and counts as exit code 254; a broken harness while
 //! re-checking a stored run counts as 255. Every path is checked and reported even when
@@ -15,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use checkers::elle::{self, ConsistencyModel, ElleReport};
 use checkers::format::{self, Format};
 use checkers::history::{History, HistoryWriter, Process, Record};
 use checkers::linearizability::{check_with, Budget, Options};
@@ -29,8 +32,9 @@ use crate::exit;
 /// Which model to check against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ModelName {
-    /// Guess from the ops' `f`s: txn of :read/:write → multi-register, get/put/append
-    /// → kv, acquire/release → mutex, cas → cas-register, read/write → register.
+    /// Guess from the ops' `f`s: txn of :read/:write → multi-register, other txns →
+    /// list-append, get/put/append → kv, acquire/release → mutex, cas → cas-register,
+    /// read/write → register.
     Auto,
     Register,
     CasRegister,
@@ -39,6 +43,9 @@ pub enum ModelName {
     /// Knossos's multi-register: txns of reads and writes over named registers
     /// (`:f :txn, :value [[:read :x nil] [:write :y 2]]`), linearizable as a whole.
     MultiRegister,
+    /// Transactions of appends and reads (`:f :txn, :value [[:append 1 2] [:r 1 nil]]`),
+    /// checked for isolation anomalies in the manner of Elle.
+    ListAppend,
 }
 
 /// A history format on the command line.
@@ -99,6 +106,15 @@ pub struct CheckArgs {
     /// Repeat each check this many times and print timings and peak memory.
     #[arg(long, value_name = "REPS", num_args = 0..=1, default_missing_value = "10")]
     pub bench: Option<u32>,
+    /// list-append: the model the history must satisfy (strict-serializable,
+    /// serializable, snapshot-isolation, repeatable-read, read-committed,
+    /// read-uncommitted).
+    #[arg(long, default_value = "strict-serializable", value_parser = str::parse::<ConsistencyModel>)]
+    pub consistency_model: ConsistencyModel,
+    /// list-append: time budget of the cycle search in each strongly connected
+    /// component; past it the unsearched cycle classes make the verdict unknown.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub component_time_limit: Duration,
 }
 
 /// Arguments of `faultline export`.
@@ -222,18 +238,33 @@ fn bad(file: &Path, e: &InputError) -> BadInput {
     BadInput(message)
 }
 
-fn guess_model(records: &[Record]) -> ModelName {
-    let has = |names: &[&str]| {
+fn guess_model(records: &[Record], file: &Path) -> Result<ModelName, BadInput> {
+    let clients = || {
         records
             .iter()
-            .any(|r| matches!(r.process, Process::Client(_)) && names.contains(&r.f.as_str()))
+            .filter(|r| matches!(r.process, Process::Client(_)))
     };
-    if records
-        .iter()
-        .any(|r| matches!(r.process, Process::Client(_)) && is_multi_register_txn(r))
-    {
-        ModelName::MultiRegister
-    } else if has(&["get", "put", "append"]) {
+    let has = |names: &[&str]| clients().any(|r| names.contains(&r.f.as_str()));
+    if clients().any(is_multi_register_txn) {
+        return Ok(ModelName::MultiRegister);
+    }
+    if has(&["txn"]) {
+        return match clients().find(|r| r.f != "txn") {
+            None => Ok(ModelName::ListAppend),
+            Some(r) => Err(bad(
+                file,
+                &InputError::at_line(
+                    r.line,
+                    format!(
+                        "the history mixes txn ops with :{} ops; pass --model to say how to \
+                         check it",
+                        r.f
+                    ),
+                ),
+            )),
+        };
+    }
+    Ok(if has(&["get", "put", "append"]) {
         ModelName::Kv
     } else if has(&["acquire", "release"]) {
         ModelName::Mutex
@@ -241,17 +272,16 @@ fn guess_model(records: &[Record]) -> ModelName {
         ModelName::CasRegister
     } else {
         ModelName::Register
-    }
+    })
 }
 
-fn run_model<M: Model>(
-    model: &M,
+/// Decodes the records with `decode` (a typed history, transactions, …).
+fn decode<T>(
     loaded: &mut Loaded,
-    options: Options,
-    reps: u32,
-) -> Result<(Verdict, Vec<Duration>), BadInput> {
-    let history = match History::<M::Op>::from_records(&loaded.records) {
-        Ok(history) => history,
+    decode: impl Fn(&[Record]) -> Result<T, InputError>,
+) -> Result<T, BadInput> {
+    match decode(&loaded.records) {
+        Ok(decoded) => Ok(decoded),
         // A torn last line can still read (a log line cut to `:invoke :wri`): if it is
         // the only thing wrong, it is torn like one that does not read.
         Err(e)
@@ -261,13 +291,21 @@ fn run_model<M: Model>(
                 && loaded.records.iter().any(|r| Some(r.line) != e.line()) =>
         {
             loaded.records.retain(|r| Some(r.line) != e.line());
-            let history = History::<M::Op>::from_records(&loaded.records)
-                .map_err(|_| bad(&loaded.file, &e))?;
+            let decoded = decode(&loaded.records).map_err(|_| bad(&loaded.file, &e))?;
             loaded.torn = Some(e);
-            history
+            Ok(decoded)
         }
-        Err(e) => return Err(bad(&loaded.file, &e)),
-    };
+        Err(e) => Err(bad(&loaded.file, &e)),
+    }
+}
+
+fn run_model<M: Model>(
+    model: &M,
+    loaded: &mut Loaded,
+    options: Options,
+    reps: u32,
+) -> Result<(Verdict, Vec<Duration>), BadInput> {
+    let history = decode(loaded, History::<M::Op>::from_records)?;
     let started = Instant::now();
     let mut verdict = check_with(&history, model, options);
     let mut times = vec![started.elapsed()];
@@ -391,12 +429,17 @@ fn check_path(
     }
     let mut loaded = load(path, args.format)?;
     let model = match args.model {
-        ModelName::Auto => guess_model(&loaded.records),
+        ModelName::Auto => guess_model(&loaded.records, &loaded.file)?,
         m => m,
     };
     let reps = args.bench.unwrap_or(1);
     let initial = args.initial_value;
-    if initial.is_some() && matches!(model, ModelName::Kv | ModelName::Mutex) {
+    if initial.is_some()
+        && matches!(
+            model,
+            ModelName::Kv | ModelName::Mutex | ModelName::ListAppend
+        )
+    {
         let message = format!(
             "{}: --initial-value applies to the register, cas-register and \
              multi-register models, not {}",
@@ -422,6 +465,7 @@ fn check_path(
         ModelName::Register | ModelName::Auto => {
             run_model(&Initial::new(Register, initial), &mut loaded, options, reps)
         }
+        ModelName::ListAppend => return check_list_append(loaded, args, reps, total),
     }?;
     // A controller that crashed mid-write leaves a torn last line: the ops before it
     // were checked, and the output says so.
@@ -431,51 +475,120 @@ fn check_path(
         torn,
         ..
     } = loaded;
-    let torn_note = torn.as_ref().map(|e| {
-        format!(
-            "the last line ({}) is torn, as a crashed writer leaves it: {}; checked the {} \
-             ops before it",
-            e.location,
-            e.message,
-            records.len()
-        )
-    });
+    let torn_note = torn_note(torn.as_ref(), records.len());
+    print_result(args, &file, torn_note.as_deref(), &verdict)?;
+    if args.bench.is_some() {
+        let mib = verdict.stats.peak_memory_bytes as f64 / (1024.0 * 1024.0);
+        *total += bench_line(&file, verdict.valid, &mut times, |_| {
+            format!("search memory {mib:>7.1} MiB")
+        });
+    }
+    Ok(exit_code(verdict.valid))
+}
+
+fn exit_code(v: Validity) -> u8 {
+    match v {
+        Validity::Valid => exit::VALID,
+        Validity::Invalid => exit::INVALID,
+        Validity::Unknown => exit::UNKNOWN,
+    }
+}
+
+/// Prints one file's result: a JSON object (with `file`, and `torn` when a torn last
+/// line was skipped) for `--json`, the text report otherwise (nothing under `--bench`).
+fn print_result<T: serde::Serialize + std::fmt::Display>(
+    args: &CheckArgs,
+    file: &Path,
+    torn_note: Option<&str>,
+    result: &T,
+) -> Result<(), Failed> {
     if args.json {
-        let mut v = serde_json::to_value(&verdict).map_err(|e| Failed::Harness(e.into()))?;
+        let mut v = serde_json::to_value(result).map_err(|e| Failed::Harness(e.into()))?;
         if let Some(obj) = v.as_object_mut() {
             obj.insert("file".into(), serde_json::json!(file));
-            if let Some(note) = &torn_note {
+            if let Some(note) = torn_note {
                 obj.insert("torn".into(), serde_json::json!(note));
             }
         }
         println!("{v}");
     } else if args.bench.is_none() {
         println!("{}", file.display());
-        if let Some(note) = &torn_note {
+        if let Some(note) = torn_note {
             println!("note: {note}");
         }
-        print!("{verdict}");
+        print!("{result}");
     }
-    if args.bench.is_some() {
-        times.sort();
-        let median = times[times.len() / 2];
-        *total += median;
-        let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        println!(
-            "{:<40} {:>8} median {:>9.3} ms  min {:>9.3} ms  max {:>9.3} ms  search memory {:>7.1} MiB",
-            file.display(),
-            verdict.valid.word(),
-            ms(median),
-            ms(times[0]),
-            ms(times[times.len() - 1]),
-            verdict.stats.peak_memory_bytes as f64 / (1024.0 * 1024.0),
-        );
-    }
-    Ok(match verdict.valid {
-        Validity::Valid => exit::VALID,
-        Validity::Invalid => exit::INVALID,
-        Validity::Unknown => exit::UNKNOWN,
+    Ok(())
+}
+
+/// What to say about a torn last line the check skipped.
+fn torn_note(torn: Option<&InputError>, ops: usize) -> Option<String> {
+    torn.map(|e| {
+        format!(
+            "the last line ({}) is torn, as a crashed writer leaves it: {}; checked the {ops} \
+             ops before it",
+            e.location, e.message,
+        )
     })
+}
+
+/// Prints one `--bench` line (median, min, max, then `tail(median)`); returns the median.
+fn bench_line(
+    file: &Path,
+    valid: Validity,
+    times: &mut [Duration],
+    tail: impl FnOnce(Duration) -> String,
+) -> Duration {
+    times.sort();
+    let median = times[times.len() / 2];
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "{:<40} {:>8} median {:>9.3} ms  min {:>9.3} ms  max {:>9.3} ms  {}",
+        file.display(),
+        valid.word(),
+        ms(median),
+        ms(times[0]),
+        ms(times[times.len() - 1]),
+        tail(median)
+    );
+    median
+}
+
+/// Checks a list-append history (`reps` times for `--bench`) and prints its report.
+fn check_list_append(
+    mut loaded: Loaded,
+    args: &CheckArgs,
+    reps: u32,
+    total: &mut Duration,
+) -> Result<u8, Failed> {
+    let txns = decode(&mut loaded, elle::txns_from_records)?;
+    let options = elle::Options {
+        consistency_model: args.consistency_model,
+        ..elle::Options::default()
+    };
+    let budget = elle::Budget {
+        time_limit: args.time_limit,
+        component_time_limit: args.component_time_limit.min(args.time_limit),
+        ..elle::Budget::default()
+    };
+    let mut times = Vec::new();
+    let mut report: Option<ElleReport> = None;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        report = Some(elle::check(&txns, &options, budget));
+        times.push(t.elapsed());
+    }
+    let report = report.expect("checked at least once");
+    let file = &loaded.file;
+    let torn_note = torn_note(loaded.torn.as_ref(), loaded.records.len());
+    print_result(args, file, torn_note.as_deref(), &report)?;
+    if args.bench.is_some() {
+        let txns = report.stats.txns as f64;
+        *total += bench_line(file, report.valid, &mut times, |median| {
+            format!("{:.0} txn/s", txns / median.as_secs_f64())
+        });
+    }
+    Ok(exit_code(report.valid))
 }
 
 /// `faultline export`.

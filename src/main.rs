@@ -42,7 +42,8 @@ enum Command {
     /// Run every planted Raft bug with the fault that exposes it, plus a control run, and
     /// print how often each was caught.
     Zoo(zoo::ZooArgs),
-    /// Check a recorded history (JSON Lines, Jepsen EDN, Porcupine logs) for linearizability.
+    /// Check a recorded history (JSON Lines, Jepsen EDN, Porcupine logs) for linearizability,
+    /// or a list-append history of transactions for isolation anomalies (Elle).
     Check(check::CheckArgs),
     /// Convert a history to another format (e.g. EDN for Jepsen's own tools).
     Export(check::ExportArgs),
