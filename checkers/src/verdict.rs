@@ -57,6 +57,29 @@ impl UnknownReason {
     }
 }
 
+/// Which algorithm answered a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// The general search (Wing & Gong / Lowe with a memo): any model, exponential in the
+    /// worst case, bounded by the budget.
+    #[default]
+    Search,
+    /// The polynomial check for registers whose written values are unique
+    /// (`linearizability::unique`).
+    UniqueValues,
+}
+
+impl Method {
+    /// Plain words for reports.
+    pub fn words(self) -> &'static str {
+        match self {
+            Method::Search => "search",
+            Method::UniqueValues => "unique values",
+        }
+    }
+}
+
 /// The answer for one key (one partition).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyResult {
@@ -75,6 +98,13 @@ pub struct KeyResult {
     pub memo_entries: u64,
     /// Wall time spent searching this key, in microseconds.
     pub micros: u64,
+    /// Which algorithm answered (results written before it existed: the search).
+    #[serde(default)]
+    pub method: Method,
+    /// Why the unique-values check was asked for but the search answered instead, e.g.
+    /// `value 7 is written twice (#3 and #9)`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fallback: Option<String>,
 }
 
 /// A reference to an op of the history, with a plain description.
@@ -104,7 +134,8 @@ pub struct Anomaly {
     pub key: Option<Key>,
     /// Always `"not-linearizable"` for this checker; other checkers add their own.
     pub kind: String,
-    /// Length of the longest linearizable prefix the search found.
+    /// Length of a linearizable prefix: for the search, the longest it reached; for the
+    /// unique-values check, the longest prefix of the order it built that is one.
     pub prefix_len: usize,
     /// Its last few ops (at most 8), in linearization order.
     pub prefix_tail: Vec<OpRef>,
@@ -112,8 +143,13 @@ pub struct Anomaly {
     pub state: String,
     /// The earliest op whose completion the search could not get past.
     pub stuck_at: Option<OpRef>,
-    /// The ops that could have been linearized next, each with why it was not.
+    /// The ops that could have been linearized next, each with why it was not (the
+    /// unique-values check: the other ops of the conflict, each with its part in it).
     pub candidates: Vec<Blocked>,
+    /// The unique-values check's finding in plain words, e.g. `value 1 must be current
+    /// both before and after value 2: …` (the search leaves it out).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub conflict: Option<String>,
 }
 
 /// Totals for the whole check.
@@ -194,21 +230,35 @@ impl fmt::Display for Verdict {
                 .reason
                 .map(|r| format!(" ({})", r.words()))
                 .unwrap_or_default();
+            let fallback = k
+                .fallback
+                .as_ref()
+                .map(|f| format!(", since {f}"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {:<12} {:<8}{reason}  {} calls, {} steps, {:.1} ms",
+                "  {:<12} {:<8}{reason}  {} calls, {} steps, {:.1} ms, {}{fallback}",
                 key_name(&k.key),
                 k.valid.word(),
                 k.calls,
                 k.steps,
-                k.micros as f64 / 1000.0
+                k.micros as f64 / 1000.0,
+                k.method.words(),
             );
         }
         for a in &self.anomalies {
             let _ = writeln!(out, "\n{} is not linearizable.", key_name(&a.key));
+            if let Some(c) = &a.conflict {
+                let _ = writeln!(out, "  {c}");
+            }
             let _ = writeln!(
                 out,
-                "  The longest linearizable prefix has {} ops; it ends with:",
+                "  {} linearizable prefix has {} ops; it ends with:",
+                if a.conflict.is_some() {
+                    "A"
+                } else {
+                    "The longest"
+                },
                 a.prefix_len
             );
             for o in &a.prefix_tail {
@@ -219,7 +269,15 @@ impl fmt::Display for Verdict {
                 let _ = writeln!(out, "  No order lets this op complete: {}", op_line(s));
             }
             if !a.candidates.is_empty() {
-                let _ = writeln!(out, "  Ops that could come next, and why none works:");
+                let _ = writeln!(
+                    out,
+                    "  {}",
+                    if a.conflict.is_some() {
+                        "The other ops of the conflict:"
+                    } else {
+                        "Ops that could come next, and why none works:"
+                    }
+                );
                 for c in &a.candidates {
                     let _ = writeln!(out, "    {}: {}", op_line(&c.op), c.why);
                 }

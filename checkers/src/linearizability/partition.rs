@@ -40,18 +40,33 @@ pub(crate) fn completion<'h, M: Model>(
 /// Failed calls, calls the model drops (indeterminate reads) and calls it declares
 /// [`Model::droppable`] are left out.
 pub(crate) fn partitions<M: Model>(history: &History<M::Op>, model: &M) -> Vec<Partition<M::Call>> {
-    struct Draft<C> {
+    partitions_with(history, model, |_, _| ())
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// [`partitions`], with `extra(invoke, completion)` of every kept call alongside, in the
+/// same order (read from the history in the same pass, while its op is at hand).
+pub(crate) fn partitions_with<M: Model, X>(
+    history: &History<M::Op>,
+    model: &M,
+    extra: impl Fn(&M::Op, Completion<'_, M::Op>) -> X,
+) -> Vec<(Partition<M::Call>, Vec<X>)> {
+    struct Draft<C, X> {
         calls: Vec<C>,
         at: Vec<(usize, Option<usize>)>,
+        extra: Vec<X>,
         recorded: usize,
     }
-    let mut drafts: BTreeMap<Option<Key>, Draft<M::Call>> = BTreeMap::new();
+    let mut drafts: BTreeMap<Option<Key>, Draft<M::Call, X>> = BTreeMap::new();
     let ops = history.ops();
     for c in history.calls() {
         let op = &ops[c.invoke];
         let d = drafts.entry(model.partition(op)).or_insert_with(|| Draft {
             calls: Vec::new(),
             at: Vec::new(),
+            extra: Vec::new(),
             recorded: 0,
         });
         d.recorded += 1;
@@ -68,6 +83,7 @@ pub(crate) fn partitions<M: Model>(history: &History<M::Op>, model: &M) -> Vec<P
         };
         d.calls.push(call);
         d.at.push((c.invoke, ret));
+        d.extra.push(extra(invoke, done));
     }
     drafts
         .into_iter()
@@ -78,19 +94,28 @@ pub(crate) fn partitions<M: Model>(history: &History<M::Op>, model: &M) -> Vec<P
             } else {
                 Vec::new()
             };
+            let kept = |i: usize| !drop.get(i).copied().unwrap_or(false);
             let calls = d
                 .calls
                 .into_iter()
                 .zip(d.at)
                 .enumerate()
-                .filter(|(i, _)| !drop.get(*i).copied().unwrap_or(false))
+                .filter(|(i, _)| kept(*i))
                 .map(|(_, (call, (invoke, ret)))| PartCall { call, invoke, ret })
                 .collect();
-            Partition {
+            let extra = d
+                .extra
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| kept(*i))
+                .map(|(_, x)| x)
+                .collect();
+            let part = Partition {
                 key,
                 calls,
                 recorded: d.recorded,
-            }
+            };
+            (part, extra)
         })
         .collect()
 }

@@ -8,4 +8,5 @@ mod properties;
 mod robustness;
 mod serial_append;
 mod support;
+mod unique;
 mod writer;

@@ -31,7 +31,7 @@ struct Slot<P> {
 /// after it took effect.
 /// `invoke` picks an op; `apply` performs it on the object at its linearization point
 /// and returns its ok payload, or `None` for a definite failure (no effect).
-fn simulate<P: Clone>(
+pub(crate) fn simulate<P: Clone>(
     seed: u64,
     n: usize,
     procs: usize,
@@ -98,7 +98,7 @@ fn simulate<P: Clone>(
     ops
 }
 
-fn generate_cas(seed: u64, n: usize, procs: usize, info_pct: u32) -> Vec<Op<CasOp>> {
+pub(crate) fn generate_cas(seed: u64, n: usize, procs: usize, info_pct: u32) -> Vec<Op<CasOp>> {
     let state = std::cell::Cell::new(None::<i64>);
     let mut next = 0i64;
     simulate(
@@ -229,7 +229,7 @@ fn ok_calls<P: checkers::history::Payload>(ops: &[Op<P>]) -> Vec<(usize, usize)>
 }
 
 /// Stale read: a read invoked after a later write completed returns the earlier value.
-fn plant_stale_read(ops: &mut [Op<CasOp>], rng: &mut ChaCha8Rng) -> bool {
+pub(crate) fn plant_stale_read(ops: &mut [Op<CasOp>], rng: &mut ChaCha8Rng) -> bool {
     let calls = ok_calls(ops);
     let written = |r: usize| match ops[r].payload() {
         Some(CasOp::Write(v)) | Some(CasOp::Cas { to: v, .. }) => Some(*v),
@@ -313,7 +313,7 @@ fn plant_duplicate(ops: &mut [Op<KvOp>], rng: &mut ChaCha8Rng) -> bool {
 
 /// 128 cases from a fixed seed, so CI is deterministic; set `PROPTEST_RNG_SEED` (and
 /// `PROPTEST_CASES`) to explore further.
-fn config() -> ProptestConfig {
+pub(crate) fn config() -> ProptestConfig {
     let mut c = ProptestConfig {
         cases: 128,
         failure_persistence: None,
