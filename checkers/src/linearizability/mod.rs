@@ -204,7 +204,7 @@ pub fn check_register<M: RegisterModel>(
     let slots = map_in_parallel(parts, threads, |(p, effects)| {
         let (job, fallback) = match algorithm {
             Algorithm::Search => (Job::Search(Search::new(model, p)), None),
-            Algorithm::UniqueValues => match UniqueKey::new(history, p, effects) {
+            Algorithm::UniqueValues => match UniqueKey::new(history, p, effects, model.initial()) {
                 Ok(u) => (Job::Unique(u), None),
                 Err((p, why)) => (Job::Search(Search::new(model, p)), Some(why)),
             },

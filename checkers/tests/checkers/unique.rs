@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use checkers::history::{Body, History, Kind, Op};
 use checkers::linearizability::{check_register, Algorithm, Budget, Options, RegisterModel};
-use checkers::model::{CasOp, CasRegister, Register, RegisterOp};
+use checkers::model::{CasOp, CasRegister, Initial, Register, RegisterOp};
 use checkers::verdict::{Method, Validity, Verdict};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -338,6 +338,56 @@ fn the_initial_nil_is_a_value_like_the_others() {
         .ok(1, Read(Some(1)))
         .history();
     agree(&concurrent, &CasRegister, Validity::Valid);
+}
+
+#[test]
+fn a_register_may_start_at_a_value() {
+    // Knossos's (cas-register 0): reads of 0 before any write are fine, nil never is.
+    let zero = Initial::new(CasRegister, Some(0));
+    let h = Script::new()
+        .inv(0, Read(None))
+        .ok(0, Read(Some(0)))
+        .inv(1, cas(0, 1))
+        .ok(1, cas(0, 1))
+        .inv(0, Read(None))
+        .ok(0, Read(Some(1)))
+        .history();
+    agree(&h, &zero, Validity::Valid);
+    agree(&h, &CasRegister, Validity::Invalid);
+    let stale = Script::new()
+        .inv(1, cas(0, 1))
+        .ok(1, cas(0, 1))
+        .inv(0, Read(None))
+        .ok(0, Read(Some(0)))
+        .history();
+    let v = agree(&stale, &zero, Validity::Invalid);
+    assert!(
+        v.anomalies[0]
+            .conflict
+            .as_deref()
+            .unwrap_or_default()
+            .contains("cas ops turned 0 into 1"),
+        "{v}"
+    );
+    let nil = Script::new().inv(0, Read(None)).ok(0, Read(None)).history();
+    let v = agree(&nil, &zero, Validity::Invalid);
+    assert!(
+        v.anomalies[0]
+            .conflict
+            .as_deref()
+            .unwrap_or_default()
+            .contains("it started at 0"),
+        "{v}"
+    );
+    // Writing the initial value again repeats it: the search answers.
+    let again = Script::new().inv(0, Write(0)).ok(0, Write(0)).history();
+    let (u, _) = both(&again, &zero);
+    assert_eq!(u.keys[0].method, Method::Search);
+    assert!(u.keys[0]
+        .fallback
+        .as_deref()
+        .unwrap_or_default()
+        .contains("initial value"));
 }
 
 #[test]

@@ -50,8 +50,14 @@ pub(crate) fn explain<M: Model>(
     let (words, stuck, candidates): (String, u32, Vec<Blocked>) = match conflict {
         Conflict::NeverWritten { call, value: v } => (
             format!(
-                "{} needs the register to hold {v}, but no write or cas that took effect wrote {v} to this key.",
-                name(*call)
+                "{} needs the register to hold {v}, but no write or cas that took effect wrote {v} to this key{}.",
+                name(*call),
+                if job.initial().is_some() {
+                    format!(", and it started at {}", show(job.initial()))
+                } else {
+                    String::new()
+                },
+                v = show(*v),
             ),
             *call,
             Vec::new(),
@@ -130,12 +136,12 @@ pub(crate) fn explain<M: Model>(
         }
         Conflict::Overlap { p, q } => {
             let done = |a: At| match a {
-                At::Initial => "the initial value nil".to_owned(),
+                At::Initial => format!("the initial value {}", show(job.initial())),
                 At::Call(i) => name(i),
             };
             let vals = |s: &super::Side| {
                 let start = match s.done {
-                    At::Initial => "nil".to_owned(),
+                    At::Initial => show(job.initial()),
                     At::Call(i) => value(i),
                 };
                 let end = value(s.started);

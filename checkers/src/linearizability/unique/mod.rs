@@ -62,7 +62,7 @@ pub(crate) use explain::explain;
 use super::partition::Partition;
 use super::search::Progress;
 use crate::history::{History, Payload};
-use crate::model::{CasOp, CasRegister, Completion, Model, Register, RegisterOp};
+use crate::model::{CasOp, CasRegister, Completion, Initial, Model, Register, RegisterOp};
 
 /// What a call the search keeps does to a register, as this check sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,12 +77,31 @@ pub enum Effect {
     },
 }
 
-/// A model the unique-values check understands: a register of integers, initially nil,
-/// with reads, writes and (optionally) compare-and-set.
+/// A model the unique-values check understands: a register of integers with reads,
+/// writes and (optionally) compare-and-set.
 pub trait RegisterModel: Model {
     /// The effect of a call, from its invocation and completion; `None` for a call the
     /// model never keeps (an indeterminate read).
     fn effect(&self, invoke: &Self::Op, completion: Completion<'_, Self::Op>) -> Option<Effect>;
+
+    /// The value the register holds before any write (nil unless wrapped in
+    /// [`Initial`]).
+    fn initial(&self) -> Option<i64> {
+        None
+    }
+}
+
+impl<M> RegisterModel for Initial<M>
+where
+    M: RegisterModel<State = Option<i64>>,
+{
+    fn effect(&self, invoke: &M::Op, completion: Completion<'_, M::Op>) -> Option<Effect> {
+        self.model.effect(invoke, completion)
+    }
+
+    fn initial(&self) -> Option<i64> {
+        self.state
+    }
 }
 
 impl RegisterModel for Register {
@@ -109,6 +128,34 @@ impl RegisterModel for CasRegister {
             }),
             (CasOp::Read(_), Completion::Ok(CasOp::Read(v))) => Some(Effect::Read(*v)),
             (CasOp::Read(_), _) => None,
+        }
+    }
+}
+
+/// Where a value a call observed came from.
+enum Source {
+    /// The register held it before any write.
+    Initial,
+    /// This call wrote it.
+    Writer(u32),
+    /// Nothing wrote it.
+    Nobody,
+}
+
+/// The key's values: who wrote each, and what the register held first.
+struct Values {
+    writers: Writers,
+    initial: Option<i64>,
+}
+
+impl Values {
+    fn source(&self, v: Option<i64>) -> Source {
+        if v == self.initial {
+            return Source::Initial;
+        }
+        match v.and_then(|v| self.writers.get(&v)) {
+            Some(&w) => Source::Writer(w),
+            None => Source::Nobody,
         }
     }
 }
@@ -154,11 +201,11 @@ struct Call {
 }
 
 impl Call {
-    /// The value it needs to be current (reads of nil need nothing).
-    fn observes(&self) -> Option<i64> {
+    /// The value it needs the register to hold (`Some(None)`: nil); `None` for a write.
+    fn observes(&self) -> Option<Option<i64>> {
         match self.effect {
-            Effect::Read(v) => v,
-            Effect::Cas { from, .. } => Some(from),
+            Effect::Read(v) => Some(v),
+            Effect::Cas { from, .. } => Some(Some(from)),
             Effect::Write(_) => None,
         }
     }
@@ -191,8 +238,9 @@ pub(crate) struct Side {
 /// Why a key is not linearizable (call indices into the partition).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Conflict {
-    /// A read returned `value`, or an effective cas started from it, but no op wrote it.
-    NeverWritten { call: u32, value: i64 },
+    /// A read returned `value`, or an effective cas started from it, but no op wrote it
+    /// (and the register did not start with it).
+    NeverWritten { call: u32, value: Option<i64> },
     /// A read returned before the write of its value was invoked.
     FromTheFuture { read: u32, write: u32 },
     /// Two cas ops that took effect both started from `from`, which was written once.
@@ -227,8 +275,8 @@ pub(crate) enum Outcome {
 pub(crate) struct UniqueKey<C> {
     pub(crate) part: Partition<C>,
     calls: Vec<Call>,
-    /// Each written value's writer (a call index).
-    writers: Writers,
+    /// Each written value's writer (a call index), and the initial value.
+    values: Values,
     pub(crate) outcome: Option<Outcome>,
     pub(crate) steps: u64,
     /// Bytes the analysis held at its peak (its tables are freed when it returns).
@@ -236,13 +284,14 @@ pub(crate) struct UniqueKey<C> {
 }
 
 impl<C> UniqueKey<C> {
-    /// Prepares the check of `part`, whose kept calls have these `effects` (in order), or
-    /// gives the partition back with the reason the check does not apply (a value
-    /// written twice).
+    /// Prepares the check of `part`, whose kept calls have these `effects` (in order), on
+    /// a register that holds `initial` before any write, or gives the partition back
+    /// with the reason the check does not apply (a value written twice).
     pub(crate) fn new<P: Payload>(
         history: &History<P>,
         part: Partition<C>,
         effects: Vec<Option<Effect>>,
+        initial: Option<i64>,
     ) -> Result<Self, (Partition<C>, String)> {
         let index = |pos: usize| history.ops()[pos].index;
         let mut calls = Vec::with_capacity(part.calls.len());
@@ -261,6 +310,13 @@ impl<C> UniqueKey<C> {
                 effect,
             };
             if let Some(v) = call.writes() {
+                if initial == Some(v) {
+                    let why = format!(
+                        "value {v} is the initial value and written again (#{})",
+                        index(c.invoke)
+                    );
+                    return Err((part, why));
+                }
                 if let Some(&first) = writers.get(&v) {
                     let why = format!(
                         "value {v} is written twice (#{} and #{})",
@@ -276,7 +332,7 @@ impl<C> UniqueKey<C> {
         Ok(UniqueKey {
             part,
             calls,
-            writers,
+            values: Values { writers, initial },
             outcome: None,
             steps: 0,
             working_bytes: 0,
@@ -286,10 +342,10 @@ impl<C> UniqueKey<C> {
     /// Runs the whole check (it is polynomial: no slicing needed).
     pub(crate) fn run(&mut self) -> Progress {
         if self.outcome.is_none() {
-            let (outcome, bytes) = analyse(&self.calls, &self.writers);
+            let (outcome, bytes) = analyse(&self.calls, &self.values);
             self.steps = self.calls.len() as u64;
             self.working_bytes = bytes as u64;
-            self.writers = Writers::default();
+            self.values.writers = Writers::default();
             if outcome == Outcome::Linearizable {
                 // The explanation of a conflict reads the calls' values; nothing else does.
                 self.calls = Vec::new();
@@ -304,7 +360,12 @@ impl<C> UniqueKey<C> {
 
     /// Bytes held now.
     pub(crate) fn bytes(&self) -> usize {
-        self.calls.capacity() * std::mem::size_of::<Call>() + self.writers.capacity() * 13
+        self.calls.capacity() * std::mem::size_of::<Call>() + self.values.writers.capacity() * 13
+    }
+
+    /// The register's value before any write.
+    pub(crate) fn initial(&self) -> Option<i64> {
+        self.values.initial
     }
 
     /// The value a call wrote, or for a read the value it returned.
@@ -318,7 +379,7 @@ impl<C> UniqueKey<C> {
     /// Frees the compiled calls.
     pub(crate) fn release(&mut self) {
         self.calls = Vec::new();
-        self.writers = Writers::default();
+        self.values.writers = Writers::default();
     }
 }
 
@@ -444,10 +505,10 @@ impl Found {
 }
 
 /// Decides one key. Returns the outcome and the bytes its tables held at their peak.
-fn analyse(calls: &[Call], writers: &Writers) -> (Outcome, usize) {
+fn analyse(calls: &[Call], values: &Values) -> (Outcome, usize) {
     let mut found = Found::default();
-    let must = closure(calls, writers);
-    let clusters = cluster(calls, writers, &must, &mut found);
+    let must = closure(calls, values);
+    let clusters = cluster(calls, values, &must, &mut found);
     drop(must);
     let zones = cluster_zones(calls, &clusters, &mut found);
     let chains = chain(&clusters, &mut found);
@@ -464,7 +525,7 @@ fn analyse(calls: &[Call], writers: &Writers) -> (Outcome, usize) {
         None => (Outcome::Linearizable, peak),
         Some(conflict) => {
             let order = linear_order(&clusters, &chains, &sorted);
-            let prefix = longest_prefix(calls, &order);
+            let prefix = longest_prefix(calls, &order, values.initial);
             (
                 Outcome::Illegal { conflict, prefix },
                 peak + order.len() * 4,
@@ -475,7 +536,7 @@ fn analyse(calls: &[Call], writers: &Writers) -> (Outcome, usize) {
 
 /// Which calls certainly happened: every `ok` call, and every indeterminate write or cas
 /// whose value a call that happened observed (it is that value's only writer).
-fn closure(calls: &[Call], writers: &Writers) -> Vec<bool> {
+fn closure(calls: &[Call], values: &Values) -> Vec<bool> {
     let mut must: Vec<bool> = calls.iter().map(|c| c.ret != NEVER).collect();
     let mut work: Vec<u32> = (0..calls.len() as u32)
         .filter(|&i| must[i as usize])
@@ -484,7 +545,7 @@ fn closure(calls: &[Call], writers: &Writers) -> Vec<bool> {
         let Some(v) = calls[i as usize].observes() else {
             continue;
         };
-        if let Some(&w) = writers.get(&v) {
+        if let Source::Writer(w) = values.source(v) {
             if !must[w as usize] {
                 must[w as usize] = true;
                 work.push(w);
@@ -496,7 +557,7 @@ fn closure(calls: &[Call], writers: &Writers) -> Vec<bool> {
 
 /// Clusters of the calls that happened; notes values nobody wrote and two cas ops from
 /// one value.
-fn cluster(calls: &[Call], writers: &Writers, must: &[bool], found: &mut Found) -> Clusters {
+fn cluster(calls: &[Call], values: &Values, must: &[bool], found: &mut Found) -> Clusters {
     let n = calls.len();
     let mut writer: Vec<u32> = vec![NONE];
     let mut cluster_of_call = vec![NONE; n];
@@ -515,23 +576,21 @@ fn cluster(calls: &[Call], writers: &Writers, must: &[bool], found: &mut Found) 
         if !must[i] {
             continue;
         }
-        let seen = match (c.observes(), c.effect) {
-            (None, Effect::Read(None)) => 0,
-            (None, _) => continue,
+        let Some(v) = c.observes() else { continue };
+        let seen = match values.source(v) {
+            Source::Initial => 0,
             // The writer of a value a call that happened saw happened too (`closure`).
-            (Some(v), _) => match writers.get(&v) {
-                Some(&w) => cluster_of_call[w as usize],
-                None => {
-                    found.note(Conflict::NeverWritten {
-                        call: i as u32,
-                        value: v,
-                    });
-                    if matches!(c.effect, Effect::Read(_)) {
-                        homeless.push(i as u32);
-                    }
-                    continue;
+            Source::Writer(w) => cluster_of_call[w as usize],
+            Source::Nobody => {
+                found.note(Conflict::NeverWritten {
+                    call: i as u32,
+                    value: v,
+                });
+                if matches!(c.effect, Effect::Read(_)) {
+                    homeless.push(i as u32);
                 }
-            },
+                continue;
+            }
         };
         match c.effect {
             Effect::Read(_) => {
@@ -756,12 +815,12 @@ fn linear_order(clusters: &Clusters, chains: &Chains, sorted: &[u32]) -> Vec<u32
 
 /// The longest prefix of `order` that starts a linearization: each call in it sees the
 /// value it needs, and no call after it completed before it was invoked.
-fn longest_prefix(calls: &[Call], order: &[u32]) -> Vec<u32> {
+fn longest_prefix(calls: &[Call], order: &[u32], initial: Option<i64>) -> Vec<u32> {
     let mut later_ret = vec![NEVER; order.len() + 1];
     for k in (0..order.len()).rev() {
         later_ret[k] = later_ret[k + 1].min(calls[order[k] as usize].ret);
     }
-    let mut state: Option<i64> = None;
+    let mut state = initial;
     let mut prefix = Vec::new();
     for (k, &i) in order.iter().enumerate() {
         let c = &calls[i as usize];
@@ -792,14 +851,17 @@ mod tests {
         }
     }
 
-    fn writers(calls: &[Call]) -> Writers {
-        let mut w = Writers::default();
+    fn values(calls: &[Call]) -> Values {
+        let mut writers = Writers::default();
         for (i, c) in calls.iter().enumerate() {
             if let Some(v) = c.writes() {
-                w.insert(v, i as u32);
+                writers.insert(v, i as u32);
             }
         }
-        w
+        Values {
+            writers,
+            initial: None,
+        }
     }
 
     #[test]
@@ -815,7 +877,7 @@ mod tests {
         // The read of 2 forces the cas 1→2, which forces the write of 1; nobody needs 3,
         // and the cas pair 7⇄8 only observe each other.
         assert_eq!(
-            closure(&calls, &writers(&calls)),
+            closure(&calls, &values(&calls)),
             vec![true, true, true, false, false, false]
         );
     }
@@ -829,9 +891,9 @@ mod tests {
         ];
         // Write 1, read 1, write 2: the read may not come before write 2, which
         // completed before it began.
-        assert_eq!(longest_prefix(&calls, &[0, 2, 1]), vec![0]);
+        assert_eq!(longest_prefix(&calls, &[0, 2, 1], None), vec![0]);
         // Write 1, write 2, read 1: the read sees the wrong value.
-        assert_eq!(longest_prefix(&calls, &[0, 1, 2]), vec![0, 1]);
+        assert_eq!(longest_prefix(&calls, &[0, 1, 2], None), vec![0, 1]);
     }
 
     #[test]
@@ -850,7 +912,7 @@ mod tests {
                 call(9, Some(10), Effect::Read(Some(1))),
             ],
         ] {
-            let (outcome, bytes) = analyse(&calls, &writers(&calls));
+            let (outcome, bytes) = analyse(&calls, &values(&calls));
             assert!(bytes > 0);
             let Outcome::Illegal { conflict, .. } = outcome else {
                 panic!("a stale read is illegal: {outcome:?}");
@@ -863,6 +925,6 @@ mod tests {
             call(3, Some(11), Effect::Write(2)),
             call(9, Some(10), Effect::Read(Some(1))),
         ];
-        assert_eq!(analyse(&calls, &writers(&calls)).0, Outcome::Linearizable);
+        assert_eq!(analyse(&calls, &values(&calls)).0, Outcome::Linearizable);
     }
 }
