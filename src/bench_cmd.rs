@@ -204,6 +204,7 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
         no_progress: true,
         target_opts: Default::default(),
         lock: Default::default(),
+        keys: None,
     };
     let test = test_cmd::Test::from_args(&t, args.seed);
     let json = serde_json::to_value(&test)?;

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! path(s) ─read bytes─► checkers::format::read_prefix ─► Records ─(model: --model or guessed)─►
-//!     History<M::Op> ─► linearizability::check_with(budget) ─► text or --json ─► exit code
+//!     History<M::Op> ─► linearizability::check_register (register models, --algorithm)
+//!                     | check_with (other models) ─► text or --json ─► exit code
 //! ```
 //! `--model list-append` (or a history of `txn` ops with append/r micro-ops) goes to
 //! the Elle-style checker instead: `txns_from_records ─► elle::check(--consistency-model)`.
@@ -20,11 +21,13 @@ use std::time::{Duration, Instant};
 use checkers::elle::{self, ConsistencyModel, ElleReport};
 use checkers::format::{self, Format};
 use checkers::history::{History, HistoryWriter, Process, Record};
-use checkers::linearizability::{check_with, Budget, Options};
+use checkers::linearizability::{
+    check_register, check_with, Algorithm, Budget, Options, RegisterModel,
+};
 use checkers::model::{
     is_multi_register_txn, CasRegister, Initial, Kv, Model, MultiRegister, Mutex, Register,
 };
-use checkers::verdict::{Validity, Verdict};
+use checkers::verdict::{Method, Validity, Verdict};
 use checkers::InputError;
 
 use crate::exit;
@@ -46,6 +49,19 @@ pub enum ModelName {
     /// Transactions of appends and reads (`:f :txn, :value [[:append 1 2] [:r 1 nil]]`),
     /// checked for isolation anomalies in the manner of Elle.
     ListAppend,
+}
+
+/// Which linearizability algorithm answers (`--algorithm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlgorithmName {
+    /// The polynomial unique-values check for register and cas-register keys whose
+    /// written values are unique; the search for everything else.
+    Auto,
+    /// The general search (Wing & Gong / Lowe with a memo) for every key.
+    Search,
+    /// The unique-values check (register models only); keys that repeat a value fall
+    /// back to the search and say so.
+    UniqueValues,
 }
 
 /// A history format on the command line.
@@ -100,6 +116,9 @@ pub struct CheckArgs {
     /// Keep checking the other keys after one is illegal.
     #[arg(long)]
     pub all_keys: bool,
+    /// Linearizability algorithm.
+    #[arg(long, value_enum, default_value_t = AlgorithmName::Auto)]
+    pub algorithm: AlgorithmName,
     /// Print the verdict as JSON (one object per file).
     #[arg(long)]
     pub json: bool,
@@ -306,15 +325,50 @@ fn run_model<M: Model>(
     reps: u32,
 ) -> Result<(Verdict, Vec<Duration>), BadInput> {
     let history = decode(loaded, History::<M::Op>::from_records)?;
+    Ok(timed(reps, || check_with(&history, model, options)))
+}
+
+/// [`run_model`] for register models: `check_register` with `algorithm`.
+fn run_register<M: RegisterModel>(
+    model: &M,
+    loaded: &mut Loaded,
+    options: Options,
+    reps: u32,
+    algorithm: Algorithm,
+) -> Result<(Verdict, Vec<Duration>), BadInput> {
+    let history = decode(loaded, History::<M::Op>::from_records)?;
+    Ok(timed(reps, || {
+        check_register(&history, model, options, algorithm)
+    }))
+}
+
+/// Runs `check` `reps` times (at least once): the last verdict and every time.
+fn timed(reps: u32, check: impl Fn() -> Verdict) -> (Verdict, Vec<Duration>) {
     let started = Instant::now();
-    let mut verdict = check_with(&history, model, options);
+    let mut verdict = check();
     let mut times = vec![started.elapsed()];
     for _ in 1..reps {
         let t = Instant::now();
-        verdict = check_with(&history, model, options);
+        verdict = check();
         times.push(t.elapsed());
     }
-    Ok((verdict, times))
+    (verdict, times)
+}
+
+/// Which algorithms answered the keys, e.g. `unique values (5 keys)`.
+fn methods(verdict: &Verdict) -> String {
+    let mut counts: Vec<(Method, usize)> = Vec::new();
+    for k in &verdict.keys {
+        match counts.iter_mut().find(|(m, _)| *m == k.method) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((k.method, 1)),
+        }
+    }
+    counts
+        .iter()
+        .map(|(m, n)| format!("{} ({n} keys)", m.words()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), if known.
@@ -423,6 +477,7 @@ fn check_path(
     // A run directory of `faultline test`: every checker of its workload, again.
     if path.join(harness::store::files::TEST).is_file()
         && args.model == ModelName::Auto
+        && args.algorithm == AlgorithmName::Auto
         && args.bench.is_none()
     {
         return crate::test_cmd::check_stored(path).map_err(Failed::Harness);
@@ -450,21 +505,45 @@ fn check_path(
         eprintln!("error: {message}");
         return Err(BadInput(message).into());
     }
+    let register_model = matches!(
+        model,
+        ModelName::Register | ModelName::CasRegister | ModelName::Auto
+    );
+    if args.algorithm == AlgorithmName::UniqueValues && !register_model {
+        let message = format!(
+            "{}: --algorithm unique-values applies to the register and cas-register \
+             models, not {}",
+            loaded.file.display(),
+            clap::ValueEnum::to_possible_value(&model)
+                .map_or_else(|| format!("{model:?}"), |v| v.get_name().to_owned())
+        );
+        eprintln!("error: {message}");
+        return Err(BadInput(message).into());
+    }
+    let algorithm = match args.algorithm {
+        AlgorithmName::Search => Algorithm::Search,
+        AlgorithmName::Auto | AlgorithmName::UniqueValues => Algorithm::UniqueValues,
+    };
     let (verdict, mut times) = match model {
         ModelName::Kv => run_model(&Kv, &mut loaded, options, reps),
         ModelName::Mutex => run_model(&Mutex, &mut loaded, options, reps),
-        ModelName::CasRegister => run_model(
+        ModelName::CasRegister => run_register(
             &Initial::new(CasRegister, initial),
             &mut loaded,
             options,
             reps,
+            algorithm,
         ),
         ModelName::MultiRegister => {
             run_model(&MultiRegister::new(initial), &mut loaded, options, reps)
         }
-        ModelName::Register | ModelName::Auto => {
-            run_model(&Initial::new(Register, initial), &mut loaded, options, reps)
-        }
+        ModelName::Register | ModelName::Auto => run_register(
+            &Initial::new(Register, initial),
+            &mut loaded,
+            options,
+            reps,
+            algorithm,
+        ),
         ModelName::ListAppend => return check_list_append(loaded, args, reps, total),
     }?;
     // A controller that crashed mid-write leaves a torn last line: the ops before it
@@ -480,7 +559,7 @@ fn check_path(
     if args.bench.is_some() {
         let mib = verdict.stats.peak_memory_bytes as f64 / (1024.0 * 1024.0);
         *total += bench_line(&file, verdict.valid, &mut times, |_| {
-            format!("search memory {mib:>7.1} MiB")
+            format!("search memory {mib:>7.1} MiB  {}", methods(&verdict))
         });
     }
     Ok(exit_code(verdict.valid))

@@ -284,6 +284,10 @@ pub struct TestArgs {
     pub target_opts: TargetOpts,
     #[command(flatten)]
     pub lock: LockArgs,
+    /// Register workload: use this many keys for the whole run (default: concurrency/2
+    /// keys at a time, each retired after 100 ops).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keys: Option<u32>,
 }
 
 /// The test as stored in `test.json`: every option, the seed, and the command that
@@ -300,6 +304,9 @@ pub struct Test {
     /// Lock workload settings (tests stored before they existed load the defaults).
     #[serde(default)]
     pub lock: LockOpts,
+    /// Register workload: `--keys` (tests stored before it existed rotate keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<u32>,
     pub options: RunOptions,
     pub command: String,
     pub faultline_version: String,
@@ -372,6 +379,9 @@ impl Test {
         if a.workload == WorkloadKind::Lock {
             command.extend(a.lock.command_words());
         }
+        if let (WorkloadKind::Register, Some(k)) = (a.workload, a.keys) {
+            command.extend(["--keys".into(), k.to_string()]);
+        }
         Test {
             target: a.target,
             workload: a.workload,
@@ -380,6 +390,7 @@ impl Test {
             bugs: a.bugs.clone(),
             target_opts: a.target_opts.clone(),
             lock: a.lock.opts(),
+            keys: a.keys,
             options,
             command: command.join(" "),
             faultline_version: env!("CARGO_PKG_VERSION").into(),
@@ -754,7 +765,7 @@ pub(crate) fn run_workload<K: Kv + Lock>(
             options: opts.clone(),
             test_json,
             target,
-            workload: RegisterWorkload::<K>::new(register_opts(&opts)),
+            workload: RegisterWorkload::<K>::new(register_opts(&opts, test.keys)),
             clients: Box::new(move |cluster, k| {
                 make(cluster, k).map(|kv| RegisterClient::new(Arc::new(kv)))
             }),
@@ -782,10 +793,18 @@ pub(crate) fn run_workload<K: Kv + Lock>(
     })
 }
 
-fn register_opts(opts: &RunOptions) -> RegisterOpts {
-    RegisterOpts {
-        active_keys: (opts.concurrency / 2).max(1),
-        ..RegisterOpts::default()
+fn register_opts(opts: &RunOptions, keys: Option<u32>) -> RegisterOpts {
+    match keys {
+        // A fixed set of keys, never retired: every op of the run lands on them.
+        Some(k) => RegisterOpts {
+            active_keys: k as usize,
+            ops_per_key: u32::MAX,
+            ..RegisterOpts::default()
+        },
+        None => RegisterOpts {
+            active_keys: (opts.concurrency / 2).max(1),
+            ..RegisterOpts::default()
+        },
     }
 }
 
@@ -815,7 +834,7 @@ pub fn check_stored(dir: &Path) -> anyhow::Result<u8> {
         WorkloadKind::Register => run::recheck(
             &run,
             opts,
-            &RegisterWorkload::<RaftKv>::new(register_opts(opts)),
+            &RegisterWorkload::<RaftKv>::new(register_opts(opts, test.keys)),
         ),
         WorkloadKind::Lock => run::recheck(
             &run,
@@ -926,6 +945,29 @@ mod tests {
         assert_eq!(test2.nemesis, cli.t.nemesis);
         assert_eq!(test2.bugs, vec![Bug::StaleRead]);
         assert_eq!(test.options.test, "raft-register-stale-read");
+    }
+
+    #[test]
+    fn keys_fix_the_register_key_set_and_are_reproduced() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            t: TestArgs,
+        }
+        let cli = Cli::parse_from(["x", "--concurrency", "50", "--keys", "5"]);
+        let test = Test::from_args(&cli.t, 4);
+        assert_eq!(test.keys, Some(5));
+        assert!(test.command.ends_with("--keys 5"), "{}", test.command);
+        let o = register_opts(&test.options, test.keys);
+        assert_eq!((o.active_keys, o.ops_per_key), (5, u32::MAX));
+        let default = Test::from_args(&Cli::parse_from(["x", "--concurrency", "50"]).t, 4);
+        assert_eq!(
+            register_opts(&default.options, default.keys).active_keys,
+            25
+        );
+        assert!(!default.command.contains("--keys"));
+        assert!(Cli::try_parse_from(["x", "--keys", "0"]).is_err());
     }
 
     #[test]

@@ -243,6 +243,7 @@ fn zoo_test(case: &Case, args: &ZooArgs, seed: u64) -> anyhow::Result<Test> {
         no_progress: true,
         target_opts: Default::default(),
         lock: Default::default(),
+        keys: None,
     };
     Ok(Test::from_args(&t, seed))
 }

@@ -469,3 +469,67 @@ fn list_append_exports_to_edn_with_keywords() {
     let out = faultline(&["check", back.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
 }
+
+#[test]
+fn algorithm_picks_the_path_and_the_verdict_says_which() {
+    // Key 3: a stale read (write 1, write 2, then a read of 1); key 4: 7 written twice.
+    let path = scratch("algorithm.jsonl");
+    let line = |i: u32, p: u32, ty: &str, f: &str, key: u32, v: &str| {
+        format!(
+            "{{\"index\":{i},\"process\":{p},\"type\":\"{ty}\",\"f\":\"{f}\",\"key\":{key},\"value\":{v}}}\n"
+        )
+    };
+    let history = [
+        line(0, 0, "invoke", "write", 3, "1"),
+        line(1, 0, "ok", "write", 3, "1"),
+        line(2, 1, "invoke", "write", 3, "2"),
+        line(3, 1, "ok", "write", 3, "2"),
+        line(4, 2, "invoke", "read", 3, "null"),
+        line(5, 2, "ok", "read", 3, "1"),
+        line(6, 3, "invoke", "write", 4, "7"),
+        line(7, 3, "ok", "write", 4, "7"),
+        line(8, 3, "invoke", "write", 4, "7"),
+        line(9, 3, "ok", "write", 4, "7"),
+    ]
+    .concat();
+    std::fs::write(&path, history).expect("write");
+    let p = path.to_str().expect("utf-8 path");
+    let json = |out: &Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).expect("one JSON object")
+    };
+
+    let auto = faultline(&["check", "--all-keys", "--json", p]);
+    assert_eq!(auto.status.code(), Some(1), "{}", text(&auto.stderr));
+    let v = json(&auto);
+    assert_eq!(v["keys"][0]["method"], "unique-values");
+    assert_eq!(v["keys"][1]["method"], "search");
+    assert!(v["keys"][1]["fallback"]
+        .as_str()
+        .is_some_and(|f| f.contains("value 7 is written twice")));
+    assert!(v["anomalies"][0]["conflict"].is_string(), "{v}");
+
+    let search = faultline(&["check", "--all-keys", "--algorithm", "search", p]);
+    assert_eq!(search.status.code(), Some(1));
+    let out = text(&search.stdout);
+    assert!(!out.contains("unique values"), "{out}");
+    assert!(out.contains("No order lets this op complete"), "{out}");
+
+    let text_out = text(&faultline(&["check", "--all-keys", p]).stdout);
+    assert!(
+        text_out.contains("search, since value 7 is written twice (#6 and #8)"),
+        "{text_out}"
+    );
+
+    let kv = faultline(&[
+        "check",
+        "--algorithm",
+        "unique-values",
+        &golden("c01-ok.txt"),
+    ]);
+    assert_eq!(kv.status.code(), Some(254));
+    assert!(
+        text(&kv.stderr).contains("--algorithm unique-values applies to the register"),
+        "{}",
+        text(&kv.stderr)
+    );
+}

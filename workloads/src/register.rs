@@ -12,7 +12,9 @@
 //! stays small however long the run is.
 //!
 //! Writes use values unique per key, so a read names exactly the write it saw: a
-//! stale read or a lost write cannot hide behind a repeated value.
+//! stale read or a lost write cannot hide behind a repeated value, and every key is
+//! decided by the polynomial unique-values check
+//! (`checkers::linearizability::check_register`), whatever the concurrency.
 //!
 //! Outcomes: a failed compare-and-set (the value was not `from`) is a definite `Fail`;
 //! the target client decides which of its other errors are definite ([`KvError`]).
@@ -25,9 +27,9 @@ use std::sync::Arc;
 
 use checkers::check::{CheckInput, Checker, CheckerResult};
 use checkers::history::{History, Key as HistoryKey};
-use checkers::linearizability::Budget;
+use checkers::linearizability::{check_register, Algorithm, Budget, Options};
 use checkers::model::{CasOp, CasRegister};
-use checkers::verdict::Validity;
+use checkers::verdict::{Method, Validity};
 use harness::generator::{Ctx, Generator, Poll};
 use harness::history::Codec;
 use harness::interpreter::{Client, Completion};
@@ -309,14 +311,35 @@ impl Checker for Linearizability {
     }
 }
 
-/// Checks a register history for linearizability, per key, within `budget`.
+/// Checks a register history for linearizability, per key, within `budget`: keys whose
+/// values are unique (all of them, from this workload's generator) by the unique-values
+/// check, any other by the search.
 pub fn check(history: &History<CasOp>, budget: Budget) -> CheckerResult {
-    let verdict = checkers::linearizability::check(history, &CasRegister, budget);
+    let options = Options {
+        budget,
+        ..Options::default()
+    };
+    let verdict = check_register(history, &CasRegister, options, Algorithm::UniqueValues);
+    let searched = verdict
+        .keys
+        .iter()
+        .filter(|k| k.method == Method::Search)
+        .count();
     let summary = match verdict.valid {
-        Validity::Valid => vec![format!(
-            "{} keys linearizable ({} ops)",
+        Validity::Valid if searched == 0 => vec![format!(
+            "{} keys linearizable ({} ops, unique-values check)",
             verdict.keys.len(),
             verdict.stats.ops
+        )],
+        Validity::Valid => vec![format!(
+            "{} keys linearizable ({} ops; {searched} keys by the search: {})",
+            verdict.keys.len(),
+            verdict.stats.ops,
+            verdict
+                .keys
+                .iter()
+                .find_map(|k| k.fallback.clone())
+                .unwrap_or_default()
         )],
         // Anomalies first: drop the per-key lines of keys that were fine or never
         // reached (they stay in the details).
@@ -561,6 +584,14 @@ mod tests {
         let result = check(&history, Budget::default());
         assert_eq!(result.valid, Validity::Invalid, "{:?}", result.summary);
         assert_eq!(result.name, "linearizability");
+        // The generator's values are unique, so the polynomial check answered, and the
+        // results say so.
+        assert_eq!(result.details["keys"][0]["method"], "unique-values");
+        assert!(
+            result.details["anomalies"][0]["conflict"].is_string(),
+            "{}",
+            result.details
+        );
         let history = History::new(vec![
             op(0, 0, Kind::Invoke, c.invoked(&w)),
             op(
@@ -571,7 +602,13 @@ mod tests {
             ),
         ])
         .unwrap();
-        assert_eq!(check(&history, Budget::default()).valid, Validity::Valid);
+        let valid = check(&history, Budget::default());
+        assert_eq!(valid.valid, Validity::Valid);
+        assert!(
+            valid.summary[0].contains("unique-values check"),
+            "{:?}",
+            valid.summary
+        );
     }
 
     #[test]
