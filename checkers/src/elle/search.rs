@@ -352,7 +352,19 @@ pub(crate) fn search_component(
         }
     }
     outcome.exhausted = meter.exhausted;
-    outcome.cycles = best.by_kind.into_values().collect();
+    // Splitting a walk can turn up a variant whose plain class the component has too:
+    // report variants only where their edges are needed.
+    let needed: Vec<CycleKind> = best
+        .by_kind
+        .keys()
+        .copied()
+        .filter(|&k| !implied(&best, k))
+        .collect();
+    outcome.cycles = best
+        .by_kind
+        .into_values()
+        .filter(|c| needed.contains(&c.kind))
+        .collect();
     outcome
 }
 
