@@ -14,7 +14,7 @@
 //! last line (no final newline, a line that does not read) is noted and the ops before
 //! it are checked. `--bench` repeats the check and prints timings and peak memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -122,6 +122,11 @@ pub struct CheckArgs {
     /// Print the verdict as JSON (one object per file).
     #[arg(long)]
     pub json: bool,
+    /// Also write the report of each history into DIR: report.html (anomalies first,
+    /// a timeline with fault windows, operations in plain words), latency.svg and
+    /// rate.svg; one subdirectory per file when several are given.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
     /// Repeat each check this many times and print timings and peak memory.
     #[arg(long, value_name = "REPS", num_args = 0..=1, default_missing_value = "10")]
     pub bench: Option<u32>,
@@ -222,6 +227,7 @@ struct BadInput(String);
 /// A history file's records, and the torn last line they stop before, if any.
 struct Loaded {
     file: PathBuf,
+    format: Format,
     records: Vec<Record>,
     torn: Option<InputError>,
     /// The last line, when the file does not end with a newline (it may be torn).
@@ -240,6 +246,7 @@ fn load(path: &Path, format: FormatName) -> Result<Loaded, BadInput> {
     match format::read_prefix(&bytes, format.format()) {
         Ok(read) => Ok(Loaded {
             file,
+            format: read.format,
             records: read.records,
             torn: read.torn,
             open_last_line,
@@ -405,8 +412,26 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let mut worst = exit::VALID;
     let mut total = Duration::ZERO;
     let mut tally: BTreeMap<u8, usize> = BTreeMap::new();
+    let mut report_dirs = BTreeSet::new();
     for path in &args.paths {
-        let code = match check_path(path, &args, options, &mut total) {
+        // One report directory per file when there are several: the file's name,
+        // numbered if two files share it.
+        let report = args.report.as_ref().map(|dir| {
+            if args.paths.len() == 1 {
+                return dir.clone();
+            }
+            let name = path
+                .file_name()
+                .map_or_else(|| "history".into(), |n| n.to_string_lossy().into_owned());
+            let mut sub = dir.join(&name);
+            let mut n = 1;
+            while !report_dirs.insert(sub.clone()) {
+                n += 1;
+                sub = dir.join(format!("{name}-{n}"));
+            }
+            sub
+        });
+        let code = match check_path(path, &args, options, report.as_deref(), &mut total) {
             Ok(code) => code,
             Err(Failed::BadInput(BadInput(message))) => {
                 if args.json {
@@ -472,6 +497,7 @@ fn check_path(
     path: &Path,
     args: &CheckArgs,
     options: Options,
+    report: Option<&Path>,
     total: &mut Duration,
 ) -> Result<u8, Failed> {
     // A run directory of `faultline test`: every checker of its workload, again.
@@ -480,6 +506,12 @@ fn check_path(
         && args.algorithm == AlgorithmName::Auto
         && args.bench.is_none()
     {
+        if report.is_some() {
+            println!(
+                "note: {} is a stored run: its report is rewritten in place",
+                path.display()
+            );
+        }
         return crate::test_cmd::check_stored(path).map_err(Failed::Harness);
     }
     let mut loaded = load(path, args.format)?;
@@ -499,8 +531,7 @@ fn check_path(
             "{}: --initial-value applies to the register, cas-register and \
              multi-register models, not {}",
             loaded.file.display(),
-            clap::ValueEnum::to_possible_value(&model)
-                .map_or_else(|| format!("{model:?}"), |v| v.get_name().to_owned())
+            model_name(model)
         );
         eprintln!("error: {message}");
         return Err(BadInput(message).into());
@@ -544,12 +575,18 @@ fn check_path(
             reps,
             algorithm,
         ),
-        ModelName::ListAppend => return check_list_append(loaded, args, reps, total),
+        ModelName::ListAppend => {
+            if report.is_some() {
+                println!("note: --report is not written for list-append histories yet");
+            }
+            return check_list_append(loaded, args, reps, total);
+        }
     }?;
     // A controller that crashed mid-write leaves a torn last line: the ops before it
     // were checked, and the output says so.
     let Loaded {
         file,
+        format,
         records,
         torn,
         ..
@@ -561,6 +598,26 @@ fn check_path(
         *total += bench_line(&file, verdict.valid, &mut times, |_| {
             format!("search memory {mib:>7.1} MiB  {}", methods(&verdict))
         });
+    }
+    if let (Some(dir), None) = (report, args.bench) {
+        let mut repro = format!("faultline check --model {}", model_name(model));
+        if let Some(v) = initial {
+            repro.push_str(&format!(" --initial-value {v}"));
+        }
+        repro.push_str(&format!(" {}", file.display()));
+        let imported = Imported {
+            file: &file,
+            format,
+            records: &records,
+            verdict: &verdict,
+            model,
+            repro,
+        };
+        write_report(dir, &imported).map_err(Failed::Harness)?;
+        println!(
+            "report: {}",
+            dir.join(harness::report::files::REPORT).display()
+        );
     }
     Ok(exit_code(verdict.valid))
 }
@@ -668,6 +725,156 @@ fn check_list_append(
         });
     }
     Ok(exit_code(report.valid))
+}
+
+/// A model's name as `--model` spells it.
+fn model_name(model: ModelName) -> String {
+    clap::ValueEnum::to_possible_value(&model)
+        .map_or_else(|| format!("{model:?}"), |v| v.get_name().to_owned())
+}
+
+/// An imported history and its verdict, for [`write_report`].
+struct Imported<'a> {
+    file: &'a Path,
+    format: Format,
+    records: &'a [Record],
+    verdict: &'a Verdict,
+    model: ModelName,
+    repro: String,
+}
+
+/// `--report DIR`: the same report a run gets (report.html, latency.svg, rate.svg),
+/// for a history from anywhere. A file without times gets a clock from positions (op
+/// n at n ms, said on the page), so the timeline still shows what overlapped.
+fn write_report(dir: &Path, h: &Imported<'_>) -> anyhow::Result<()> {
+    use checkers::faults::{self, AvailabilityInput};
+    use harness::report::{self, CheckerVerdict, ReportInput, Summary};
+
+    let timed = h.records.iter().any(|r| r.time.is_some());
+    let records: Vec<Record> = h
+        .records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut r = r.clone();
+            if !timed {
+                r.time = Some(i as u64 * 1_000_000);
+            }
+            r
+        })
+        .collect();
+    let ops: Vec<report::Op> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| report::Op::from_record(r, i as u64))
+        .collect();
+    let windows = faults::windows_of(&fault_events(&records));
+    let writes: &[&str] = match h.model {
+        ModelName::Kv => &["put", "append", "cas"],
+        ModelName::Mutex => &["acquire", "release"],
+        ModelName::MultiRegister => &["txn"],
+        _ => &["write", "cas"],
+    };
+    let availability = faults::availability(
+        &records,
+        &windows,
+        AvailabilityInput {
+            writes,
+            status: None,
+            nodes: 0,
+            round: 0,
+        },
+    );
+    let v = h.verdict;
+    let mut lines = v.summary_lines();
+    if !timed {
+        lines.push(
+            "The file records no times: the timeline's clock is the op's position in the \
+             file, 1 ms per op."
+                .into(),
+        );
+    }
+    let mut nemesis: Vec<String> = windows
+        .iter()
+        .map(|w| w.kind.map_or_else(|| w.fault.clone(), |k| k.to_string()))
+        .collect();
+    nemesis.sort();
+    nemesis.dedup();
+    let input = ReportInput {
+        summary: Summary {
+            name: h
+                .file
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            target: format!("imported {} history ({})", h.format, h.file.display()),
+            workload: format!("{} model", model_name(h.model)),
+            nemesis: if nemesis.is_empty() {
+                "no nemesis ops in the file".into()
+            } else {
+                nemesis.join(", ")
+            },
+            seed: 0,
+            started: if timed {
+                "as the file's times say".into()
+            } else {
+                "the file records no times".into()
+            },
+            repro: h.repro.clone(),
+        },
+        verdicts: vec![CheckerVerdict {
+            checker: "linearizability".into(),
+            validity: v.valid,
+            lines,
+            anomalies: report::anomalies::from_linearizability(v),
+        }],
+        ops,
+        faults: windows,
+        leader_changes: Vec::new(),
+        availability,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+    report::write_artifacts(&input, dir)?;
+    Ok(())
+}
+
+/// The history's fault events. Jepsen records a nemesis op twice, invoked and then
+/// completed with what it did (`:info :start nil`, then `:info :start [:isolated …]`):
+/// such a pair is one event, the fault in force from the start's invocation to the
+/// stop's completion. faultline's own nemesis writes each event once.
+fn fault_events(records: &[Record]) -> Vec<(u64, checkers::faults::FaultEvent)> {
+    use checkers::faults::{FaultEvent, FaultPhase};
+    let nemesis: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.process == Process::Nemesis)
+        .collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < nemesis.len() {
+        let r = nemesis[i];
+        let invoked = r.kind == checkers::history::Kind::Invoke || r.value.is_null();
+        match nemesis.get(i + 1) {
+            Some(done)
+                if invoked && done.f == r.f && done.kind != checkers::history::Kind::Invoke =>
+            {
+                if let Some(e) = FaultEvent::from_record(done) {
+                    let at = if e.phase == FaultPhase::Start {
+                        r
+                    } else {
+                        done
+                    };
+                    out.push((at.time.unwrap_or(0), e));
+                }
+                i += 2;
+            }
+            _ => {
+                if let Some(e) = FaultEvent::from_record(r) {
+                    out.push((r.time.unwrap_or(0), e));
+                }
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// `faultline export`.

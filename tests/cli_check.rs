@@ -533,3 +533,88 @@ fn algorithm_picks_the_path_and_the_verdict_says_which() {
         text(&kv.stderr)
     );
 }
+
+/// The text of a report, tags stripped.
+fn report_text(dir: &std::path::Path) -> String {
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html written");
+    for svg in ["latency.svg", "rate.svg"] {
+        assert!(dir.join(svg).is_file(), "{svg} written beside report.html");
+    }
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&quot;", "\"").replace("&#39;", "'")
+}
+
+#[test]
+fn report_for_an_imported_jepsen_history_with_fault_windows() {
+    let dir = scratch("report-jepsen");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = faultline(&[
+        "check",
+        "--report",
+        dir.to_str().expect("utf-8"),
+        &testdata("jepsen/logback-partition-bad.log"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("report: "),
+        "{}",
+        text(&out.stdout)
+    );
+    let page = report_text(&dir);
+    // Anomalies first, the operations behind them in plain words.
+    let anomalies = page.find("Anomalies (1)").expect("an anomalies section");
+    let timeline = page.find("History around").expect("a timeline");
+    assert!(anomalies < timeline, "anomalies come before the timeline");
+    assert!(page.contains("process 0 read: invoked at"), "{page}");
+    assert!(page.contains("outcome unknown"), "{page}");
+    // One window for the partition: Jepsen's invoke/complete pair is one fault, from
+    // the start's invocation (18.000) to the stop's completion (24.050).
+    assert!(page.contains("Fault windows"), "{page}");
+    assert!(page.contains("partition [\"isolated\""), "{page}");
+    assert!(page.contains("from 1.145 s, healed at 7.195 s"), "{page}");
+    assert!(
+        !page.contains("from 1.355 s"),
+        "the start's completion opens no second window"
+    );
+}
+
+#[test]
+fn report_for_knossos_and_porcupine_histories_one_directory_each() {
+    let dir = scratch("report-many");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = faultline(&[
+        "check",
+        "--report",
+        dir.to_str().expect("utf-8"),
+        &testdata("knossos/cas-register-list-bad.edn"),
+        &testdata("knossos/history-ok.edn"),
+        &golden("c01-bad.txt"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let knossos = report_text(&dir.join("cas-register-list-bad.edn"));
+    assert!(knossos.contains("the file records no times"), "{knossos}");
+    assert!(knossos.contains("no nemesis ops in the file"), "{knossos}");
+    assert!(knossos.contains("Anomalies (1)"), "{knossos}");
+    let jepsen = report_text(&dir.join("history-ok.edn"));
+    assert!(jepsen.contains("partition"), "{jepsen}");
+    assert!(jepsen.contains("Fault windows"), "{jepsen}");
+    let porcupine = report_text(&dir.join("c01-bad.txt"));
+    assert!(porcupine.contains("kv model"), "{porcupine}");
+    assert!(
+        porcupine.contains("key \"7\" is not linearizable"),
+        "{porcupine}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

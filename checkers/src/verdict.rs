@@ -192,6 +192,28 @@ impl Verdict {
     pub fn render_text(&self) -> String {
         self.to_string()
     }
+
+    /// The verdict in a few lines for a results summary or a report, anomalies first:
+    /// one line when valid; otherwise the text report without the lines of keys that
+    /// were fine or never reached (they stay in the details).
+    pub fn summary_lines(&self) -> Vec<String> {
+        match self.valid {
+            Validity::Valid => vec![format!(
+                "{} keys linearizable ({} ops)",
+                self.keys.len(),
+                self.stats.ops
+            )],
+            _ => self
+                .to_string()
+                .lines()
+                .filter(|l| {
+                    let t = l.trim_start();
+                    !(t.starts_with("key ") && (l.contains(" ok ") || l.contains("not finished")))
+                })
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
 }
 
 fn key_name(k: &Option<Key>) -> String {

@@ -341,17 +341,8 @@ pub fn check(history: &History<CasOp>, budget: Budget) -> CheckerResult {
                 .find_map(|k| k.fallback.clone())
                 .unwrap_or_default()
         )],
-        // Anomalies first: drop the per-key lines of keys that were fine or never
-        // reached (they stay in the details).
-        _ => verdict
-            .to_string()
-            .lines()
-            .filter(|l| {
-                let t = l.trim_start();
-                !(t.starts_with("key ") && (l.contains(" ok ") || l.contains("not finished")))
-            })
-            .map(str::to_owned)
-            .collect(),
+        // Anomalies first (the per-key lines of fine keys stay in the details).
+        _ => verdict.summary_lines(),
     };
     CheckerResult {
         name: "linearizability".into(),
