@@ -213,8 +213,10 @@ impl<'t> Index<'t> {
     }
 
     fn index_appends(&mut self) {
-        for (t, txn) in self.txns.iter().enumerate() {
-            let keys = self.mop_keys(t as TxnId).to_vec();
+        let txns = self.txns;
+        for (t, txn) in txns.iter().enumerate() {
+            let start = self.mop_start[t] as usize;
+            let keys = &self.mop_key[start..start + txn.ops.len()];
             for (m, op) in txn.ops.iter().enumerate() {
                 if let MicroOp::Append { elem, .. } = op {
                     let k = keys[m];

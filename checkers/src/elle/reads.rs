@@ -13,7 +13,7 @@
 use super::explain::{key_name, plain, read_value};
 use super::hasher::FxHashMap;
 use super::index::{Index, ReadAt};
-use super::{Anomaly, AnomalyKind, Elem, Findings, MicroOp, Outcome};
+use super::{AnomalyKind, Elem, Findings, MicroOp, Outcome};
 
 pub(crate) fn find(ix: &Index<'_>, f: &mut Findings) {
     incompatible_orders(ix, f);
@@ -210,7 +210,7 @@ fn intermediate(ix: &Index<'_>, f: &mut Findings, r: ReadAt, elems: &[Elem]) {
         })
         .collect();
     let key = ix.keys[r.key as usize];
-    let a = |ix: &Index<'_>| -> Anomaly {
+    f.add(AnomalyKind::G1b, || {
         plain(
             ix,
             AnomalyKind::G1b,
@@ -225,6 +225,5 @@ fn intermediate(ix: &Index<'_>, f: &mut Findings, r: ReadAt, elems: &[Elem]) {
                 super::txn::list(&later)
             ),
         )
-    };
-    f.add(AnomalyKind::G1b, || a(ix));
+    });
 }

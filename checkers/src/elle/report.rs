@@ -183,18 +183,15 @@ impl ElleReport {
         for u in &self.unknown {
             out.push(format!("  incomplete: {u}"));
         }
-        for a in &self.anomalies {
-            out.push(String::new());
-            out.extend(a.describe());
-            let n = self.counts[&a.kind];
-            let shown = self.anomalies.iter().filter(|x| x.kind == a.kind).count();
-            let last_of_kind = self
-                .anomalies
-                .iter()
-                .rposition(|x| x.kind == a.kind)
-                .is_some_and(|i| std::ptr::eq(&self.anomalies[i], a));
-            if last_of_kind && n > shown {
-                out.push(format!("  … and {} more {}", n - shown, a.kind));
+        for kind in &self.anomaly_types {
+            let shown: Vec<&Anomaly> = self.anomalies.iter().filter(|a| a.kind == *kind).collect();
+            for a in &shown {
+                out.push(String::new());
+                out.extend(a.describe());
+            }
+            let n = self.counts.get(kind).copied().unwrap_or(0);
+            if n > shown.len() {
+                out.push(format!("  … and {} more {kind}", n - shown.len()));
             }
         }
         out
