@@ -4,6 +4,8 @@
 //!
 //! * [`raft`]: the bundled Raft key-value and lock service (correct by default, with
 //!   `--bug` switches that plant one classic consensus fault each).
+//! * [`zab`]: the bundled Zab (ZooKeeper's atomic broadcast) with the same API, and
+//!   `--bug` switches that plant one real ZooKeeper fault each.
 //! * [`bundled`]: what the bundled protocols share (state machine, HTTP API and client,
 //!   storage, peer transport, driver loop, deterministic simulation).
 //! * [`etcd`]: real etcd members (Debian's `etcd-server`), clients over its JSON gateway.
@@ -22,6 +24,7 @@ pub mod etcd;
 pub mod failover;
 pub mod raft;
 pub mod read_mode;
+pub mod zab;
 pub mod zookeeper;
 
 pub use read_mode::ReadMode;

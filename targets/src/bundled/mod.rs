@@ -20,7 +20,7 @@
 //!   fsyncs once per batch and only then sends and replies; [`node`]: the shared flags.
 //! * [`committed`]: a node's committed log as `(position, digest)` for replica agreement.
 //! * [`sim`]: the deterministic simulation, generic over the protocol.
-//! * [`bug`]: the planted-bug switch sets.
+//! * [`bug`]: the planted-bug switches of both protocols (one `Bug` over both) and switch sets.
 
 pub mod api;
 pub mod bug;
@@ -37,7 +37,7 @@ pub mod storage;
 pub mod transport;
 pub mod types;
 
-pub use bug::BugSet;
+pub use bug::{Bug, BugSet};
 pub use client::{Client, ClientError, ReadResult};
 pub use committed::{CommittedEntry, CommittedLog};
 pub use event::Event;

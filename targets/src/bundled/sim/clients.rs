@@ -60,8 +60,10 @@ pub(super) struct Clients {
     next_value: u64,
     pub(super) acked: BTreeSet<(NodeId, RequestId)>,
     locks: Vec<LockClient>,
-    /// Newest position each reader has seen.
+    /// Newest position each reader has seen, and its read in flight (request, invoked):
+    /// a reader's reads are sequential, as one client's are.
     seen: Vec<Position>,
+    reading: Vec<Option<(RequestId, u64)>>,
 }
 
 impl Clients {
@@ -73,6 +75,7 @@ impl Clients {
             acked: BTreeSet::new(),
             locks: vec![LockClient::Idle; 3],
             seen: vec![0; READERS],
+            reading: vec![None; READERS],
         }
     }
 
@@ -93,7 +96,14 @@ impl<P: Protocol> Sim<P> {
                         [only] => (*only, None),
                         levels => {
                             let level = levels[self.rng.gen_range(0..levels.len())];
-                            (level, Some(self.rng.gen_range(0..READERS)))
+                            let r = self.rng.gen_range(0..READERS);
+                            // A reader still waiting reads no more (a read it gave up on
+                            // after 100 ticks is forgotten); this read is sessionless.
+                            let idle = match self.clients.reading[r] {
+                                Some((_, invoked)) => self.now > invoked + 100,
+                                None => true,
+                            };
+                            (level, idle.then_some(r))
                         }
                     };
                     let after = reader.map_or(0, |r| self.clients.seen[r]);
@@ -120,7 +130,15 @@ impl<P: Protocol> Sim<P> {
                 }
             };
             if let Some((request, kind)) = req {
-                self.invoke(request, kind, faulty)?;
+                let reader = match &kind {
+                    PendingKind::Read { reader, .. } => *reader,
+                    _ => None,
+                };
+                let invoked = self.now;
+                let id = self.invoke(request, kind, faulty)?;
+                if let (Some(r), Some(id)) = (reader, id) {
+                    self.clients.reading[r] = Some((id, invoked));
+                }
             }
         }
         self.lock_clients(faulty)
@@ -220,13 +238,24 @@ impl<P: Protocol> Sim<P> {
         let Some(p) = self.clients.pending.remove(&(i, id)) else {
             return Ok(());
         };
+        // The reader whose read this answers (any answer ends the read).
+        let mut session = None;
+        if let PendingKind::Read {
+            reader: Some(r), ..
+        } = p.kind
+        {
+            if self.clients.reading[r].is_some_and(|(req, _)| req == id) {
+                self.clients.reading[r] = None;
+                session = Some(r);
+            }
+        }
         match (p.kind, result) {
             (
                 PendingKind::Read {
                     key,
                     ghost_len,
                     level,
-                    reader,
+                    ..
                 },
                 Ok(Response::Value { value, position }),
             ) => {
@@ -237,7 +266,7 @@ impl<P: Protocol> Sim<P> {
                         self.check_prefix_read(i, &key, &value, position)?
                     }
                 }
-                if let Some(r) = reader {
+                if let Some(r) = session {
                     self.check_session_order(i, r, level, position)?;
                 }
             }

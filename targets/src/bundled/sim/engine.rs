@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -150,6 +151,16 @@ impl<P: Protocol> Sim<P> {
             let victim = victim.unwrap_or_else(|| self.rng.gen_range(0..n));
             if self.nodes[victim].is_some() {
                 self.crash(victim);
+            }
+        }
+        if self.cfg.mass_crash_rate > 0.0 && self.rng.gen_bool(self.cfg.mass_crash_rate) {
+            let count = if self.rng.gen_bool(0.5) { n } else { n / 2 + 1 };
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(&mut self.rng);
+            for victim in order.into_iter().take(count) {
+                if self.nodes[victim].is_some() {
+                    self.crash(victim);
+                }
             }
         }
         for i in 0..n {

@@ -179,6 +179,9 @@ pub struct SimConfig<P: Protocol> {
     pub pause_rate: f64,
     /// Per-tick probability that a paused node resumes.
     pub resume_rate: f64,
+    /// Per-tick probability of crashing a majority of the nodes, or all of them, at once
+    /// (0: never, and no random draw for it).
+    pub mass_crash_rate: f64,
     pub knobs: P::Knobs,
 }
 
@@ -194,6 +197,7 @@ impl<P: Protocol> Clone for SimConfig<P> {
             restart_rate: self.restart_rate,
             pause_rate: self.pause_rate,
             resume_rate: self.resume_rate,
+            mass_crash_rate: self.mass_crash_rate,
             knobs: self.knobs.clone(),
         }
     }
@@ -223,6 +227,7 @@ impl<P: Protocol> SimConfig<P> {
             restart_rate: 0.05,
             pause_rate: 0.004,
             resume_rate: 0.05,
+            mass_crash_rate: 0.0,
             knobs: P::Knobs::default(),
         }
     }
@@ -230,6 +235,15 @@ impl<P: Protocol> SimConfig<P> {
     /// Jepsen's kill nemesis turned up: frequent crashes, quick restarts.
     pub fn kill_heavy(mut self) -> SimConfig<P> {
         self.crash_rate = 0.03;
+        self.restart_rate = 0.3;
+        self
+    }
+
+    /// Kills of a majority or of every node at once (Jepsen's `kill` on `:majority` or
+    /// `:all`), with quick restarts: what exposes a write acknowledged before it was
+    /// durable.
+    pub fn mass_kills(mut self) -> SimConfig<P> {
+        self.mass_crash_rate = 0.01;
         self.restart_rate = 0.3;
         self
     }
@@ -266,6 +280,15 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// True when `seeds` runs did something worth checking: reads and writes answered,
+    /// locks granted, nodes crashed (a simulation that stalls passes every check).
+    pub fn exercised(&self, seeds: u64) -> bool {
+        self.reads_ok as u64 > seeds * 20
+            && self.writes_acked as u64 > seeds * 20
+            && self.grants as u64 > seeds
+            && self.crashes as u64 > seeds
+    }
+
     pub fn add(&mut self, s: &Stats) {
         self.committed += s.committed;
         self.reads_ok += s.reads_ok;
@@ -274,6 +297,18 @@ impl Stats {
         self.elections += s.elections;
         self.crashes += s.crashes;
     }
+}
+
+/// Runs every seed of `seeds`: the summed statistics, or the first violation.
+pub fn run_seeds<P: Protocol>(
+    seeds: std::ops::Range<u64>,
+    config: impl Fn(u64) -> SimConfig<P>,
+) -> Result<Stats, Violation> {
+    let mut totals = Stats::default();
+    for seed in seeds {
+        totals.add(&Sim::new(config(seed)).run()?);
+    }
+    Ok(totals)
 }
 
 /// Runs seeds `range` and returns the first violation, if any.
