@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[path = "../tests/raft/cluster.rs"]
+#[path = "../tests/support/cluster.rs"]
 #[allow(dead_code)]
 mod cluster;
 
-use cluster::{poll, Cluster};
+use cluster::{poll, RaftCluster as Cluster};
 
 const CLIENTS: usize = 10;
 const PHASE: Duration = Duration::from_secs(5);

@@ -145,3 +145,15 @@ impl NodeFlags {
         ms / self.tick_ms.max(1)
     }
 }
+
+/// Logs to stderr at `RUST_LOG` (default `info`), without colours: what every node
+/// program does before it runs.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use targets::raft::{ClientError, RequestError};
 
-use crate::cluster::{poll, Cluster, NODE_BIN};
+use crate::cluster::{poll, Member, RaftCluster as Cluster};
+
+const NODE_BIN: &str = <targets::raft::api::Status as Member>::BIN;
 
 const WAIT: Duration = Duration::from_secs(15);
 

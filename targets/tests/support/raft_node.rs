@@ -23,13 +23,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 254 } else { 0 });
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+    targets::bundled::node::init_logging();
     match targets::raft::node::run(cli.args) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

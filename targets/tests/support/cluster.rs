@@ -1,5 +1,6 @@
-//! Test support: a loopback cluster of real node processes (127.0.0.1 only), killed and
-//! cleaned up by a guard even when a test fails, and polling helpers with deadlines.
+//! Test support: a loopback cluster of real node processes of either bundled protocol
+//! (127.0.0.1 only), killed and cleaned up by a guard even when a test fails, and polling
+//! helpers with deadlines.
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -7,10 +8,45 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use targets::raft::api::Status;
-use targets::raft::{RaftClient, Role};
+use serde::de::DeserializeOwned;
+use targets::bundled::Client;
 
-pub const NODE_BIN: &str = env!("CARGO_BIN_EXE_faultline-raft-node");
+/// What the cluster needs to know about a protocol's node status.
+pub trait Member: DeserializeOwned {
+    /// The node program to run.
+    const BIN: &'static str;
+    /// True when the node leads and serves.
+    fn leads(&self) -> bool;
+    /// The leader the node follows (or is), in which term or epoch.
+    fn follows(&self) -> Option<(&str, u64)>;
+}
+
+impl Member for targets::raft::api::Status {
+    const BIN: &'static str = env!("CARGO_BIN_EXE_faultline-raft-node");
+    fn leads(&self) -> bool {
+        self.role == targets::raft::Role::Leader
+    }
+    fn follows(&self) -> Option<(&str, u64)> {
+        self.leader.as_ref().map(|l| (l.0.as_str(), self.term))
+    }
+}
+
+impl Member for targets::zab::api::Status {
+    const BIN: &'static str = env!("CARGO_BIN_EXE_faultline-zab-node");
+    fn leads(&self) -> bool {
+        self.role == targets::zab::Role::Leading && self.phase == targets::zab::Phase::Broadcast
+    }
+    fn follows(&self) -> Option<(&str, u64)> {
+        let serving = self.phase == targets::zab::Phase::Broadcast;
+        self.leader
+            .as_ref()
+            .filter(|_| serving)
+            .map(|l| (l.0.as_str(), u64::from(self.current_epoch)))
+    }
+}
+
+pub type RaftCluster = Cluster<targets::raft::api::Status>;
+pub type ZabCluster = Cluster<targets::zab::api::Status>;
 
 /// Polls `f` until it yields `Some`, or panics with `what` after `timeout`.
 pub async fn poll<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
@@ -38,21 +74,21 @@ fn free_port() -> u16 {
         .expect("an ephemeral port on 127.0.0.1")
 }
 
-pub struct Cluster {
+pub struct Cluster<S> {
     pub dir: PathBuf,
     pub ids: Vec<String>,
     peer_ports: Vec<u16>,
     api_ports: Vec<u16>,
     children: Vec<Option<Child>>,
     extra_args: Vec<String>,
-    pub clients: Vec<RaftClient>,
+    pub clients: Vec<Client<S>>,
 }
 
-impl Cluster {
+impl<S: Member> Cluster<S> {
     /// Starts `n` nodes; `extra_args` go to every node (e.g. `--bug`).
-    pub fn start(name: &str, n: usize, extra_args: &[&str]) -> Cluster {
+    pub fn start(name: &str, n: usize, extra_args: &[&str]) -> Cluster<S> {
         let dir =
-            std::env::temp_dir().join(format!("faultline-raft-{name}-{}", std::process::id()));
+            std::env::temp_dir().join(format!("faultline-cluster-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("creating the cluster directory");
         let ids: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
@@ -61,7 +97,7 @@ impl Cluster {
         let clients = api_ports
             .iter()
             .map(|p| {
-                RaftClient::new(format!("http://127.0.0.1:{p}"), Duration::from_secs(3))
+                Client::new(format!("http://127.0.0.1:{p}"), Duration::from_secs(3))
                     .expect("building an HTTP client")
             })
             .collect();
@@ -103,14 +139,6 @@ impl Cluster {
         a
     }
 
-    pub fn data_dir(&self, i: usize) -> PathBuf {
-        self.dir.join(&self.ids[i])
-    }
-
-    pub fn log_path(&self, i: usize) -> PathBuf {
-        self.dir.join(format!("{}.log", self.ids[i]))
-    }
-
     pub fn start_node(&mut self, i: usize) {
         assert!(
             self.children[i].is_none(),
@@ -122,7 +150,7 @@ impl Cluster {
             .append(true)
             .open(self.log_path(i))
             .expect("opening the node log");
-        let child = Command::new(NODE_BIN)
+        let child = Command::new(S::BIN)
             .args(self.args(i))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -132,19 +160,7 @@ impl Cluster {
         self.children[i] = Some(child);
     }
 
-    /// SIGKILL, like the harness's kill nemesis.
-    pub fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.children[i].take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    pub fn running(&self, i: usize) -> bool {
-        self.children[i].is_some()
-    }
-
-    pub async fn statuses(&self) -> Vec<Option<Status>> {
+    pub async fn statuses(&self) -> Vec<Option<S>> {
         let mut out = Vec::new();
         for (i, c) in self.clients.iter().enumerate() {
             out.push(if self.running(i) {
@@ -160,21 +176,39 @@ impl Cluster {
     pub async fn leader(&self, timeout: Duration) -> usize {
         poll("a leader", timeout, || async {
             let st = self.statuses().await;
-            let leader = st
-                .iter()
-                .position(|s| s.as_ref().is_some_and(|s| s.role == Role::Leader))?;
-            let term = st[leader].as_ref()?.term;
+            let leader = st.iter().position(|s| s.as_ref().is_some_and(S::leads))?;
+            let (_, era) = st[leader].as_ref()?.follows()?;
+            let me = self.ids[leader].as_str();
             let agree = st
                 .iter()
                 .flatten()
-                .filter(|s| {
-                    s.term == term
-                        && s.leader.as_ref().map(|l| l.0.as_str()) == Some(&self.ids[leader])
-                })
+                .filter(|s| s.follows() == Some((me, era)))
                 .count();
             (agree > self.ids.len() / 2).then_some(leader)
         })
         .await
+    }
+}
+
+impl<S> Cluster<S> {
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(&self.ids[i])
+    }
+
+    pub fn log_path(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("{}.log", self.ids[i]))
+    }
+
+    /// SIGKILL, like the harness's kill nemesis.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.children[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn running(&self, i: usize) -> bool {
+        self.children[i].is_some()
     }
 
     pub fn logs(&self) -> String {
@@ -187,7 +221,7 @@ impl Cluster {
     }
 }
 
-impl Drop for Cluster {
+impl<S> Drop for Cluster<S> {
     fn drop(&mut self) {
         for i in 0..self.children.len() {
             self.kill(i);
