@@ -13,14 +13,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
-use checkers::faults::{FaultEvent, FaultKind, FaultOutcome};
-use harness::cluster::Cluster;
-use harness::run::{FaultPlan, LeaderQuery, RunOutcome};
+use harness::run::RunOutcome;
+use runtime::Runtime;
 use targets::etcd::{EtcdOptions, EtcdTarget};
 use targets::raft::deploy::{RaftKv, RaftOptions, RaftTarget};
 use targets::zookeeper::{ZookeeperOptions, ZookeeperTarget};
@@ -50,49 +48,15 @@ pub struct BenchArgs {
     pub store: PathBuf,
 }
 
-/// Kills the leaders once, halfway through the run, and restarts them at its end.
-struct KillLeaderOnce;
-
-impl FaultPlan for KillLeaderOnce {
-    fn play(
-        &mut self,
-        cluster: Arc<Cluster>,
-        leaders: LeaderQuery,
-        limit: Duration,
-        stop: &AtomicBool,
-        record: &mut dyn FnMut(FaultEvent),
-    ) {
-        let started = Instant::now();
-        // Waiting for the run's clock (the fault's moment), not for a condition.
-        let wait_until = |t: Duration| {
-            while started.elapsed() < t && !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        };
-        let outcome = |failures: Vec<String>| {
-            if failures.is_empty() {
-                FaultOutcome::Installed
-            } else {
-                FaultOutcome::Indeterminate(failures.join("; "))
-            }
-        };
-        wait_until(limit / 2);
-        let victims: Vec<_> = leaders().into_iter().collect();
-        let names: Vec<String> = victims.iter().map(|v| v.to_string()).collect();
-        let failures: Vec<String> = victims
-            .iter()
-            .filter_map(|v| cluster.kill(*v).err().map(|e| format!("{v}: {e}")))
-            .collect();
-        record(
-            FaultEvent::start(FaultKind::Kill, "primaries", outcome(failures))
-                .with_nodes(names.clone()),
-        );
-        wait_until(limit);
-        let failures: Vec<String> = victims
-            .iter()
-            .filter_map(|v| cluster.start(*v).err().map(|e| format!("{v}: {e}")))
-            .collect();
-        record(FaultEvent::stop(FaultKind::Kill, outcome(failures)).with_nodes(names));
+/// Kills the leaders once, halfway through the run; the heal at its end restarts them.
+pub fn kill_leader_halfway(time_limit: Duration) -> nemesis::Plan {
+    nemesis::Plan::Scripted {
+        steps: vec![nemesis::Timed {
+            at: time_limit / 2,
+            step: nemesis::Step::Start(nemesis::Fault::Kill {
+                nodes: nemesis::NodeSpec::Primaries,
+            }),
+        }],
     }
 }
 
@@ -187,7 +151,7 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
     let t = TestArgs {
         target: kind,
         workload: WorkloadKind::Register,
-        nemesis: vec![test_cmd::FaultArg::None],
+        nemesis: vec![nemesis::FaultArg::None],
         nodes: args.nodes,
         concurrency: Concurrency::Fixed(args.concurrency),
         rate: 0.0,
@@ -209,11 +173,12 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
     let test = test_cmd::Test::from_args(&t, args.seed);
     let json = serde_json::to_value(&test)?;
     let op_timeout = test.options.op_timeout;
-    let faults: Option<Box<dyn FaultPlan>> = Some(Box::new(KillLeaderOnce));
+    let faults = kill_leader_halfway(test.options.time_limit)
+        .resolve(args.seed)
+        .map_err(anyhow::Error::msg)?;
     match kind {
         TargetKind::Raft => {
-            let exe = std::env::current_exe().context("finding the faultline binary")?;
-            let target = Arc::new(RaftTarget::new(RaftOptions::default(), exe, args.seed));
+            let target = Arc::new(RaftTarget::new(RaftOptions::default(), args.seed));
             test_cmd::run_workload(
                 &test,
                 json,
@@ -221,7 +186,9 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
                 faults,
                 None,
                 false,
-                Arc::new(move |c: &Cluster, k| RaftKv::for_cluster(c, k, op_timeout)),
+                Arc::new(move |rt: &dyn Runtime, k| {
+                    RaftKv::for_cluster(rt, k, op_timeout).map_err(Into::into)
+                }),
             )
         }
         TargetKind::Etcd => test_cmd::run_workload(
@@ -231,8 +198,9 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
             faults,
             None,
             false,
-            Arc::new(move |c: &Cluster, k| {
-                targets::etcd::client_for(c, k, op_timeout, ReadMode::Linearizable)
+            Arc::new(move |rt: &dyn Runtime, k| {
+                targets::etcd::client_for(rt, k, op_timeout, ReadMode::Linearizable)
+                    .map_err(Into::into)
             }),
         ),
         TargetKind::Zookeeper => test_cmd::run_workload(
@@ -242,8 +210,9 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
             faults,
             None,
             false,
-            Arc::new(move |c: &Cluster, k| {
-                targets::zookeeper::client_for(c, k, op_timeout, ReadMode::Linearizable)
+            Arc::new(move |rt: &dyn Runtime, k| {
+                targets::zookeeper::client_for(rt, k, op_timeout, ReadMode::Linearizable)
+                    .map_err(Into::into)
             }),
         ),
         TargetKind::Consul => anyhow::bail!("faultline bench does not cover consul"),

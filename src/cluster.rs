@@ -1,7 +1,7 @@
 //! `faultline cluster …` (the sandbox) and `faultline clean`.
 //!
 //! ```text
-//! flags (clap) ──► ClusterArgs ──► Registry (which run) ──► harness::cluster / nemesis
+//! flags (clap) ──► ClusterArgs ──► Registry (which run) ──► runtime::netns / nemesis
 //!   up       Cluster::up + detach: the cluster outlives this process
 //!   status   registry + namespaces + processes
 //!   exec     one command inside a node's namespace (stdio inherited; its exit code)
@@ -17,7 +17,6 @@
 //! 198.18.0.0/15), 255 harness failure; `exec` returns the command's own exit code and
 //! `probe` 1 when the address is unreachable.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::net::{SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
@@ -26,14 +25,15 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use harness::cluster::cleanup::{self, CleanScope};
-use harness::cluster::{addr, netns, prereq, probe, wait};
-use harness::cluster::{Cluster, ClusterConfig, NodeId, Registry, RunRecord, ServiceSpec};
-use harness::exec::RealExec;
 use nemesis::{
     Fault, FaultEvent, FaultKind, FaultOutcome, Nemesis, NetFaults, NodeSpec, PartitionKind,
-    Processes,
 };
+use runtime::exec::RealExec;
+use runtime::netns::cleanup::{self, CleanScope};
+use runtime::netns::network as netns;
+use runtime::netns::{addr, prereq, probe};
+use runtime::netns::{Cluster, ClusterConfig, Registry, RunRecord};
+use runtime::{wait, NodeId, Runtime, ServiceSpec};
 
 use crate::exit;
 
@@ -219,7 +219,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                     Some(o) => format!("stale: controller pid {} is gone", o.pid),
                 };
                 println!("  {owner}");
-                let faults = load_faults(&registry, &r.run);
+                let faults = load_faults(&registry, &r.run)?;
                 if let Some(g) = &faults.partition {
                     println!("  partition: {g}");
                 }
@@ -311,11 +311,22 @@ fn faults_path(registry: &Registry, run: &str) -> PathBuf {
     registry.run_dir(run).join("faults.json")
 }
 
-fn load_faults(registry: &Registry, run: &str) -> NetFaults {
-    std::fs::read(faults_path(registry, run))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+/// The network faults the sandbox installed earlier. A missing file means none; a
+/// file that cannot be read or parsed is an error naming it (never silently forgotten:
+/// the next heal would leave its rules in place).
+fn load_faults(registry: &Registry, run: &str) -> anyhow::Result<NetFaults> {
+    let path = faults_path(registry, run);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(NetFaults::default()),
+        Err(e) => return Err(anyhow::anyhow!("{}: {e}", path.display())),
+    };
+    serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{}: not the sandbox's fault record (remove it, then `faultline cluster heal`)",
+            path.display()
+        )
+    })
 }
 
 fn save_faults(registry: &Registry, run: &str, f: &NetFaults) -> anyhow::Result<()> {
@@ -327,59 +338,10 @@ fn save_faults(registry: &Registry, run: &str, f: &NetFaults) -> anyhow::Result<
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// Process control for the sandbox: every process in a node's namespace.
-struct NamespaceProcesses {
-    ns: BTreeMap<NodeId, String>,
-}
-
-impl NamespaceProcesses {
-    fn ns(&self, node: NodeId) -> Result<&str, String> {
-        self.ns
-            .get(&node)
-            .map(String::as_str)
-            .ok_or_else(|| format!("no node {node}"))
-    }
-}
-
-impl Processes for NamespaceProcesses {
-    fn kill(&self, node: NodeId) -> Result<(), String> {
-        netns::kill_all_in(self.ns(node)?, Duration::from_secs(10)).map(|_| ())
-    }
-    fn start(&self, node: NodeId) -> Result<(), String> {
-        Err(format!(
-            "the sandbox cannot restart what ran on {node}; use `faultline cluster spawn` again"
-        ))
-    }
-    fn pause(&self, node: NodeId) -> Result<(), String> {
-        netns::pause_all_in(self.ns(node)?, true).map(|_| ())
-    }
-    fn resume(&self, node: NodeId) -> Result<(), String> {
-        netns::pause_all_in(self.ns(node)?, false).map(|_| ())
-    }
-}
-
-fn sandbox_nemesis(cluster: &Cluster, seed: u64) -> Nemesis {
-    let targets = cluster
-        .nodes()
-        .iter()
-        .map(|n| {
-            (
-                n.id,
-                nemesis::Target {
-                    ns: n.ns.clone(),
-                    addr: n.addr,
-                },
-            )
-        })
-        .collect();
-    let procs = NamespaceProcesses {
-        ns: cluster
-            .nodes()
-            .iter()
-            .map(|n| (n.id, n.ns.clone()))
-            .collect(),
-    };
-    Nemesis::new(cluster.exec_backend(), targets, seed).with_processes(Arc::new(procs))
+/// The nemesis over an attached sandbox: kill and pause reach every process in the
+/// chosen nodes' namespaces (the runtime does that for a cluster it did not start).
+fn sandbox_nemesis(cluster: &Arc<Cluster>, seed: u64) -> Nemesis {
+    Nemesis::new(cluster.clone(), seed)
 }
 
 /// Prints an event; Installed → 0, Skipped → 254 (nothing done), Indeterminate → 255.
@@ -393,7 +355,7 @@ fn report(e: &FaultEvent) -> u8 {
 }
 
 fn on_run(registry: &Registry, record: RunRecord, command: ClusterCommand) -> anyhow::Result<u8> {
-    let cluster = Cluster::attach(registry, &record.run)?;
+    let cluster = Arc::new(Cluster::attach(registry, &record.run)?);
     let check_node = |n: NodeId| -> Result<(), String> {
         if n.index() > record.nodes {
             Err(format!(
@@ -409,11 +371,11 @@ fn on_run(registry: &Registry, record: RunRecord, command: ClusterCommand) -> an
             if let Err(m) = check_node(node) {
                 return bad(m);
             }
-            let ns = cluster.node(node)?.ns.clone();
-            let fd = harness::exec::open_netns(&ns)?;
+            let ns = cluster.member(node)?.ns.clone();
+            let fd = runtime::exec::open_netns(&ns)?;
             let mut command = std::process::Command::new(&cmd[0]);
             command.args(&cmd[1..]);
-            harness::exec::pre_exec_enter(&mut command, Some(&fd), false);
+            runtime::exec::pre_exec_enter(&mut command, Some(&fd), false);
             let status = command
                 .status()
                 .with_context(|| format!("running {:?} in {node}", cmd[0]))?;
@@ -429,7 +391,7 @@ fn on_run(registry: &Registry, record: RunRecord, command: ClusterCommand) -> an
             if let Err(m) = check_node(node) {
                 return bad(m);
             }
-            let dir = cluster.node_dir(node);
+            let dir = cluster.node_dir(node)?;
             let log = log.unwrap_or_else(|| dir.join("spawn.log"));
             let pid = cluster.start_service(node, ServiceSpec::new(cmd, &dir, &log))?;
             println!(
@@ -442,8 +404,8 @@ fn on_run(registry: &Registry, record: RunRecord, command: ClusterCommand) -> an
             if kind == PartitionKind::Primaries {
                 return bad("`primaries` needs to know the leader, which only `faultline test` targets can tell");
             }
-            let mut nem =
-                sandbox_nemesis(&cluster, seed).with_net_faults(load_faults(registry, &record.run));
+            let mut nem = sandbox_nemesis(&cluster, seed)
+                .with_net_faults(load_faults(registry, &record.run)?);
             let e = nem.start(&Fault::Partition { kind });
             save_faults(registry, &record.run, &nem.net_faults())?;
             Ok(report(&e))
@@ -457,19 +419,19 @@ fn on_run(registry: &Registry, record: RunRecord, command: ClusterCommand) -> an
             if spec == NodeSpec::Primaries {
                 return bad("`primaries` needs a leader query; name the nodes instead (n1,n2)");
             }
-            let mut nem =
-                sandbox_nemesis(&cluster, seed).with_net_faults(load_faults(registry, &record.run));
+            let mut nem = sandbox_nemesis(&cluster, seed)
+                .with_net_faults(load_faults(registry, &record.run)?);
             let e = nem.start(&Fault::Loss { p, nodes: spec });
             save_faults(registry, &record.run, &nem.net_faults())?;
             Ok(report(&e))
         }
         ClusterCommand::Heal => {
             let mut nem =
-                sandbox_nemesis(&cluster, 0).with_net_faults(load_faults(registry, &record.run));
+                sandbox_nemesis(&cluster, 0).with_net_faults(load_faults(registry, &record.run)?);
             let mut code = report(&nem.stop(FaultKind::Partition));
             code = code.max(report(&nem.stop(FaultKind::Loss)));
             save_faults(registry, &record.run, &nem.net_faults())?;
-            for n in cluster.nodes() {
+            for n in cluster.members() {
                 let resumed = netns::pause_all_in(&n.ns, false)
                     .map_err(|e| anyhow::anyhow!("resuming {}: {e}", n.id))?;
                 if resumed > 0 {
@@ -506,7 +468,7 @@ fn on_run(registry: &Registry, record: RunRecord, command: ClusterCommand) -> an
             }
             let nodes = sandbox_nemesis(&cluster, seed).resolve(&spec);
             for n in nodes {
-                let count = netns::pause_all_in(&cluster.node(n)?.ns, false)
+                let count = netns::pause_all_in(&cluster.member(n)?.ns, false)
                     .map_err(|e| anyhow::anyhow!("resuming {n}: {e}"))?;
                 println!("{n}: SIGCONT to {count} process(es)");
             }
@@ -548,7 +510,7 @@ fn reach(cluster: &Cluster, port: u16, timeout_ms: u64) -> anyhow::Result<u8> {
     let exe = std::env::current_exe().context("finding the faultline binary")?;
     let mut started = Vec::new();
     for n in cluster.nodes() {
-        let dir = cluster.node_dir(n.id);
+        let dir = cluster.node_dir(n.id)?;
         let spec = ServiceSpec::new(
             [
                 exe.clone().into_os_string(),
@@ -569,7 +531,7 @@ fn reach(cluster: &Cluster, port: u16, timeout_ms: u64) -> anyhow::Result<u8> {
         for n in &started {
             // Waits from inside the node itself: the control namespace may be fine while
             // a partition hides the node from its peers.
-            let ns = cluster.node(*n)?.ns.clone();
+            let ns = cluster.member(*n)?.ns.clone();
             let to = SocketAddr::from((cluster.addr(*n)?, port));
             wait::poll_until(Duration::from_secs(10), &format!("echo on {n}"), || {
                 wait::connect_from(&ns, to, Duration::from_millis(200))

@@ -3,25 +3,19 @@
 //! with `faultline check <store-dir>` (which rebuilds the workload from `test.json`).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::ValueEnum;
-use harness::cluster::{Cluster, Registry};
-use harness::exec::RealExec;
 use harness::results::Results;
-use harness::run::{self, FaultPlan, LeaderQuery, Plan, RunOptions, RunOutcome};
+use harness::run::{self, OpenError, Plan as RunPlan, RunOptions, RunOutcome};
 use harness::store::{files, RunDir};
 use harness::target::Target;
-use nemesis::{
-    Fault, FaultEvent, FaultInjector, FaultKind, Nemesis, NodeSpec, PartitionKind, Schedule,
-    ScheduleConfig, Step,
-};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use nemesis::{FaultArg, Plan};
+use runtime::exec::RealExec;
+use runtime::netns::Registry;
+use runtime::Runtime;
 use serde::{Deserialize, Serialize};
 use targets::consul::{ConsulOptions, ConsulTarget};
 use targets::etcd::{EtcdOptions, EtcdTarget};
@@ -133,45 +127,6 @@ fn parse_concurrency(s: &str) -> Result<Concurrency, String> {
     }
 }
 
-/// One `--nemesis` item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultArg {
-    None,
-    All,
-    Partition(Option<PartitionKind>),
-    Kill(Option<NodeSpec>),
-    Pause(Option<NodeSpec>),
-    Loss(Option<f64>),
-}
-
-pub fn parse_fault(s: &str) -> Result<FaultArg, String> {
-    let (kind, spec) = match s.split_once(':') {
-        Some((k, v)) => (k, Some(v)),
-        None => (s, None),
-    };
-    let spec_of = |v: Option<&str>| v.map(str::parse::<NodeSpec>).transpose();
-    Ok(match kind {
-        "none" if spec.is_none() => FaultArg::None,
-        "all" if spec.is_none() => FaultArg::All,
-        "partition" => FaultArg::Partition(spec.map(str::parse).transpose()?),
-        "kill" => FaultArg::Kill(spec_of(spec)?),
-        "pause" => FaultArg::Pause(spec_of(spec)?),
-        "loss" => FaultArg::Loss(
-            spec.map(|p| match p.parse::<f64>() {
-                Ok(p) if p > 0.0 && p <= 1.0 => Ok(p),
-                _ => Err(format!("loss probability must be in (0, 1], got {p:?}")),
-            })
-            .transpose()?,
-        ),
-        _ => {
-            return Err(format!(
-                "unknown fault {s:?}; one of none, all, partition[:KIND], kill[:SPEC], pause[:SPEC], loss[:P]"
-            ))
-        }
-    })
-}
-
 /// Settings of the lock workload (`--workload lock`); stored with the test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
 pub struct LockArgs {
@@ -234,7 +189,7 @@ pub struct TestArgs {
     /// all, none. KIND: one, halves, random-halves, majority, minority-third,
     /// majorities-ring, bridge, primaries, one-way. SPEC: one, minority, majority,
     /// minority-third, primaries, all, or nodes like n1,n3.
-    #[arg(long, value_delimiter = ',', value_parser = parse_fault, default_value = "partition,kill")]
+    #[arg(long, value_delimiter = ',', value_parser = str::parse::<FaultArg>, default_value = "partition,kill")]
     pub nemesis: Vec<FaultArg>,
     /// Number of nodes.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=200))]
@@ -356,7 +311,7 @@ impl Test {
             "--nemesis".into(),
             a.nemesis
                 .iter()
-                .map(fault_arg_str)
+                .map(FaultArg::to_string)
                 .collect::<Vec<_>>()
                 .join(","),
             "--nodes".into(),
@@ -404,163 +359,6 @@ pub(crate) fn value_name(v: impl ValueEnum) -> String {
         .unwrap_or_default()
 }
 
-fn fault_arg_str(f: &FaultArg) -> String {
-    match f {
-        FaultArg::None => "none".into(),
-        FaultArg::All => "all".into(),
-        FaultArg::Partition(None) => "partition".into(),
-        FaultArg::Partition(Some(k)) => format!("partition:{k}"),
-        FaultArg::Kill(None) => "kill".into(),
-        FaultArg::Kill(Some(s)) => format!("kill:{s}"),
-        FaultArg::Pause(None) => "pause".into(),
-        FaultArg::Pause(Some(s)) => format!("pause:{s}"),
-        FaultArg::Loss(None) => "loss".into(),
-        FaultArg::Loss(Some(p)) => format!("loss:{p}"),
-    }
-}
-
-/// The nemesis plan from `--nemesis` items: which fault families, which partition
-/// kinds, and per family which node specs.
-#[derive(Debug, Clone)]
-struct NemesisPlan {
-    cfg: ScheduleConfig,
-    kill: Vec<NodeSpec>,
-    pause: Vec<NodeSpec>,
-    seed: u64,
-}
-
-fn nemesis_plan(
-    args: &[FaultArg],
-    interval: Duration,
-    seed: u64,
-) -> Result<Option<NemesisPlan>, String> {
-    let mut kinds: Vec<FaultKind> = Vec::new();
-    let mut partitions = Vec::new();
-    let (mut kill, mut pause) = (Vec::new(), Vec::new());
-    let mut loss = None;
-    let add = |k: FaultKind, kinds: &mut Vec<FaultKind>| {
-        if !kinds.contains(&k) {
-            kinds.push(k);
-        }
-    };
-    for a in args {
-        match a {
-            FaultArg::None => {}
-            FaultArg::All => {
-                for k in [
-                    FaultKind::Partition,
-                    FaultKind::Kill,
-                    FaultKind::Pause,
-                    FaultKind::Loss,
-                ] {
-                    add(k, &mut kinds);
-                }
-            }
-            FaultArg::Partition(k) => {
-                add(FaultKind::Partition, &mut kinds);
-                partitions.extend(*k);
-            }
-            FaultArg::Kill(s) => {
-                add(FaultKind::Kill, &mut kinds);
-                kill.extend(s.clone());
-            }
-            FaultArg::Pause(s) => {
-                add(FaultKind::Pause, &mut kinds);
-                pause.extend(s.clone());
-            }
-            FaultArg::Loss(p) => {
-                add(FaultKind::Loss, &mut kinds);
-                loss = p.or(loss);
-            }
-        }
-    }
-    if kinds.is_empty() {
-        return Ok(None);
-    }
-    if args.contains(&FaultArg::None) {
-        return Err("--nemesis none cannot be combined with faults".into());
-    }
-    let mut cfg = ScheduleConfig::new(kinds);
-    cfg.interval = interval;
-    if !partitions.is_empty() {
-        cfg.partitions = partitions;
-    }
-    if let Some(p) = loss {
-        cfg.loss = p;
-    }
-    cfg.validate()?;
-    Ok(Some(NemesisPlan {
-        cfg,
-        kill,
-        pause,
-        seed,
-    }))
-}
-
-/// Substitutes the user's node specs for kill and pause (the schedule draws one list
-/// for every family).
-struct PerKindSpecs<'a> {
-    inner: &'a mut Nemesis,
-    kill: &'a [NodeSpec],
-    pause: &'a [NodeSpec],
-    rng: ChaCha8Rng,
-}
-
-impl FaultInjector for PerKindSpecs<'_> {
-    fn invoke(&mut self, step: &Step) -> FaultEvent {
-        let step = match step {
-            Step::Start(Fault::Kill { .. }) if !self.kill.is_empty() => Step::Start(Fault::Kill {
-                nodes: self.kill.choose(&mut self.rng).cloned().expect("non-empty"),
-            }),
-            Step::Start(Fault::Pause { .. }) if !self.pause.is_empty() => {
-                Step::Start(Fault::Pause {
-                    nodes: self
-                        .pause
-                        .choose(&mut self.rng)
-                        .cloned()
-                        .expect("non-empty"),
-                })
-            }
-            other => other.clone(),
-        };
-        self.inner.invoke(&step)
-    }
-
-    fn heal_all(&mut self) -> Vec<FaultEvent> {
-        self.inner.heal_all()
-    }
-}
-
-impl FaultPlan for NemesisPlan {
-    fn play(
-        &mut self,
-        cluster: Arc<Cluster>,
-        leaders: LeaderQuery,
-        limit: Duration,
-        stop: &AtomicBool,
-        record: &mut dyn FnMut(FaultEvent),
-    ) {
-        let mut nemesis = Nemesis::for_cluster(&cluster, self.seed).with_leaders(leaders);
-        let mut schedule = match Schedule::new(self.cfg.clone(), self.seed ^ 0x6e656d) {
-            Ok(s) => s,
-            Err(e) => {
-                // Validated before the run; a schedule that cannot be built does nothing.
-                tracing::error!("nemesis schedule: {e}");
-                return;
-            }
-        };
-        let mut injector = PerKindSpecs {
-            inner: &mut nemesis,
-            kill: &self.kill,
-            pause: &self.pause,
-            rng: ChaCha8Rng::seed_from_u64(self.seed ^ 0x73706563),
-        };
-        nemesis::schedule::run(&mut injector, &mut schedule, limit, stop, |event| {
-            record(event)
-        });
-    }
-}
-
 /// `faultline test`.
 pub fn run(args: TestArgs) -> anyhow::Result<u8> {
     if !nix::unistd::Uid::effective().is_root() {
@@ -576,11 +374,12 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
             .map(|d| d.as_nanos() as u64 % 1_000_000)
             .unwrap_or(0)
     });
-    if let Err(e) = nemesis_plan(
-        &args.nemesis,
+    if let Err(e) = Plan::scheduled(
+        args.nemesis.clone(),
         Duration::from_secs(args.nemesis_interval.max(1)),
-        0,
-    ) {
+    )
+    .validate()
+    {
         eprintln!("error: --nemesis: {e}");
         return Ok(exit::BAD_INPUT);
     }
@@ -595,7 +394,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
             return Ok(exit::BAD_INPUT);
         }
     }
-    let shutdown = harness::cluster::cleanup::install_signal_handler(
+    let shutdown = runtime::netns::cleanup::install_signal_handler(
         Arc::new(RealExec),
         Registry::default(),
         Duration::from_secs(60),
@@ -657,18 +456,16 @@ fn print_summary(test: &Test, outcome: &RunOutcome) {
 pub fn run_one(
     test: &Test,
     progress: bool,
-    shutdown: Option<harness::cluster::cleanup::Shutdown>,
+    shutdown: Option<runtime::netns::cleanup::Shutdown>,
 ) -> anyhow::Result<RunOutcome> {
     let opts = test.options.clone();
-    let faults = nemesis_plan(
-        &test.nemesis,
+    let faults = Plan::scheduled(
+        test.nemesis.clone(),
         Duration::from_secs(test.nemesis_interval_s.max(1)),
-        opts.seed,
     )
-    .map_err(anyhow::Error::msg)?
-    .map(|p| Box::new(p) as Box<dyn FaultPlan>);
+    .resolve(opts.seed)
+    .map_err(anyhow::Error::msg)?;
     let test_json = serde_json::to_value(test)?;
-    let exe = std::env::current_exe().context("finding the faultline binary to run on nodes")?;
     let op_timeout = opts.op_timeout;
     let outcome = match test.target {
         TargetKind::Raft => {
@@ -679,11 +476,13 @@ pub fn run_one(
             run_workload(
                 test,
                 test_json,
-                Arc::new(RaftTarget::new(raft, exe, opts.seed)),
+                Arc::new(RaftTarget::new(raft, opts.seed)),
                 faults,
                 shutdown,
                 progress,
-                Arc::new(move |cluster: &Cluster, k| RaftKv::for_cluster(cluster, k, op_timeout)),
+                Arc::new(move |rt: &dyn Runtime, k| {
+                    RaftKv::for_cluster(rt, k, op_timeout).map_err(Into::into)
+                }),
             )?
         }
         TargetKind::Etcd => {
@@ -700,8 +499,8 @@ pub fn run_one(
                 faults,
                 shutdown,
                 progress,
-                Arc::new(move |cluster: &Cluster, k| {
-                    targets::etcd::client_for(cluster, k, op_timeout, mode)
+                Arc::new(move |rt: &dyn Runtime, k| {
+                    targets::etcd::client_for(rt, k, op_timeout, mode).map_err(Into::into)
                 }),
             )?
         }
@@ -719,8 +518,8 @@ pub fn run_one(
                 faults,
                 shutdown,
                 progress,
-                Arc::new(move |cluster: &Cluster, k| {
-                    targets::zookeeper::client_for(cluster, k, op_timeout, mode)
+                Arc::new(move |rt: &dyn Runtime, k| {
+                    targets::zookeeper::client_for(rt, k, op_timeout, mode).map_err(Into::into)
                 }),
             )?
         }
@@ -737,8 +536,8 @@ pub fn run_one(
                 faults,
                 shutdown,
                 progress,
-                Arc::new(move |cluster: &Cluster, k| {
-                    targets::consul::client_for(cluster, k, op_timeout, mode)
+                Arc::new(move |rt: &dyn Runtime, k| {
+                    targets::consul::client_for(rt, k, op_timeout, mode).map_err(Into::into)
                 }),
             )?
         }
@@ -746,29 +545,27 @@ pub fn run_one(
     Ok(outcome)
 }
 
-/// A target's client constructor: worker k of a cluster.
-type Clients<K> = Arc<dyn Fn(&Cluster, usize) -> Result<K, String> + Send + Sync>;
+/// A target's client constructor: worker k of a run's nodes.
+type Clients<K> = Arc<dyn Fn(&dyn Runtime, usize) -> Result<K, OpenError> + Send + Sync>;
 
 /// Runs the test's workload against a target whose client does both Kv and Lock.
 pub(crate) fn run_workload<K: Kv + Lock>(
     test: &Test,
     test_json: serde_json::Value,
     target: Arc<dyn Target>,
-    faults: Option<Box<dyn FaultPlan>>,
-    shutdown: Option<harness::cluster::cleanup::Shutdown>,
+    faults: Option<nemesis::Resolved>,
+    shutdown: Option<runtime::netns::cleanup::Shutdown>,
     progress: bool,
     make: Clients<K>,
 ) -> anyhow::Result<RunOutcome> {
     let opts = test.options.clone();
     Ok(match test.workload {
-        WorkloadKind::Register => run::run(Plan {
+        WorkloadKind::Register => run::run(RunPlan {
             options: opts.clone(),
             test_json,
             target,
             workload: RegisterWorkload::<K>::new(register_opts(&opts, test.keys)),
-            clients: Box::new(move |cluster, k| {
-                make(cluster, k).map(|kv| RegisterClient::new(Arc::new(kv)))
-            }),
+            clients: Box::new(move |rt, k| make(rt, k).map(|kv| RegisterClient::new(Arc::new(kv)))),
             faults,
             shutdown,
             progress,
@@ -776,14 +573,13 @@ pub(crate) fn run_workload<K: Kv + Lock>(
         WorkloadKind::Lock => {
             let workload = LockWorkload::<K>::new(test.lock, opts.concurrency);
             let resource = Arc::clone(&workload.resource);
-            run::run(Plan {
+            run::run(RunPlan {
                 options: opts.clone(),
                 test_json,
                 target,
                 workload,
-                clients: Box::new(move |cluster, k| {
-                    make(cluster, k)
-                        .map(|kv| LockClient::new(Arc::new(kv), Arc::clone(&resource), k))
+                clients: Box::new(move |rt, k| {
+                    make(rt, k).map(|kv| LockClient::new(Arc::new(kv), Arc::clone(&resource), k))
                 }),
                 faults,
                 shutdown,
@@ -866,58 +662,6 @@ mod tests {
         for bad in ["", "n", "0", "0n", "-1", "2x", "two"] {
             assert!(parse_concurrency(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn nemesis_items_parse_with_optional_specs() {
-        assert_eq!(parse_fault("none").unwrap(), FaultArg::None);
-        assert_eq!(
-            parse_fault("partition:majorities-ring").unwrap(),
-            FaultArg::Partition(Some(PartitionKind::MajoritiesRing))
-        );
-        assert_eq!(
-            parse_fault("kill:primaries").unwrap(),
-            FaultArg::Kill(Some(NodeSpec::Primaries))
-        );
-        assert_eq!(parse_fault("pause").unwrap(), FaultArg::Pause(None));
-        assert_eq!(parse_fault("loss:0.2").unwrap(), FaultArg::Loss(Some(0.2)));
-        for bad in [
-            "loss:0",
-            "loss:1.5",
-            "partition:sideways",
-            "kill:most",
-            "crash",
-            "none:x",
-        ] {
-            assert!(parse_fault(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn nemesis_plans_collect_kinds_and_specs() {
-        let s = Duration::from_secs(5);
-        assert!(nemesis_plan(&[FaultArg::None], s, 1).unwrap().is_none());
-        let p = nemesis_plan(
-            &[
-                FaultArg::Partition(Some(PartitionKind::Bridge)),
-                FaultArg::Kill(Some(NodeSpec::Primaries)),
-                FaultArg::Loss(Some(0.3)),
-            ],
-            s,
-            1,
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(
-            p.cfg.faults,
-            vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Loss]
-        );
-        assert_eq!(p.cfg.partitions, vec![PartitionKind::Bridge]);
-        assert_eq!(p.kill, vec![NodeSpec::Primaries]);
-        assert_eq!(p.cfg.loss, 0.3);
-        let all = nemesis_plan(&[FaultArg::All], s, 1).unwrap().unwrap();
-        assert_eq!(all.cfg.faults.len(), 4);
-        assert!(nemesis_plan(&[FaultArg::None, FaultArg::All], s, 1).is_err());
     }
 
     #[test]

@@ -11,7 +11,8 @@ use harness::store::files;
 use targets::raft::Bug;
 
 use crate::exit;
-use crate::test_cmd::{self, Concurrency, FaultArg, TargetKind, Test, TestArgs, WorkloadKind};
+use crate::test_cmd::{self, Concurrency, TargetKind, Test, TestArgs, WorkloadKind};
+use nemesis::FaultArg;
 
 /// Flags of `faultline zoo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -220,7 +221,7 @@ fn zoo_test(case: &Case, args: &ZooArgs, seed: u64) -> anyhow::Result<Test> {
     let nemesis = case
         .nemesis
         .split(',')
-        .map(test_cmd::parse_fault)
+        .map(str::parse::<nemesis::FaultArg>)
         .collect::<Result<Vec<FaultArg>, String>>()
         .map_err(anyhow::Error::msg)?;
     let t = TestArgs {

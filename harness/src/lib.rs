@@ -1,19 +1,16 @@
 //! The engine of a faultline run.
 //!
 //! ```text
-//! Test ──► cluster::up ──► target.setup ──► interpreter (generator → clients, nemesis → history)
-//!      ──► final phase ──► collect ──► cluster::down ──► check ──► store
+//! Test ──► nodes up (runtime) ──► target.setup ──► interpreter (generator → clients,
+//!      nemesis → history) ──► final phase ──► collect ──► nodes down ──► check ──► store
 //! ```
 //!
 //! `harness` sits between the pure leaf (`checkers`) and the crates that know about
 //! particular workloads, faults and systems (`workloads`, `nemesis`, `targets`).
 //!
-//! - [`exec`]: typed commands (`Cmd`) and the one trait that runs them (`Exec`).
-//! - [`cluster`]: nodes on one machine — network namespaces, services on nodes, the
-//!   control-namespace runtime for clients, the run registry and cleanup.
+//! Nodes come from the `runtime` crate (the node runtime interface and its network
+//! namespace implementation); faults from `nemesis`; verdicts from `checkers`.
 
-pub mod cluster;
-pub mod exec;
 pub mod generator;
 pub mod history;
 pub mod interpreter;

@@ -23,9 +23,9 @@ use checkers::split_brain::{Observation, Role};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::cluster::{ControlHandle, NodeId};
 use crate::history::HistoryLog;
 use crate::target::Target;
+use runtime::{ControlHandle, NodeId};
 
 /// A running observer; [`Observer::stop`] ends it and returns what it saw.
 pub struct Observer {

@@ -37,8 +37,6 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::cluster::cleanup::Shutdown;
-use crate::cluster::{Cluster, ClusterConfig, NodeId};
 use crate::generator::{Generator, Stagger, TimeLimit};
 use crate::history::{Codec, HistoryLog, Recording};
 use crate::interpreter::{self, Client};
@@ -46,7 +44,10 @@ use crate::observer::{self, Observer};
 use crate::progress::Progress;
 use crate::results::Results;
 use crate::store::{files, RunDir, Store};
-use crate::target::Target;
+use crate::target::{Target, TargetError};
+use runtime::netns::cleanup::Shutdown;
+use runtime::netns::{Cluster, ClusterConfig};
+use runtime::{NodeId, Runtime, RuntimeError};
 
 /// The status observations of a run.
 pub const STATUS_FILE: &str = "status.jsonl";
@@ -105,25 +106,14 @@ pub trait Workload: Send + 'static {
     fn writes(&self) -> &'static [&'static str];
 }
 
+/// Why a client could not be made (the target's own error, kept with its chain).
+pub type OpenError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Makes worker `k`'s client (the target's API for this workload, aimed at a node).
-pub type ClientFactory<C> = Box<dyn Fn(&Cluster, usize) -> Result<C, String> + Send>;
+pub type ClientFactory<C> = Box<dyn Fn(&dyn Runtime, usize) -> Result<C, OpenError> + Send>;
 
 /// The current leaders, for leader-targeted faults.
-pub type LeaderQuery = Arc<dyn Fn() -> BTreeSet<NodeId> + Send + Sync>;
-
-/// Faults over the run (implemented with the `nemesis` crate by the binary).
-pub trait FaultPlan: Send {
-    /// Plays faults against `cluster` until `limit` has passed or `stop` is set, then
-    /// heals every fault. Every step goes to `record`, which writes it to the history.
-    fn play(
-        &mut self,
-        cluster: Arc<Cluster>,
-        leaders: LeaderQuery,
-        limit: Duration,
-        stop: &AtomicBool,
-        record: &mut dyn FnMut(FaultEvent),
-    );
-}
+pub use nemesis::LeaderQuery;
 
 /// What a run produced.
 #[derive(Debug)]
@@ -131,8 +121,44 @@ pub struct RunOutcome {
     pub dir: PathBuf,
     pub results: Results,
     /// The harness error that ended the run early, if any (the exit code is then 255).
-    pub harness_error: Option<String>,
+    pub harness_error: Option<HarnessError>,
     pub interrupted: bool,
+}
+
+/// What ended a run early: never an outcome of the system under test, never a
+/// verdict. The run still tears down, checks what was recorded and keeps its artifacts.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("bringing up {nodes} nodes: {source}")]
+    Nodes {
+        nodes: u16,
+        #[source]
+        source: runtime::netns::ClusterError,
+    },
+    #[error("{target} setup: {source}")]
+    Setup {
+        target: String,
+        #[source]
+        source: Box<TargetError>,
+    },
+    #[error("the clients' runtime: {0}")]
+    Clients(#[source] RuntimeError),
+    #[error("client {worker}: {source}")]
+    Client {
+        worker: usize,
+        #[source]
+        source: OpenError,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the {0} panicked")]
+    Panicked(&'static str),
+    #[error("tearing down: {0}")]
+    Teardown(String),
 }
 
 /// Everything a run needs.
@@ -143,7 +169,8 @@ pub struct Plan<W: Workload> {
     pub target: Arc<dyn Target>,
     pub workload: W,
     pub clients: ClientFactory<W::Client>,
-    pub faults: Option<Box<dyn FaultPlan>>,
+    /// The faults to play (`None`: no faults).
+    pub faults: Option<nemesis::Resolved>,
     pub shutdown: Option<Shutdown>,
     pub progress: bool,
 }
@@ -236,7 +263,7 @@ fn execute<W: Workload>(
     note: &Notes,
     progress: &Progress,
     interrupted: &mut bool,
-) -> Result<(), String> {
+) -> Result<(), HarnessError> {
     let opts = plan.options.clone();
     let started = Instant::now();
     let is_stopped = {
@@ -248,7 +275,10 @@ fn execute<W: Workload>(
     let run_name = run_name();
     let cluster =
         Cluster::up_with(ClusterConfig::new(run_name.clone(), opts.nodes).dir(dir.path()))
-            .map_err(|e| format!("cluster up: {e}"))?;
+            .map_err(|source| HarnessError::Nodes {
+                nodes: opts.nodes,
+                source,
+            })?;
     let cluster = Arc::new(cluster);
     note.line(&format!(
         "cluster {run_name} up in {:.2} s: {}",
@@ -260,48 +290,47 @@ fn execute<W: Workload>(
             .collect::<Vec<_>>()
             .join(" ")
     ));
+    let rt: Arc<dyn Runtime> = cluster.clone();
 
-    let outcome = drive(
-        plan,
-        &cluster,
-        dir,
-        note,
-        progress,
-        interrupted,
-        &is_stopped,
-    );
+    let outcome = drive(plan, &rt, dir, note, progress, interrupted, &is_stopped);
 
     progress.phase("tearing down");
-    collect_logs(plan.target.as_ref(), &cluster, dir, note);
+    collect_logs(plan.target.as_ref(), rt.as_ref(), dir, note);
+    drop(rt);
     let down = match Arc::try_unwrap(cluster) {
-        Ok(c) => c.down().map_err(|e| format!("cluster down: {e}")),
+        Ok(c) => c.down().map_err(|e| HarnessError::Teardown(e.to_string())),
         Err(still_shared) => {
             // Something still holds the cluster (a stuck thread); Drop will try again.
             drop(still_shared);
-            Err("cluster down: the cluster was still in use at teardown".to_string())
+            Err(HarnessError::Teardown(
+                "the nodes were still in use at teardown".into(),
+            ))
         }
     };
     if let Err(e) = &down {
-        note.line(e);
+        note.line(&e.to_string());
     }
     outcome.and(down)
 }
 
 fn drive<W: Workload>(
     plan: &mut Plan<W>,
-    cluster: &Arc<Cluster>,
+    rt: &Arc<dyn Runtime>,
     dir: &RunDir,
     note: &Notes,
     progress: &Progress,
     interrupted: &mut bool,
     is_stopped: &(dyn Fn() -> bool + Sync),
-) -> Result<(), String> {
+) -> Result<(), HarnessError> {
     let opts = plan.options.clone();
     progress.phase(&format!("setting up {}", plan.target.name()));
     let t = Instant::now();
     plan.target
-        .setup(cluster)
-        .map_err(|e| format!("{} setup: {e}", plan.target.name()))?;
+        .setup(rt.as_ref())
+        .map_err(|source| HarnessError::Setup {
+            target: plan.target.name().to_string(),
+            source: Box::new(source),
+        })?;
     note.line(&format!(
         "{} set up in {:.2} s",
         plan.target.name(),
@@ -312,14 +341,16 @@ fn drive<W: Workload>(
         return Ok(());
     }
 
-    let handle = cluster
-        .control()
-        .map_err(|e| format!("control runtime: {e}"))?;
+    let handle = rt.clients().map_err(HarnessError::Clients)?;
     let log = Arc::new(
-        HistoryLog::create(&dir.file(files::HISTORY), Instant::now())
-            .map_err(|e| format!("history: {e}"))?,
+        HistoryLog::create(&dir.file(files::HISTORY), Instant::now()).map_err(|source| {
+            HarnessError::Io {
+                what: "creating the history",
+                source,
+            }
+        })?,
     );
-    let nodes: Vec<(NodeId, Ipv4Addr)> = cluster.nodes().iter().map(|n| (n.id, n.addr)).collect();
+    let nodes: Vec<(NodeId, Ipv4Addr)> = rt.nodes().iter().map(|n| (n.id, n.addr)).collect();
     let observer = Observer::start(
         &handle,
         Arc::clone(&plan.target),
@@ -328,7 +359,10 @@ fn drive<W: Workload>(
         &dir.file(STATUS_FILE),
         opts.observe_interval,
     )
-    .map_err(|e| format!("status observer: {e}"))?;
+    .map_err(|source| HarnessError::Io {
+        what: "starting the status observer",
+        source,
+    })?;
     let leaders: LeaderQuery = match &observer {
         Some(o) => o.leader_query(),
         None => Arc::new(BTreeSet::new),
@@ -357,16 +391,16 @@ fn drive<W: Workload>(
 
     // Faults on their own thread (iptables and signals are blocking).
     let active_faults = Arc::new(Mutex::new(BTreeSet::<String>::new()));
-    let fault_thread = plan.faults.take().map(|mut faults| {
-        let cluster = Arc::clone(cluster);
+    let fault_thread = plan.faults.take().map(|faults| {
+        let rt = Arc::clone(rt);
         let log = Arc::clone(&log);
         let stop = Arc::clone(&stop_faults);
         let leaders = Arc::clone(&leaders);
         let limit = opts.time_limit;
         let active = Arc::clone(&active_faults);
         std::thread::spawn(move || {
-            let mut failure: Option<String> = None;
-            faults.play(cluster, leaders, limit, &stop, &mut |event| {
+            let mut failure: Option<io::Error> = None;
+            faults.play(rt, leaders, limit, &stop, &mut |event| {
                 if let Some(kind) = event.kind {
                     let mut active = active.lock().unwrap_or_else(|e| e.into_inner());
                     match event.phase {
@@ -380,7 +414,7 @@ fn drive<W: Workload>(
                     }
                 }
                 if let Err(e) = log.fault(&event) {
-                    failure.get_or_insert(format!("recording a nemesis op: {e}"));
+                    failure.get_or_insert(e);
                 }
             });
             failure
@@ -394,7 +428,7 @@ fn drive<W: Workload>(
         Arc::clone(&active_faults),
         opts.time_limit,
     );
-    let clients = make_clients(plan, cluster)?;
+    let clients = make_clients(plan, rt.as_ref())?;
     let main = TimeLimit::new(
         Stagger::per_second(plan.workload.generator(), opts.rate),
         opts.time_limit,
@@ -416,8 +450,11 @@ fn drive<W: Workload>(
             start,
             stop_rx.clone(),
         ))
-        .map_err(|e| format!("interpreter panicked: {e}"))?
-        .map_err(|e| format!("recording the history: {e}"))?;
+        .map_err(|_| HarnessError::Panicked("interpreter"))?
+        .map_err(|source| HarnessError::Io {
+            what: "recording the history",
+            source,
+        })?;
     drop(ticker);
     note.line(&format!(
         "main phase: {} ops ({} ok, {} fail, {} info of which {} timeouts){}",
@@ -439,17 +476,28 @@ fn drive<W: Workload>(
     if let Some(t) = fault_thread {
         match t.join() {
             Ok(None) => {}
-            Ok(Some(e)) => return Err(e),
-            Err(_) => return Err("the fault thread panicked".into()),
+            Ok(Some(source)) => {
+                return Err(HarnessError::Io {
+                    what: "recording a nemesis op",
+                    source,
+                })
+            }
+            Err(_) => return Err(HarnessError::Panicked("fault thread")),
         }
     }
     log.fault(&FaultEvent::heal_all())
-        .map_err(|e| format!("recording heal-all: {e}"))?;
+        .map_err(|source| HarnessError::Io {
+            what: "recording the heal",
+            source,
+        })?;
     *interrupted = summary.interrupted || is_stopped();
 
     if !*interrupted {
         progress.phase("waiting for recovery");
-        match plan.target.await_healthy(cluster, opts.recovery_timeout) {
+        match plan
+            .target
+            .await_healthy(rt.as_ref(), opts.recovery_timeout)
+        {
             Ok(d) => note.line(&format!(
                 "healthy again {:.2} s after the heal",
                 d.as_secs_f64()
@@ -458,7 +506,7 @@ fn drive<W: Workload>(
         }
         if let Some(gen) = plan.workload.final_generator() {
             progress.phase("final reads");
-            let clients = make_clients(plan, cluster)?;
+            let clients = make_clients(plan, rt.as_ref())?;
             let gen = TimeLimit::new(gen, opts.recovery_timeout);
             let rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5eed);
             let cfg = interpreter::Config {
@@ -469,8 +517,11 @@ fn drive<W: Workload>(
                 .block_on(interpreter::run(
                     gen, clients, recorder, rng, cfg, start, stop_rx,
                 ))
-                .map_err(|e| format!("interpreter panicked: {e}"))?
-                .map_err(|e| format!("recording the history: {e}"))?;
+                .map_err(|_| HarnessError::Panicked("interpreter"))?
+                .map_err(|source| HarnessError::Io {
+                    what: "recording the history",
+                    source,
+                })?;
             note.line(&format!(
                 "final phase: {} ops ({} ok, {} fail, {} info)",
                 fin.invoked, fin.ok, fin.fail, fin.info
@@ -480,7 +531,10 @@ fn drive<W: Workload>(
     done.store(true, Ordering::SeqCst);
     let _ = watcher.join();
     if let Some(o) = observer {
-        let seen = o.stop().map_err(|e| format!("status observer: {e}"))?;
+        let seen = o.stop().map_err(|source| HarnessError::Io {
+            what: "the status observer",
+            source,
+        })?;
         note.line(&format!("status observer: {} observations", seen.len()));
     }
     if *interrupted {
@@ -489,9 +543,12 @@ fn drive<W: Workload>(
     Ok(())
 }
 
-fn make_clients<W: Workload>(plan: &Plan<W>, cluster: &Cluster) -> Result<Vec<W::Client>, String> {
+fn make_clients<W: Workload>(
+    plan: &Plan<W>,
+    rt: &dyn Runtime,
+) -> Result<Vec<W::Client>, HarnessError> {
     (0..plan.options.concurrency.max(1))
-        .map(|k| (plan.clients)(cluster, k).map_err(|e| format!("client {k}: {e}")))
+        .map(|k| (plan.clients)(rt, k).map_err(|source| HarnessError::Client { worker: k, source }))
         .collect()
 }
 
@@ -503,26 +560,20 @@ fn run_name() -> String {
     format!("t{}-{n}", std::process::id())
 }
 
-/// Copies each node's extra log files into `nodes/<n>/` (service logs are already
-/// there: node dirs live in the run directory). Best effort: failures are noted.
-fn collect_logs(target: &dyn Target, cluster: &Cluster, dir: &RunDir, note: &Notes) {
-    for node in cluster.node_ids() {
-        for file in target.log_files(cluster, node) {
-            let Some(name) = file.file_name() else {
+/// Copies each node's extra log files into `nodes/<n>/` of the run directory (service
+/// logs are already there or are collected by the runtime). Best effort: failures are
+/// noted.
+fn collect_logs(target: &dyn Target, rt: &dyn Runtime, dir: &RunDir, note: &Notes) {
+    for node in rt.node_ids() {
+        let dest = match dir.node_dir(&node.to_string()) {
+            Ok(d) => d,
+            Err(e) => {
+                note.line(&format!("collecting logs of {node}: {e}"));
                 continue;
-            };
-            let dest = match dir.node_dir(&node.to_string()) {
-                Ok(d) => d.join(name),
-                Err(e) => {
-                    note.line(&format!("collecting logs of {node}: {e}"));
-                    continue;
-                }
-            };
-            if dest != file {
-                if let Err(e) = std::fs::copy(&file, &dest) {
-                    note.line(&format!("collecting {}: {e}", file.display()));
-                }
             }
+        };
+        if let Err(e) = rt.collect(node, &target.log_files(node), &dest) {
+            note.line(&format!("collecting logs of {node}: {e}"));
         }
     }
 }

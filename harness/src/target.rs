@@ -1,15 +1,17 @@
-//! `Target`: a system under test, deployed onto a cluster's nodes.
+//! `Target`: a system under test, deployed onto a run's nodes through the node runtime.
 //!
 //! ```text
-//! Target::setup(cluster) ──► every node's service slot runs the system ──► healthy
-//! Target::status(node)   ──► NodeStatus (role, term, leader) ──► observer, primaries
+//! Target::setup(&dyn Runtime) ──► every node's service slot runs the system ──► healthy
+//! Target::status(node)        ──► NodeStatus (role, term, leader) ──► observer, primaries
 //! ```
 //!
 //! The protocol is tiny, after Jepsen's `DB`: setting up, and knowing when the
 //! cluster serves requests. Killing, restarting and pausing need nothing from the
-//! target: its processes live in the cluster's service slots, which do that for every
-//! system alike. Reporting leaders is an optional capability: callers ask first
-//! ([`Target::status`] returns `None` when the system cannot say).
+//! target: its processes live in the nodes' service slots, which the runtime signals
+//! for every system alike. Reporting leaders is an optional capability: callers ask
+//! first ([`Target::status`] returns `None` when the system cannot say). A target never
+//! names a namespace or a host: files go through [`Runtime::write_file`], commands
+//! through [`Runtime::exec`].
 //!
 //! The clients a workload needs (the `Kv` or `Lock` API) are made by the target's
 //! module in the `targets` crate; the harness never names a particular system.
@@ -22,7 +24,7 @@ use std::time::Duration;
 
 use checkers::split_brain::Role;
 
-use crate::cluster::{Cluster, ClusterError, NodeId, ServiceSpec};
+use runtime::{NodeId, Runtime, RuntimeError, ServiceSpec};
 
 /// A boxed future, for the async parts of object-safe traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -39,6 +41,20 @@ pub struct NodeStatus {
     pub voted_for: Option<String>,
 }
 
+/// Why a node could not say what it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusError {
+    /// No connection could be made (refused, unreachable, reset).
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The node did not answer in time (paused, partitioned, overloaded).
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// It answered, but not with a status.
+    #[error("bad answer: {0}")]
+    BadAnswer(String),
+}
+
 /// Why a target could not be set up or did not become healthy.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -46,7 +62,7 @@ pub enum TargetError {
     #[error("{0}")]
     Setup(String),
     #[error(transparent)]
-    Cluster(#[from] ClusterError),
+    Runtime(#[from] RuntimeError),
     /// The cluster did not serve requests within the deadline.
     #[error("{what} within {waited:?}: {last}")]
     NotHealthy {
@@ -61,47 +77,59 @@ pub trait Target: Send + Sync + 'static {
     /// Short name (`raft`, `etcd`, …).
     fn name(&self) -> &str;
 
-    /// Installs what is missing, writes each node's configuration, starts the system in
-    /// every node's service slot, and waits (with a deadline) until it serves requests.
-    fn setup(&self, cluster: &Cluster) -> Result<(), TargetError>;
+    /// Installs what is missing, writes each node's configuration and starts the system
+    /// in every node's service slot (Jepsen's `setup!`): everything it does goes through
+    /// the runtime, so a recording runtime shows it exactly.
+    fn deploy(&self, rt: &dyn Runtime) -> Result<(), TargetError>;
+
+    /// How long a freshly deployed cluster may take to serve requests.
+    fn setup_timeout(&self) -> Duration {
+        Duration::from_secs(30)
+    }
+
+    /// [`Target::deploy`], then waits (with [`Target::setup_timeout`]) until the cluster
+    /// serves requests.
+    fn setup(&self, rt: &dyn Runtime) -> Result<(), TargetError> {
+        self.deploy(rt)?;
+        self.await_healthy(rt, self.setup_timeout()).map(drop)
+    }
 
     /// Waits up to `timeout` until the cluster serves requests again (after faults were
     /// healed); returns how long that took.
-    fn await_healthy(&self, cluster: &Cluster, timeout: Duration) -> Result<Duration, TargetError>;
+    fn await_healthy(&self, rt: &dyn Runtime, timeout: Duration) -> Result<Duration, TargetError>;
 
     /// Asks one node (at `addr`) for its role, term and leader; `None` when the system
-    /// cannot report this. Runs on the control runtime.
+    /// cannot report this. Runs on the clients' runtime, and never blocks it.
     fn status(
         &self,
         node: NodeId,
         addr: Ipv4Addr,
-    ) -> Option<BoxFuture<'_, Result<NodeStatus, String>>>;
+    ) -> Option<BoxFuture<'_, Result<NodeStatus, StatusError>>>;
 
-    /// Files on a node worth keeping with the run besides its service log.
-    fn log_files(&self, cluster: &Cluster, node: NodeId) -> Vec<PathBuf> {
-        let _ = (cluster, node);
+    /// Files on a node worth keeping with the run besides its service log (paths on the
+    /// node, absolute or relative to its data directory).
+    fn log_files(&self, node: NodeId) -> Vec<PathBuf> {
+        let _ = node;
         Vec::new()
     }
 }
 
-/// The start every target's `setup` shares: for each node, create its directory, let
-/// `spec` write what the node needs there and describe its service, start it in the
-/// node's slot; then wait until every node accepts TCP connections on `port`.
+/// The start every target's `setup` shares: for each node, let `spec` write what the
+/// node needs (through the runtime) and describe its service, start it in the node's
+/// slot; then wait until every node accepts TCP connections on `port`.
 pub fn start_on_every_node(
-    cluster: &Cluster,
+    rt: &dyn Runtime,
     port: u16,
     port_timeout: std::time::Duration,
     mut spec: impl FnMut(NodeId, &Path) -> Result<ServiceSpec, TargetError>,
 ) -> Result<(), TargetError> {
-    for node in cluster.nodes() {
-        let dir = cluster.node_dir(node.id);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| TargetError::Setup(format!("{}: {}: {e}", node.id, dir.display())))?;
-        let service = spec(node.id, &dir)?;
-        cluster.start_service(node.id, service)?;
+    for node in rt.node_ids() {
+        let dir = rt.node_dir(node)?;
+        let service = spec(node, &dir)?;
+        rt.start_service(node, service)?;
     }
-    for node in cluster.nodes() {
-        cluster.wait_for_port(node.id, port, port_timeout)?;
+    for node in rt.node_ids() {
+        rt.wait_for_port(node, port, port_timeout)?;
     }
     Ok(())
 }
@@ -147,8 +175,8 @@ pub fn poll_until_healthy(
 
 /// Whether a majority of `statuses` (one per node, errors included) follows one leader
 /// in one term; `Err` lists what each node said, for [`Probe::NotYet`].
-pub fn majority_leader<'a>(
-    statuses: impl IntoIterator<Item = (NodeId, &'a Result<NodeStatus, String>)>,
+pub fn majority_leader<'a, E: std::fmt::Display + 'a>(
+    statuses: impl IntoIterator<Item = (NodeId, &'a Result<NodeStatus, E>)>,
 ) -> Result<(u64, String), String> {
     let mut votes: std::collections::BTreeMap<(u64, &str), usize> = Default::default();
     let mut seen = Vec::new();
@@ -179,7 +207,7 @@ pub fn majority_leader<'a>(
 mod tests {
     use super::*;
 
-    fn status(term: u64, leader: Option<&str>) -> Result<NodeStatus, String> {
+    fn status(term: u64, leader: Option<&str>) -> Result<NodeStatus, StatusError> {
         Ok(NodeStatus {
             role: Role::Follower,
             term,
@@ -198,7 +226,7 @@ mod tests {
             status(3, Some("n1")),
             status(3, Some("n1")),
             status(3, Some("n1")),
-            Err("connection refused".into()),
+            Err(StatusError::Unreachable("connection refused".into())),
             status(2, Some("n4")),
         ];
         assert_eq!(
@@ -210,11 +238,11 @@ mod tests {
             status(3, Some("n1")),
             status(3, Some("n1")),
             status(4, Some("n1")),
-            Err("timed out".into()),
+            Err(StatusError::Timeout(Duration::from_millis(100))),
             status(4, None),
         ];
         let seen = majority_leader(ids(5).into_iter().zip(&split)).unwrap_err();
-        assert!(seen.contains("n4: timed out"), "{seen}");
+        assert!(seen.contains("n4: no answer within 100ms"), "{seen}");
         assert!(seen.contains("n5: Follower term 4 leader None"), "{seen}");
     }
 

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use harness::cluster::Cluster;
 use nemesis::{Fault, FaultKind, FaultOutcome, Nemesis, PartitionKind};
+use runtime::netns::Cluster;
 
 const ROUNDS: usize = 10;
 
@@ -33,7 +33,7 @@ fn main() {
         let t = Instant::now();
         let cluster = Arc::new(Cluster::up(&run, 5).expect("cluster up"));
         ups.push(t.elapsed());
-        let mut nem = Nemesis::for_cluster(&cluster, round as u64);
+        let mut nem = Nemesis::new(cluster.clone(), round as u64);
         for _ in 0..3 {
             let t = Instant::now();
             let e = nem.start(&Fault::Partition {

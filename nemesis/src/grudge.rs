@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use harness::cluster::NodeId;
+use runtime::NodeId;
 use serde::{Deserialize, Serialize};
 
 /// Node → the nodes it drops packets from.

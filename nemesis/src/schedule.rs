@@ -171,6 +171,48 @@ impl Iterator for Schedule {
     }
 }
 
+/// Time as the runner sees it: injected, so a test can play a schedule without a wall
+/// clock (and the run's pacing stays in one place).
+pub trait Clock {
+    /// Time since the clock started.
+    fn elapsed(&self) -> Duration;
+    /// Lets `d` pass (a wall clock sleeps; a test clock advances at once).
+    fn sleep(&mut self, d: Duration);
+}
+
+/// The real clock, from when it was made.
+pub struct WallClock(Instant);
+
+impl WallClock {
+    pub fn start() -> WallClock {
+        WallClock(Instant::now())
+    }
+}
+
+impl Clock for WallClock {
+    fn elapsed(&self) -> Duration {
+        self.0.elapsed()
+    }
+    fn sleep(&mut self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
+
+/// Waits on `clock` until `at`, in slices of at most 10 ms so `stop` is noticed
+/// (pacing to a moment, not waiting for a condition). False when stopped.
+pub fn pace_until(clock: &mut dyn Clock, at: Duration, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let now = clock.elapsed();
+        if now >= at {
+            return true;
+        }
+        clock.sleep((at - now).min(Duration::from_millis(10)));
+    }
+}
+
 /// Plays `schedule` against `nemesis` until `limit` elapsed or `stop` is set, handing
 /// every event to `sink`; then heals everything (those events go to `sink` too).
 pub fn run(
@@ -178,22 +220,30 @@ pub fn run(
     schedule: &mut Schedule,
     limit: Duration,
     stop: &AtomicBool,
+    sink: impl FnMut(FaultEvent),
+) {
+    run_with(
+        &mut WallClock::start(),
+        nemesis,
+        schedule,
+        limit,
+        stop,
+        sink,
+    )
+}
+
+/// [`run`] on a given clock.
+pub fn run_with(
+    clock: &mut dyn Clock,
+    nemesis: &mut dyn FaultInjector,
+    schedule: &mut Schedule,
+    limit: Duration,
+    stop: &AtomicBool,
     mut sink: impl FnMut(FaultEvent),
 ) {
-    let end = Instant::now() + limit;
-    'steps: for (wait, step) in schedule.by_ref() {
-        let at = Instant::now() + wait;
-        if at >= end {
-            break;
-        }
-        // Pacing, not waiting for a condition: interruptible in 10 ms slices.
-        while Instant::now() < at {
-            if stop.load(Ordering::SeqCst) {
-                break 'steps;
-            }
-            std::thread::sleep((at - Instant::now()).min(Duration::from_millis(10)));
-        }
-        if stop.load(Ordering::SeqCst) {
+    for (wait, step) in schedule.by_ref() {
+        let at = clock.elapsed() + wait;
+        if at >= limit || !pace_until(clock, at, stop) {
             break;
         }
         sink(nemesis.invoke(&step));
@@ -275,20 +325,50 @@ mod tests {
         }
     }
 
+    /// A clock that only moves when the runner sleeps.
+    struct TestClock(Duration);
+    impl Clock for TestClock {
+        fn elapsed(&self) -> Duration {
+            self.0
+        }
+        fn sleep(&mut self, d: Duration) {
+            self.0 += d;
+        }
+    }
+
     #[test]
     fn run_is_bounded_and_ends_healed() {
         let mut inj = Counting(vec![], vec![]);
         let mut events = vec![];
-        let start = Instant::now();
-        run(
+        let mut clock = TestClock(Duration::ZERO);
+        run_with(
+            &mut clock,
             &mut inj,
             &mut Schedule::new(cfg(), 3).unwrap(),
             Duration::from_millis(100),
             &AtomicBool::new(false),
             |e| events.push(e),
         );
-        assert!(start.elapsed() < Duration::from_secs(2));
-        assert!(!events.is_empty());
+        assert!(
+            clock.0 < Duration::from_millis(100),
+            "no step after the limit"
+        );
+        // The same seed on the same clock plays the same steps.
+        let mut again = Counting(vec![], vec![]);
+        run_with(
+            &mut TestClock(Duration::ZERO),
+            &mut again,
+            &mut Schedule::new(cfg(), 3).unwrap(),
+            Duration::from_millis(100),
+            &AtomicBool::new(false),
+            |_| {},
+        );
+        assert_eq!(inj.0, again.0);
+        assert!(
+            events.len() > 4,
+            "{} events in 100 ms at a 5 ms interval",
+            events.len()
+        );
         assert!(inj.1.is_empty(), "everything healed");
         let starts = events
             .iter()
@@ -304,14 +384,16 @@ mod tests {
     #[test]
     fn run_stops_when_asked() {
         let mut inj = Counting(vec![], vec![]);
-        let start = Instant::now();
-        run(
+        let mut clock = TestClock(Duration::ZERO);
+        run_with(
+            &mut clock,
             &mut inj,
             &mut Schedule::new(cfg(), 3).unwrap(),
             Duration::from_secs(60),
             &AtomicBool::new(true),
             |_| {},
         );
-        assert!(start.elapsed() < Duration::from_secs(1));
+        assert_eq!(clock.0, Duration::ZERO, "not a moment paced");
+        assert!(inj.0.is_empty(), "no fault started");
     }
 }

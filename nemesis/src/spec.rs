@@ -11,9 +11,9 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use harness::cluster::NodeId;
 use rand::seq::SliceRandom;
 use rand::Rng;
+use runtime::NodeId;
 use serde::{Deserialize, Serialize};
 
 use crate::grudge::{majority, minority_third};

@@ -16,8 +16,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use harness::cluster::prereq::which;
-use harness::exec::{Cmd, Exec, RealExec};
+use runtime::exec::{Cmd, Exec, RealExec};
+use runtime::netns::prereq::which;
 
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 
@@ -111,7 +111,7 @@ fn install(exec: &dyn Exec, package: Package, policy: &Path, systemd: bool) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use harness::exec::{Output, RecordingExec};
+    use runtime::exec::{Output, RecordingExec};
 
     const ETCD: Package = Package {
         name: "etcd-server",

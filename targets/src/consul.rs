@@ -36,11 +36,12 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use checkers::split_brain::Role;
-use harness::cluster::prereq::which;
-use harness::cluster::{Cluster, NodeId, ServiceSpec};
 use harness::target::{
-    poll_until_healthy, start_on_every_node, BoxFuture, NodeStatus, Probe, Target, TargetError,
+    poll_until_healthy, start_on_every_node, BoxFuture, NodeStatus, Probe, StatusError, Target,
+    TargetError,
 };
+use runtime::netns::prereq::which;
+use runtime::{NodeId, Runtime, ServiceSpec};
 use serde_json::{json, Value};
 use workloads::kv::{Kv, KvError};
 use workloads::lock::{Lock, LockError};
@@ -452,6 +453,8 @@ impl Lock for ConsulKv {
 pub struct ConsulTarget {
     opts: ConsulOptions,
     timeout: Duration,
+    /// Node names by address (a leader is named by its RPC address), learned at setup.
+    names: std::sync::Mutex<BTreeMap<Ipv4Addr, String>>,
 }
 
 impl ConsulTarget {
@@ -459,11 +462,12 @@ impl ConsulTarget {
         ConsulTarget {
             opts,
             timeout: Duration::from_millis(1000),
+            names: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
-    fn argv(&self, bin: &Path, cluster: &Cluster, id: NodeId) -> Result<Vec<String>, TargetError> {
-        let addr = cluster.addr(id)?;
+    fn argv(&self, bin: &Path, rt: &dyn Runtime, id: NodeId) -> Result<Vec<String>, TargetError> {
+        let addr = rt.addr(id)?;
         let mut argv = vec![
             bin.display().to_string(),
             "agent".into(),
@@ -471,7 +475,7 @@ impl ConsulTarget {
             "-node".into(),
             id.to_string(),
             "-bootstrap-expect".into(),
-            cluster.nodes().len().to_string(),
+            rt.nodes().len().to_string(),
             "-bind".into(),
             addr.to_string(),
             "-advertise".into(),
@@ -479,7 +483,7 @@ impl ConsulTarget {
             "-client".into(),
             addr.to_string(),
             "-data-dir".into(),
-            cluster.node_dir(id).join("data").display().to_string(),
+            rt.node_dir(id)?.join("data").display().to_string(),
             "-disable-host-node-id".into(),
             "-log-level".into(),
             "info".into(),
@@ -490,7 +494,7 @@ impl ConsulTarget {
             "-http-port".into(),
             HTTP_PORT.to_string(),
         ];
-        for n in cluster.nodes().iter().filter(|n| n.id != id) {
+        for n in rt.nodes().iter().filter(|n| n.id != id) {
             argv.extend(["-retry-join".into(), format!("{}:{SERF_PORT}", n.addr)]);
         }
         Ok(argv)
@@ -498,11 +502,11 @@ impl ConsulTarget {
 
     fn wait_for_leader(
         &self,
-        cluster: &Cluster,
+        rt: &dyn Runtime,
         timeout: Duration,
     ) -> Result<Duration, TargetError> {
-        let handle = cluster.control()?;
-        let addrs: Vec<SocketAddr> = cluster
+        let handle = rt.clients()?;
+        let addrs: Vec<SocketAddr> = rt
             .nodes()
             .iter()
             .map(|n| SocketAddr::from((n.addr, HTTP_PORT)))
@@ -555,43 +559,59 @@ impl Target for ConsulTarget {
         "consul"
     }
 
-    fn setup(&self, cluster: &Cluster) -> Result<(), TargetError> {
+    fn deploy(&self, rt: &dyn Runtime) -> Result<(), TargetError> {
         let bin = locate(self.opts.bin.as_deref()).map_err(TargetError::Setup)?;
-        start_on_every_node(cluster, HTTP_PORT, Duration::from_secs(30), |id, dir| {
-            let data = dir.join("data");
-            std::fs::create_dir_all(&data)
-                .map_err(|e| TargetError::Setup(format!("{id}: {}: {e}", data.display())))?;
+        *self.names.lock().unwrap_or_else(|e| e.into_inner()) = rt
+            .nodes()
+            .into_iter()
+            .map(|n| (n.addr, n.id.to_string()))
+            .collect();
+        start_on_every_node(rt, HTTP_PORT, Duration::from_secs(30), |id, dir| {
+            // The agent wants its data dir to exist.
+            rt.write_file(id, Path::new("data/.faultline"), b"")?;
             Ok(ServiceSpec::new(
-                self.argv(&bin, cluster, id)?,
+                self.argv(&bin, rt, id)?,
                 dir,
                 dir.join("consul.log"),
             ))
-        })?;
-        self.wait_for_leader(cluster, Duration::from_secs(40))
-            .map(drop)
+        })
     }
 
-    fn await_healthy(&self, cluster: &Cluster, timeout: Duration) -> Result<Duration, TargetError> {
-        self.wait_for_leader(cluster, timeout)
+    fn setup_timeout(&self) -> Duration {
+        Duration::from_secs(40)
+    }
+
+    fn await_healthy(&self, rt: &dyn Runtime, timeout: Duration) -> Result<Duration, TargetError> {
+        self.wait_for_leader(rt, timeout)
     }
 
     fn status(
         &self,
-        node: NodeId,
+        _node: NodeId,
         addr: Ipv4Addr,
-    ) -> Option<BoxFuture<'_, Result<NodeStatus, String>>> {
+    ) -> Option<BoxFuture<'_, Result<NodeStatus, StatusError>>> {
         let t = self.timeout;
+        let status_error = move |e: ConsulError| match e {
+            ConsulError::Connect(m) | ConsulError::Transport(m) => StatusError::Unreachable(m),
+            other => StatusError::BadAnswer(other.to_string()),
+        };
         Some(Box::pin(async move {
-            let _ = node;
-            let n = ConsulNode::new(SocketAddr::from((addr, HTTP_PORT)), t)?;
-            let raft = n.raft_stats().await.map_err(|e| e.to_string())?;
-            let leader = n.leader().await.map_err(|e| e.to_string())?;
-            // The leader's RPC address is ADDR:8300; node n<i> has address 198.18.s.i.
+            let n = ConsulNode::new(SocketAddr::from((addr, HTTP_PORT)), t)
+                .map_err(StatusError::Unreachable)?;
+            let raft = n.raft_stats().await.map_err(status_error)?;
+            let leader = n.leader().await.map_err(status_error)?;
+            // The leader is named by its RPC address, ADDR:8300.
             let leader_name = leader
                 .split(':')
                 .next()
                 .and_then(|a| a.parse::<Ipv4Addr>().ok())
-                .map(|ip| format!("n{}", ip.octets()[3]));
+                .and_then(|ip| {
+                    self.names
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&ip)
+                        .cloned()
+                });
             Ok(NodeStatus {
                 role: match raft.get("state").and_then(Value::as_str) {
                     Some("Leader") => Role::Leader,
@@ -602,7 +622,9 @@ impl Target for ConsulTarget {
                     .get("term")
                     .and_then(Value::as_str)
                     .and_then(|t| t.parse().ok())
-                    .ok_or_else(|| format!("no raft term in agent stats: {raft}"))?,
+                    .ok_or_else(|| {
+                        StatusError::BadAnswer(format!("no raft term in agent stats: {raft}"))
+                    })?,
                 leader: leader_name,
                 voted_for: None,
             })
@@ -612,12 +634,12 @@ impl Target for ConsulTarget {
 
 /// A [`ConsulKv`] for worker `k` of a cluster.
 pub fn client_for(
-    cluster: &Cluster,
+    rt: &dyn Runtime,
     k: usize,
     timeout: Duration,
     mode: ReadMode,
 ) -> Result<ConsulKv, String> {
-    let addrs: Vec<SocketAddr> = cluster
+    let addrs: Vec<SocketAddr> = rt
         .nodes()
         .iter()
         .map(|n| SocketAddr::from((n.addr, HTTP_PORT)))

@@ -4,10 +4,11 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use harness::cluster::{probe, wait, NodeId};
 use nemesis::{
     Fault, FaultKind, FaultOutcome, FaultPhase, Nemesis, NodeSpec, Schedule, ScheduleConfig,
 };
+use runtime::netns::probe;
+use runtime::{wait, NodeId, Runtime};
 
 use crate::support::{down, echo_cluster};
 
@@ -19,7 +20,7 @@ fn only(n: u16) -> NodeSpec {
 fn kill_closes_the_port_and_stop_restarts() {
     let port = 7311;
     let cluster = echo_cluster("nkill", 3, port);
-    let mut nem = Nemesis::for_cluster(&cluster, 5);
+    let mut nem = Nemesis::new(cluster.clone(), 5);
     let e = nem.start(&Fault::Kill { nodes: only(2) });
     assert_eq!(e.outcome, FaultOutcome::Installed);
     assert_eq!(e.nodes, vec!["n2".to_string()]);
@@ -40,7 +41,7 @@ fn kill_closes_the_port_and_stop_restarts() {
 fn pause_silences_and_resume_revives() {
     let port = 7312;
     let cluster = echo_cluster("npause", 3, port);
-    let mut nem = Nemesis::for_cluster(&cluster, 5);
+    let mut nem = Nemesis::new(cluster.clone(), 5);
     let to = SocketAddr::from((cluster.addr(NodeId::nth(1)).unwrap(), port));
     let ctl = cluster.control_ns();
     nem.start(&Fault::Pause { nodes: only(1) });
@@ -56,7 +57,7 @@ fn total_loss_cuts_a_node_and_heal_restores_it() {
     let port = 7313;
     let cluster = echo_cluster("nloss", 3, port);
     let nodes = cluster.node_ids();
-    let mut nem = Nemesis::for_cluster(&cluster, 5);
+    let mut nem = Nemesis::new(cluster.clone(), 5);
     let e = nem.start(&Fault::Loss {
         p: 1.0,
         nodes: only(3),
@@ -81,7 +82,7 @@ fn a_seeded_schedule_runs_bounded_and_leaves_everything_healed() {
     let port = 7314;
     let cluster = echo_cluster("nsched", 3, port);
     let nodes = cluster.node_ids();
-    let mut nem = Nemesis::for_cluster(&cluster, 9);
+    let mut nem = Nemesis::new(cluster.clone(), 9);
     let mut cfg = ScheduleConfig::new(vec![
         FaultKind::Partition,
         FaultKind::Kill,

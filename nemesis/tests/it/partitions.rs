@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use harness::cluster::{probe, wait, NodeId};
 use nemesis::grudge::{self, Grudge, PartitionKind};
 use nemesis::{Fault, FaultKind, FaultOutcome, Nemesis};
+use runtime::netns::probe;
+use runtime::{wait, NodeId, Runtime};
 
 use crate::support::{down, echo_cluster};
 
@@ -38,7 +39,7 @@ fn every_partition_kind_gives_its_exact_matrix_and_heals() {
     let port = 7301;
     let cluster = echo_cluster("parts", 5, port);
     let nodes = cluster.node_ids();
-    let mut nem = Nemesis::for_cluster(&cluster, 11);
+    let mut nem = Nemesis::new(cluster.clone(), 11);
     assert_eq!(
         cluster.reachability(port, PROBE),
         probe::full_matrix(&nodes)
@@ -97,15 +98,15 @@ fn every_partition_kind_gives_its_exact_matrix_and_heals() {
 fn one_way_cut_drops_only_one_direction_of_udp() {
     // TCP needs both directions; UDP shows the asymmetry itself.
     let cluster = echo_cluster("oneway", 2, 7302);
-    let mut nem = Nemesis::for_cluster(&cluster, 1);
+    let mut nem = Nemesis::new(cluster.clone(), 1);
     let (n1, n2) = (NodeId::nth(1), NodeId::nth(2));
     let e = nem.start(&Fault::Grudge {
         grudge: grudge::one_way(&[n1], &[n2]),
     });
     assert_eq!(e.outcome, FaultOutcome::Installed);
     let udp = |from: NodeId, to: NodeId| -> bool {
-        let from_ns = cluster.node(from).unwrap().ns.clone();
-        let to_ns = cluster.node(to).unwrap().ns.clone();
+        let from_ns = cluster.member(from).unwrap().ns.clone();
+        let to_ns = cluster.member(to).unwrap().ns.clone();
         let to_addr = SocketAddr::from((cluster.addr(to).unwrap(), 7399));
         let rx = wait::in_netns(&to_ns, || std::net::UdpSocket::bind(to_addr))
             .unwrap()
@@ -125,6 +126,58 @@ fn one_way_cut_drops_only_one_direction_of_udp() {
     assert!(!udp(n2, n1), "n2 → n1 is dropped");
     nem.stop(FaultKind::Partition);
     assert!(udp(n2, n1), "healed");
+    drop(nem);
+    down(cluster);
+}
+
+#[test]
+fn a_nodes_own_rules_survive_a_partition_and_its_heal() {
+    // On a real machine the filter table holds rules faultline must never touch (the
+    // ones that keep SSH reachable): only the FAULTLINE chain and its jumps are ours.
+    use runtime::exec::Cmd;
+    let port = 7303;
+    let cluster = echo_cluster("ownrules", 3, port);
+    let n1 = NodeId::nth(1);
+    // TEST-NET-1 (RFC 5737): the rule names it; nothing is ever sent there.
+    let theirs = ["INPUT", "-s", "192.0.2.7/32", "-j", "DROP"];
+    let iptables = |op: &str| Cmd::new("iptables").args(["-w", "5", op]).args(theirs);
+    cluster.exec_ok(n1, &iptables("-A")).unwrap();
+    let mut nem = Nemesis::new(cluster.clone(), 3);
+    let e = nem.start(&Fault::Partition {
+        kind: PartitionKind::One,
+    });
+    assert_eq!(e.outcome, FaultOutcome::Installed, "{e}");
+    let save = |n: NodeId| {
+        cluster
+            .exec_ok(n, &Cmd::new("iptables-save"))
+            .unwrap()
+            .stdout_lossy()
+    };
+    let during = save(n1);
+    assert!(during.contains("-A INPUT -j FAULTLINE"), "{during}");
+    assert!(
+        during.contains("-A INPUT -s 192.0.2.7/32 -j DROP"),
+        "{during}"
+    );
+    let e = nem.stop(FaultKind::Partition);
+    assert_eq!(e.outcome, FaultOutcome::Installed, "{e}");
+    assert!(
+        cluster.exec(n1, &iptables("-C")).unwrap().success(),
+        "the node's own rule is still there after the heal:\n{}",
+        save(n1)
+    );
+    assert_eq!(
+        cluster.reachability(port, PROBE),
+        probe::full_matrix(&cluster.node_ids()),
+        "healed"
+    );
+    // Clearing removes our chain and its jumps, and nothing else.
+    for n in cluster.node_ids() {
+        cluster.clear_filter(n).unwrap();
+        let after = save(n);
+        assert!(!after.contains("FAULTLINE"), "{n}: {after}");
+    }
+    assert!(save(n1).contains("-A INPUT -s 192.0.2.7/32 -j DROP"));
     drop(nem);
     down(cluster);
 }

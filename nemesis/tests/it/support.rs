@@ -1,24 +1,17 @@
-//! Test support: unique run names, the echo server (this binary re-executed), and a
-//! cluster with echo on every node.
+//! Test support: unique run names, the echo server (this crate's
+//! `faultline-nemesis-echo` binary) as a node's service, and a cluster with echo on
+//! every node.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use harness::cluster::{probe, Cluster, NodeId, ServiceSpec};
+use runtime::netns::Cluster;
+use runtime::{NodeId, Runtime, ServiceSpec};
 
-const ECHO_ENV: &str = "FAULTLINE_NEMESIS_TEST_ECHO";
-
-/// Not a test: the echo server mode of this binary (returns at once unless the
-/// environment variable is set; then serves, bounded, and exits).
-#[test]
-fn echo_server_helper() {
-    if let Ok(addr) = std::env::var(ECHO_ENV) {
-        let addr: SocketAddr = addr.parse().expect("addr:port");
-        probe::serve_echo(addr, 10_000, Duration::from_secs(600)).expect("echo server binds");
-    }
-}
+/// The echo server binary a node runs as its service in these tests.
+const ECHO_BIN: &str = env!("CARGO_BIN_EXE_faultline-nemesis-echo");
 
 pub fn run_name(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -30,21 +23,13 @@ pub fn run_name(tag: &str) -> String {
 }
 
 pub fn echo_spec(cluster: &Cluster, node: NodeId, port: u16) -> ServiceSpec {
-    let exe = std::env::current_exe().expect("test binary path");
     let addr = SocketAddr::from((cluster.addr(node).expect("node"), port));
-    let dir = cluster.node_dir(node);
+    let dir = cluster.node_dir(node).expect("node");
     ServiceSpec::new(
-        [
-            exe.into_os_string(),
-            "--exact".into(),
-            "support::echo_server_helper".into(),
-            "--nocapture".into(),
-            "--test-threads=1".into(),
-        ],
+        [ECHO_BIN.to_string(), addr.to_string()],
         &dir,
         dir.join("echo.log"),
     )
-    .env(ECHO_ENV, addr.to_string())
 }
 
 /// A cluster of `n` nodes with echo listening on `port` everywhere.

@@ -30,11 +30,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use checkers::split_brain::Role;
-use harness::cluster::{Cluster, NodeId, ServiceSpec};
 use harness::target::{
-    majority_leader, poll_until_healthy, start_on_every_node, BoxFuture, NodeStatus, Probe, Target,
-    TargetError,
+    majority_leader, poll_until_healthy, start_on_every_node, BoxFuture, NodeStatus, Probe,
+    StatusError, Target, TargetError,
 };
+use runtime::{NodeId, Runtime, ServiceSpec};
 
 pub use client::{EtcdKv, EtcdNode, ReadMode};
 
@@ -110,16 +110,16 @@ impl EtcdTarget {
     pub fn argv(
         &self,
         bin: &Path,
-        cluster: &Cluster,
+        rt: &dyn Runtime,
         id: NodeId,
     ) -> Result<Vec<String>, TargetError> {
-        let addr = cluster.addr(id)?;
-        let initial: Vec<String> = cluster
+        let addr = rt.addr(id)?;
+        let initial: Vec<String> = rt
             .nodes()
             .iter()
             .map(|n| format!("{}=http://{}:{PEER_PORT}", n.id, n.addr))
             .collect();
-        let data = cluster.node_dir(id).join("data");
+        let data = rt.node_dir(id)?.join("data");
         Ok(vec![
             bin.display().to_string(),
             "--name".into(),
@@ -139,7 +139,7 @@ impl EtcdTarget {
             "--initial-cluster-state".into(),
             "new".into(),
             "--initial-cluster-token".into(),
-            format!("faultline-{}", cluster.run_name()),
+            format!("faultline-{}", rt.run_name()),
             "--heartbeat-interval".into(),
             self.opts.heartbeat_ms.to_string(),
             "--election-timeout".into(),
@@ -160,18 +160,17 @@ impl EtcdTarget {
     /// read succeeds.
     fn wait_for_leader(
         &self,
-        cluster: &Cluster,
+        rt: &dyn Runtime,
         timeout: Duration,
     ) -> Result<Duration, TargetError> {
-        let handle = cluster.control()?;
-        let addrs: Vec<(NodeId, Ipv4Addr)> =
-            cluster.nodes().iter().map(|n| (n.id, n.addr)).collect();
+        let handle = rt.clients()?;
+        let addrs: Vec<(NodeId, Ipv4Addr)> = rt.nodes().iter().map(|n| (n.id, n.addr)).collect();
         poll_until_healthy(
             "etcd: a leader followed by a majority, and a quorum read",
             timeout,
             (Duration::from_millis(50), Duration::from_millis(250)),
             || {
-                let round: Vec<Result<NodeStatus, String>> = {
+                let round: Vec<Result<NodeStatus, StatusError>> = {
                     let addrs = addrs.clone();
                     let names = self.names.clone();
                     let timeout = self.timeout;
@@ -219,28 +218,26 @@ impl Target for EtcdTarget {
         "etcd"
     }
 
-    fn setup(&self, cluster: &Cluster) -> Result<(), TargetError> {
+    fn deploy(&self, rt: &dyn Runtime) -> Result<(), TargetError> {
         let bin = locate(self.opts.bin.as_deref()).map_err(TargetError::Setup)?;
-        start_on_every_node(cluster, CLIENT_PORT, Duration::from_secs(20), |id, dir| {
+        start_on_every_node(rt, CLIENT_PORT, Duration::from_secs(20), |id, dir| {
             Ok(ServiceSpec::new(
-                self.argv(&bin, cluster, id)?,
+                self.argv(&bin, rt, id)?,
                 dir,
                 dir.join("etcd.log"),
             ))
-        })?;
-        self.wait_for_leader(cluster, Duration::from_secs(30))
-            .map(drop)
+        })
     }
 
-    fn await_healthy(&self, cluster: &Cluster, timeout: Duration) -> Result<Duration, TargetError> {
-        self.wait_for_leader(cluster, timeout)
+    fn await_healthy(&self, rt: &dyn Runtime, timeout: Duration) -> Result<Duration, TargetError> {
+        self.wait_for_leader(rt, timeout)
     }
 
     fn status(
         &self,
         _node: NodeId,
         addr: Ipv4Addr,
-    ) -> Option<BoxFuture<'_, Result<NodeStatus, String>>> {
+    ) -> Option<BoxFuture<'_, Result<NodeStatus, StatusError>>> {
         Some(Box::pin(status_of(&self.names, addr, self.timeout)))
     }
 }
@@ -249,9 +246,14 @@ impl Target for EtcdTarget {
 type Names = Arc<Mutex<BTreeMap<u64, String>>>;
 
 /// One member's role, term and leader (by node name).
-async fn status_of(names: &Names, addr: Ipv4Addr, timeout: Duration) -> Result<NodeStatus, String> {
-    let node = EtcdNode::new(SocketAddr::from((addr, CLIENT_PORT)), timeout)?;
-    let s = node.status().await.map_err(|e| e.to_string())?;
+async fn status_of(
+    names: &Names,
+    addr: Ipv4Addr,
+    timeout: Duration,
+) -> Result<NodeStatus, StatusError> {
+    let node = EtcdNode::new(SocketAddr::from((addr, CLIENT_PORT)), timeout)
+        .map_err(StatusError::Unreachable)?;
+    let s = node.status().await.map_err(|e| status_error(e, timeout))?;
     let known = |id: u64| {
         names
             .lock()
@@ -263,7 +265,7 @@ async fn status_of(names: &Names, addr: Ipv4Addr, timeout: Duration) -> Result<N
         .iter()
         .any(|id| *id != 0 && known(*id).is_none())
     {
-        let members = node.members().await.map_err(|e| e.to_string())?;
+        let members = node.members().await.map_err(|e| status_error(e, timeout))?;
         let mut names = names.lock().unwrap_or_else(|e| e.into_inner());
         for m in members.into_iter().filter(|m| !m.name.is_empty()) {
             names.insert(m.id, m.name);
@@ -285,14 +287,23 @@ async fn status_of(names: &Names, addr: Ipv4Addr, timeout: Duration) -> Result<N
     })
 }
 
+/// A member's failure to say what it is, in the harness's terms.
+fn status_error(e: client::EtcdError, timeout: Duration) -> StatusError {
+    match e {
+        client::EtcdError::Connect(m) => StatusError::Unreachable(m),
+        client::EtcdError::Timeout(_) => StatusError::Timeout(timeout),
+        other => StatusError::BadAnswer(other.to_string()),
+    }
+}
+
 /// An [`EtcdKv`] for worker `k` of a cluster (home member `k mod n`).
 pub fn client_for(
-    cluster: &Cluster,
+    rt: &dyn Runtime,
     k: usize,
     timeout: Duration,
     mode: ReadMode,
 ) -> Result<EtcdKv, String> {
-    let addrs: Vec<SocketAddr> = cluster
+    let addrs: Vec<SocketAddr> = rt
         .nodes()
         .iter()
         .map(|n| SocketAddr::from((n.addr, CLIENT_PORT)))

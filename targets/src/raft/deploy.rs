@@ -17,16 +17,16 @@
 //! had no effect), at most [`MAX_HOPS`] times.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+
 use std::sync::Mutex;
 use std::time::Duration;
 
 use checkers::split_brain::Role as ObservedRole;
-use harness::cluster::{Cluster, NodeId, ServiceSpec};
 use harness::target::{
-    majority_leader, poll_until_healthy, start_on_every_node, BoxFuture, NodeStatus, Probe, Target,
-    TargetError,
+    majority_leader, poll_until_healthy, start_on_every_node, BoxFuture, NodeStatus, Probe,
+    StatusError, Target, TargetError,
 };
+use runtime::{NodeId, Runtime, ServiceSpec};
 use workloads::kv::{Kv, KvError};
 use workloads::lock::{Lock, LockError};
 
@@ -72,34 +72,33 @@ impl Default for RaftOptions {
 /// The bundled Raft as a system under test.
 pub struct RaftTarget {
     opts: RaftOptions,
-    exe: PathBuf,
     seed: u64,
     /// One status client per node, made on first use.
     status: Mutex<Vec<(NodeId, RaftClient)>>,
 }
 
 impl RaftTarget {
-    /// `exe` is the faultline binary that runs `node raft`; `seed` derives each
-    /// node's election-timeout seed so a run's elections are reproducible-ish.
-    pub fn new(opts: RaftOptions, exe: PathBuf, seed: u64) -> RaftTarget {
+    /// `seed` derives each node's election-timeout seed so a run's elections are
+    /// reproducible-ish. Nodes run `faultline node raft` from the runtime's copy of the
+    /// faultline binary.
+    pub fn new(opts: RaftOptions, seed: u64) -> RaftTarget {
         RaftTarget {
             opts,
-            exe,
             seed,
             status: Mutex::new(Vec::new()),
         }
     }
 
-    fn argv(&self, cluster: &Cluster, id: NodeId) -> Result<Vec<String>, TargetError> {
-        let peers: Vec<String> = cluster
+    fn argv(&self, rt: &dyn Runtime, id: NodeId) -> Result<Vec<String>, TargetError> {
+        let peers: Vec<String> = rt
             .nodes()
             .iter()
             .map(|n| format!("{}={}:{PEER_PORT}", n.id, n.addr))
             .collect();
-        let addr = cluster.addr(id)?;
-        let data = cluster.node_dir(id).join("data");
+        let addr = rt.addr(id)?;
+        let data = rt.node_dir(id)?.join("data");
         let mut argv = vec![
-            self.exe.display().to_string(),
+            rt.faultline_binary(id)?.display().to_string(),
             "node".into(),
             "raft".into(),
             "--id".into(),
@@ -129,7 +128,7 @@ impl RaftTarget {
         Ok(argv)
     }
 
-    fn status_client(&self, node: NodeId, addr: Ipv4Addr) -> Result<RaftClient, String> {
+    fn status_client(&self, node: NodeId, addr: Ipv4Addr) -> Result<RaftClient, StatusError> {
         let mut clients = self.status.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, c)) = clients.iter().find(|(n, _)| *n == node) {
             return Ok(c.clone());
@@ -138,7 +137,7 @@ impl RaftTarget {
             format!("http://{addr}:{API_PORT}"),
             Duration::from_millis(500),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| StatusError::Unreachable(e.to_string()))?;
         clients.push((node, c.clone()));
         Ok(c)
     }
@@ -146,17 +145,16 @@ impl RaftTarget {
     /// Polls every node until a majority follows one leader in one term.
     fn wait_for_leader(
         &self,
-        cluster: &Cluster,
+        rt: &dyn Runtime,
         timeout: Duration,
     ) -> Result<Duration, TargetError> {
-        let handle = cluster.control()?;
-        let nodes: Vec<(NodeId, Ipv4Addr)> =
-            cluster.nodes().iter().map(|n| (n.id, n.addr)).collect();
+        let handle = rt.clients()?;
+        let nodes: Vec<(NodeId, Ipv4Addr)> = rt.nodes().iter().map(|n| (n.id, n.addr)).collect();
         let clients: Vec<RaftClient> = nodes
             .iter()
             .map(|(id, addr)| self.status_client(*id, *addr))
             .collect::<Result<_, _>>()
-            .map_err(TargetError::Setup)?;
+            .map_err(|e| TargetError::Setup(e.to_string()))?;
         poll_until_healthy(
             "a leader followed by a majority",
             timeout,
@@ -167,8 +165,7 @@ impl RaftTarget {
                     .block_on(async move {
                         let mut answers = Vec::new();
                         for c in &clients {
-                            answers
-                                .push(c.status().await.map(node_status).map_err(|e| e.to_string()));
+                            answers.push(c.status().await.map(node_status).map_err(status_error));
                         }
                         answers
                     })
@@ -184,6 +181,15 @@ impl RaftTarget {
                 )
             },
         )
+    }
+}
+
+/// A status call's failure in the harness's terms.
+fn status_error(e: ClientError) -> StatusError {
+    match e {
+        ClientError::Connect(m) | ClientError::Transport(m) => StatusError::Unreachable(m),
+        ClientError::Timeout(_) => StatusError::Timeout(Duration::from_millis(500)),
+        other => StatusError::BadAnswer(other.to_string()),
     }
 }
 
@@ -206,34 +212,32 @@ impl Target for RaftTarget {
         "raft"
     }
 
-    fn setup(&self, cluster: &Cluster) -> Result<(), TargetError> {
-        start_on_every_node(cluster, API_PORT, Duration::from_secs(10), |id, dir| {
+    fn deploy(&self, rt: &dyn Runtime) -> Result<(), TargetError> {
+        start_on_every_node(rt, API_PORT, Duration::from_secs(10), |id, dir| {
             Ok(ServiceSpec::new(
-                self.argv(cluster, id)?,
+                self.argv(rt, id)?,
                 dir,
                 dir.join("raft.log"),
             ))
-        })?;
-        self.wait_for_leader(cluster, Duration::from_secs(15))
-            .map(drop)
+        })
     }
 
-    fn await_healthy(&self, cluster: &Cluster, timeout: Duration) -> Result<Duration, TargetError> {
-        self.wait_for_leader(cluster, timeout)
+    fn setup_timeout(&self) -> Duration {
+        Duration::from_secs(15)
+    }
+
+    fn await_healthy(&self, rt: &dyn Runtime, timeout: Duration) -> Result<Duration, TargetError> {
+        self.wait_for_leader(rt, timeout)
     }
 
     fn status(
         &self,
         node: NodeId,
         addr: Ipv4Addr,
-    ) -> Option<BoxFuture<'_, Result<NodeStatus, String>>> {
+    ) -> Option<BoxFuture<'_, Result<NodeStatus, StatusError>>> {
         Some(Box::pin(async move {
             let client = self.status_client(node, addr)?;
-            client
-                .status()
-                .await
-                .map(node_status)
-                .map_err(|e| e.to_string())
+            client.status().await.map(node_status).map_err(status_error)
         }))
     }
 }
@@ -278,8 +282,8 @@ impl RaftKv {
     /// within its own request timeout, so a node that says nothing for longer is paused
     /// or cut off, and the worker is better off giving up (an unknown outcome) and
     /// trying again than waiting on it for the whole op timeout.
-    pub fn for_cluster(cluster: &Cluster, k: usize, timeout: Duration) -> Result<RaftKv, String> {
-        let nodes: Vec<(String, SocketAddr)> = cluster
+    pub fn for_cluster(rt: &dyn Runtime, k: usize, timeout: Duration) -> Result<RaftKv, String> {
+        let nodes: Vec<(String, SocketAddr)> = rt
             .nodes()
             .iter()
             .map(|n| (n.id.to_string(), SocketAddr::from((n.addr, API_PORT))))
@@ -377,5 +381,46 @@ impl Lock for RaftKv {
                     LockError::Indeterminate(e.to_string())
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runtime::fake::{Action, RecordingRuntime};
+
+    #[test]
+    fn deploy_starts_every_member_with_its_exact_command_line() {
+        let rt = RecordingRuntime::new(3);
+        let opts = RaftOptions {
+            bugs: vec![Bug::StaleRead],
+            ..RaftOptions::default()
+        };
+        RaftTarget::new(opts, 7).deploy(&rt).unwrap();
+        let started: Vec<(NodeId, Vec<String>)> = rt
+            .actions()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::StartService { node, argv } => Some((node, argv)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(started.len(), 3, "one service per node");
+        let (node, argv) = &started[1];
+        assert_eq!(*node, NodeId::nth(2));
+        let seed = 7 ^ 2u64.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        assert_eq!(
+            argv.join(" "),
+            format!(
+                "/fake/bin/faultline node raft --id n2 \
+                 --peers n1=198.18.0.1:7000,n2=198.18.0.2:7000,n3=198.18.0.3:7000 \
+                 --api 198.18.0.2:8080 --data-dir /fake/run/n2/data --tick-ms 10 \
+                 --election-min-ms 150 --election-max-ms 300 --heartbeat-ms 50 \
+                 --request-timeout-ms 500 --seed {seed} --bug stale-read"
+            )
+        );
+        // Nothing but services: no commands, no files, no filters.
+        assert!(rt.commands().is_empty(), "{:?}", rt.commands());
+        assert!(rt.filter_tables().is_empty());
     }
 }

@@ -7,16 +7,18 @@
 //!                           `java -Xmx256m … -cp … QuorumPeerMain zoo.cfg` in its slot
 //!                           (the JVM is the slot's process group: kill and pause reach it)
 //!                        ─► wait: one leader, a majority serving in its epoch, a session
-//! status(node)           ─► `srvr`: Mode (leader / follower); the epoch from the member's
-//!                           `currentEpoch` file; a follower's leader = the peer its JVM
-//!                           is connected to on the quorum port (/proc/<pid>/net/tcp)
+//! status(node)           ─► asks the member itself, asynchronously: `srvr` (mode, zxid)
+//!                           and the AdminServer's `leader` command (who it follows); a
+//!                           leader's epoch is its zxid's, a follower's is its leader's
 //! ZkKv                   ─► Kv and Lock over a session with the worker's home member
 //! ```
 //!
 //! Tick time is 200 ms (init limit 5 s, sync limit 2 s): short enough that a partitioned
 //! leader steps down within seconds, long enough for five JVMs on a two-core machine.
-//! Only the four-letter words `srvr, stat, ruok, mntr` are allowed, and the admin HTTP
-//! server is off. A killed member restarts with the same command and data dir.
+//! Only the four-letter words `srvr, stat, ruok, mntr` are allowed; the AdminServer
+//! (Jetty, on Debian's classpath through zookeeper.jar's manifest) listens on the
+//! member's own address, port [`ADMIN_PORT`], for the `leader` command. A killed member
+//! restarts with the same command and data dir.
 //!
 //! Read modes: `linearizable` (sync, then read) and `serializable` (plain reads from the
 //! member's local state, which ZooKeeper only promises to be sequentially consistent).
@@ -25,17 +27,16 @@
 
 pub mod client;
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use checkers::split_brain::Role;
-use harness::cluster::{Cluster, NodeId, ServiceSpec};
 use harness::target::{
-    poll_until_healthy, start_on_every_node, BoxFuture, NodeStatus, Probe, Target, TargetError,
+    poll_until_healthy, start_on_every_node, BoxFuture, NodeStatus, Probe, StatusError, Target,
+    TargetError,
 };
+use runtime::{NodeId, Runtime, ServiceSpec};
 
 pub use client::{four_letter, Srvr, ZkKv};
 
@@ -48,6 +49,8 @@ pub const CLIENT_PORT: u16 = 2181;
 pub const QUORUM_PORT: u16 = 2888;
 /// Leader election port.
 pub const ELECTION_PORT: u16 = 3888;
+/// The AdminServer's HTTP port (its `/commands/leader` names a member's leader).
+pub const ADMIN_PORT: u16 = 8081;
 /// Debian's jar directory.
 pub const DEBIAN_JARS: &str = "/usr/share/java";
 
@@ -115,17 +118,21 @@ fn classpath(dir: &Path) -> String {
 pub struct ZookeeperTarget {
     opts: ZookeeperOptions,
     timeout: Duration,
-    /// What `status` needs besides `srvr`, learned at setup.
-    members: Mutex<Members>,
+    /// For the AdminServer's `leader` command (made on first use).
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
-/// Each member's directory and process, and node names by address.
-#[derive(Default)]
-struct Members {
-    dirs: BTreeMap<NodeId, PathBuf>,
-    names: BTreeMap<Ipv4Addr, String>,
-    /// The member's JVM, found by its command line (re-found after a restart).
-    pids: BTreeMap<NodeId, u32>,
+/// The AdminServer's answer to `leader`.
+#[derive(Debug, serde::Deserialize)]
+struct LeaderCommand {
+    is_leader: bool,
+    /// The leader's `myid` (the node's index); absent while there is none.
+    #[serde(default)]
+    leader_id: Option<i64>,
+    #[serde(default)]
+    leader_ip: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
 }
 
 impl ZookeeperTarget {
@@ -133,52 +140,61 @@ impl ZookeeperTarget {
         ZookeeperTarget {
             opts,
             timeout: Duration::from_millis(1000),
-            members: Mutex::new(Members::default()),
+            http: std::sync::OnceLock::new(),
         }
     }
 
-    fn members(&self) -> std::sync::MutexGuard<'_, Members> {
-        self.members.lock().unwrap_or_else(|e| e.into_inner())
+    fn http(&self) -> Result<&reqwest::Client, StatusError> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let c = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .no_proxy()
+            .build()
+            .map_err(|e| StatusError::Unreachable(format!("HTTP client: {e}")))?;
+        Ok(self.http.get_or_init(|| c))
     }
 
-    /// The member's epoch (`version-2/currentEpoch`, written when it joins a leader's
-    /// epoch) and, for a follower, its leader: the peer its JVM holds an established
-    /// connection to on the quorum port (from `/proc/<pid>/net/tcp`, which shows the
-    /// member's own network namespace). `srvr` reports neither: a follower's zxid shows
-    /// a new epoch only after that epoch's first write.
-    fn local_view(&self, node: NodeId) -> (Option<u64>, Option<String>) {
-        let mut m = self.members();
-        let Some(dir) = m.dirs.get(&node).cloned() else {
-            return (None, None);
-        };
-        let epoch = std::fs::read_to_string(dir.join("data/version-2/currentEpoch"))
-            .ok()
-            .and_then(|t| t.trim().parse().ok());
-        let cfg = dir.join("zoo.cfg").display().to_string();
-        let pid = match m.pids.get(&node) {
-            Some(p) if proc_cmdline(*p).is_some_and(|c| c.contains(&cfg)) => Some(*p),
-            _ => find_member_pid(&cfg),
-        };
-        let leader = pid.and_then(|p| {
-            m.pids.insert(node, p);
-            quorum_peer(p).and_then(|ip| m.names.get(&ip).cloned())
-        });
-        (epoch, leader)
+    /// Who the member at `addr` follows, from its AdminServer.
+    async fn leader_of(&self, addr: Ipv4Addr) -> Result<LeaderCommand, StatusError> {
+        let url = format!("http://{addr}:{ADMIN_PORT}/commands/leader");
+        let resp = self.http()?.get(&url).send().await.map_err(|e| {
+            if e.is_timeout() {
+                StatusError::Timeout(self.timeout)
+            } else {
+                StatusError::Unreachable(format!("{url}: {e}"))
+            }
+        })?;
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| StatusError::Unreachable(format!("{url}: {e}")))?;
+        let answer: LeaderCommand = serde_json::from_str(&text)
+            .map_err(|e| StatusError::BadAnswer(format!("{url}: {e}: {text}")))?;
+        match &answer.error {
+            Some(e) => Err(StatusError::BadAnswer(format!("{url}: {e}"))),
+            None => Ok(answer),
+        }
+    }
+
+    /// The member's mode and zxid from `srvr`.
+    async fn srvr(&self, addr: Ipv4Addr) -> Result<Srvr, StatusError> {
+        let text = four_letter(SocketAddr::from((addr, CLIENT_PORT)), "srvr", self.timeout)
+            .await
+            .map_err(StatusError::Unreachable)?;
+        Srvr::parse(&text).map_err(StatusError::BadAnswer)
     }
 
     /// The `zoo.cfg` of a member whose data dir is `data`.
-    pub fn config(
-        &self,
-        cluster: &Cluster,
-        id: NodeId,
-        data: &Path,
-    ) -> Result<String, TargetError> {
-        let addr = cluster.addr(id)?;
+    pub fn config(&self, rt: &dyn Runtime, id: NodeId, data: &Path) -> Result<String, TargetError> {
+        let addr = rt.addr(id)?;
         let mut cfg = format!(
             "tickTime={tick}\ninitLimit={init}\nsyncLimit={sync}\ndataDir={data}\n\
              clientPortAddress={addr}\nclientPort={CLIENT_PORT}\n\
              minSessionTimeout={min}\nmaxSessionTimeout=60000\n\
-             4lw.commands.whitelist=srvr,stat,ruok,mntr\nadmin.enableServer=false\n\
+             4lw.commands.whitelist=srvr,stat,ruok,mntr\nadmin.enableServer=true\n\
+             admin.serverAddress={addr}\nadmin.serverPort={ADMIN_PORT}\n\
              quorumListenOnAllIPs=false\npreAllocSize=4096\nsnapCount=20000\n\
              autopurge.purgeInterval=0\nstandaloneEnabled=false\nreconfigEnabled=false\n",
             tick = self.opts.tick_ms,
@@ -187,7 +203,7 @@ impl ZookeeperTarget {
             data = data.display(),
             min = 2 * self.opts.tick_ms,
         );
-        for n in cluster.nodes() {
+        for n in rt.nodes() {
             cfg.push_str(&format!(
                 "server.{}={}:{QUORUM_PORT}:{ELECTION_PORT}\n",
                 n.id.index(),
@@ -224,11 +240,11 @@ impl ZookeeperTarget {
     /// member can write.
     fn wait_for_quorum(
         &self,
-        cluster: &Cluster,
+        rt: &dyn Runtime,
         timeout: Duration,
     ) -> Result<Duration, TargetError> {
-        let handle = cluster.control()?;
-        let nodes: Vec<(NodeId, SocketAddr)> = cluster
+        let handle = rt.clients()?;
+        let nodes: Vec<(NodeId, SocketAddr)> = rt
             .nodes()
             .iter()
             .map(|n| (n.id, SocketAddr::from((n.addr, CLIENT_PORT))))
@@ -317,120 +333,96 @@ impl Target for ZookeeperTarget {
         "zookeeper"
     }
 
-    fn setup(&self, cluster: &Cluster) -> Result<(), TargetError> {
+    fn deploy(&self, rt: &dyn Runtime) -> Result<(), TargetError> {
         let jars = locate(self.opts.dir.as_deref()).map_err(TargetError::Setup)?;
-        if harness::cluster::prereq::which("java").is_none() {
+        if runtime::netns::prereq::which("java").is_none() {
             return Err(TargetError::Setup(
                 "`java` is missing: install a JRE (e.g. apt-get install default-jre-headless)"
                     .into(),
             ));
         }
-        {
-            let mut m = self.members();
-            for node in cluster.nodes() {
-                m.dirs.insert(node.id, cluster.node_dir(node.id));
-                m.names.insert(node.addr, node.id.to_string());
-            }
-        }
-        start_on_every_node(cluster, CLIENT_PORT, Duration::from_secs(40), |id, dir| {
+        start_on_every_node(rt, CLIENT_PORT, Duration::from_secs(40), |id, dir| {
             let data = dir.join("data");
-            let write = |path: PathBuf, text: String| {
-                std::fs::write(&path, text)
-                    .map_err(|e| TargetError::Setup(format!("{id}: {}: {e}", path.display())))
-            };
-            std::fs::create_dir_all(&data)
-                .map_err(|e| TargetError::Setup(format!("{id}: {}: {e}", data.display())))?;
-            write(dir.join("zoo.cfg"), self.config(cluster, id, &data)?)?;
-            write(data.join("myid"), format!("{}\n", id.index()))?;
-            write(dir.join("log4j.properties"), LOG4J.to_string())?;
+            rt.write_file(
+                id,
+                Path::new("zoo.cfg"),
+                self.config(rt, id, &data)?.as_bytes(),
+            )?;
+            rt.write_file(
+                id,
+                Path::new("data/myid"),
+                format!("{}\n", id.index()).as_bytes(),
+            )?;
+            rt.write_file(id, Path::new("log4j.properties"), LOG4J.as_bytes())?;
             Ok(ServiceSpec::new(
                 self.argv(&jars, dir),
                 dir,
                 dir.join("zookeeper.log"),
             ))
-        })?;
-        self.wait_for_quorum(cluster, Duration::from_secs(40))
-            .map(drop)
+        })
     }
 
-    fn await_healthy(&self, cluster: &Cluster, timeout: Duration) -> Result<Duration, TargetError> {
-        self.wait_for_quorum(cluster, timeout)
+    fn setup_timeout(&self) -> Duration {
+        Duration::from_secs(40)
     }
 
+    fn await_healthy(&self, rt: &dyn Runtime, timeout: Duration) -> Result<Duration, TargetError> {
+        self.wait_for_quorum(rt, timeout)
+    }
+
+    /// Asks the member itself: `srvr` for its mode and zxid, the AdminServer's `leader`
+    /// for whom it follows. A leader's epoch is its own zxid's (a new leader starts at
+    /// (epoch, 0)); a follower's zxid shows a new epoch only after that epoch's first
+    /// write, so its epoch is its leader's, asked of the leader (its own if the leader
+    /// does not answer).
     fn status(
         &self,
         node: NodeId,
         addr: Ipv4Addr,
-    ) -> Option<BoxFuture<'_, Result<NodeStatus, String>>> {
-        let timeout = self.timeout;
+    ) -> Option<BoxFuture<'_, Result<NodeStatus, StatusError>>> {
         Some(Box::pin(async move {
-            let text = four_letter(SocketAddr::from((addr, CLIENT_PORT)), "srvr", timeout).await?;
-            let s = Srvr::parse(&text)?;
+            let s = self.srvr(addr).await?;
             let role = match s.mode.as_str() {
                 "leader" => Role::Leader,
                 "follower" | "observer" => Role::Follower,
-                other => return Err(format!("mode {other}")),
+                other => return Err(StatusError::BadAnswer(format!("mode {other}"))),
             };
-            let (epoch, followed) = self.local_view(node);
+            if role == Role::Leader {
+                return Ok(NodeStatus {
+                    role,
+                    term: s.epoch(),
+                    leader: Some(node.to_string()),
+                    voted_for: None,
+                });
+            }
+            let l = self.leader_of(addr).await?;
+            let leader = l
+                .leader_id
+                .filter(|id| *id >= 1 && *id <= i64::from(u16::MAX) && !l.is_leader)
+                .map(|id| NodeId::nth(id as u16).to_string());
+            let leader_epoch = match l.leader_ip.as_deref().and_then(|ip| ip.parse().ok()) {
+                Some(ip) => self.srvr(ip).await.ok().filter(|s| s.mode == "leader"),
+                None => None,
+            }
+            .map(|s| s.epoch());
             Ok(NodeStatus {
                 role,
-                term: epoch.unwrap_or_else(|| s.epoch()).max(s.epoch()),
-                leader: match role {
-                    Role::Leader => Some(node.to_string()),
-                    _ => followed,
-                },
+                term: leader_epoch.unwrap_or(0).max(s.epoch()),
+                leader,
                 voted_for: None,
             })
         }))
     }
 }
 
-fn proc_cmdline(pid: u32) -> Option<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .ok()
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-}
-
-/// The QuorumPeerMain JVM whose command line names `cfg` (this member's zoo.cfg).
-fn find_member_pid(cfg: &str) -> Option<u32> {
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
-        .find(|pid| {
-            proc_cmdline(*pid).is_some_and(|c| c.contains("QuorumPeerMain") && c.contains(cfg))
-        })
-}
-
-/// The remote address of `pid`'s established IPv4 connection to a quorum port.
-fn quorum_peer(pid: u32) -> Option<Ipv4Addr> {
-    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).ok()?;
-    established_to(&table, QUORUM_PORT)
-}
-
-/// In a `/proc/net/tcp` table, the remote address of the first established connection
-/// whose remote port is `port` (addresses are little-endian hex).
-pub fn established_to(table: &str, port: u16) -> Option<Ipv4Addr> {
-    table.lines().skip(1).find_map(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        let (remote, state) = (cols.get(2)?, cols.get(3)?);
-        let (ip, p) = remote.split_once(':')?;
-        if *state != "01" || u16::from_str_radix(p, 16).ok()? != port {
-            return None;
-        }
-        let ip = u32::from_str_radix(ip, 16).ok()?;
-        Some(Ipv4Addr::from(ip.swap_bytes()))
-    })
-}
-
 /// A [`ZkKv`] for worker `k` of a cluster (home member `k mod n`).
 pub fn client_for(
-    cluster: &Cluster,
+    rt: &dyn Runtime,
     k: usize,
     timeout: Duration,
     mode: ReadMode,
 ) -> Result<ZkKv, String> {
-    let nodes = cluster.nodes();
+    let nodes = rt.nodes();
     if nodes.is_empty() {
         return Err("a ZooKeeper client needs at least one member".into());
     }
@@ -445,19 +437,35 @@ pub fn client_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runtime::fake::RecordingRuntime;
 
     #[test]
-    fn the_leader_is_the_established_peer_on_the_quorum_port() {
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0101A8C0:0B48 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1
-   1: 0201A8C0:9C40 0301A8C0:0B48 06 00000000:00000000 00:00000000 00000000     0        0 2 1
-   2: 0201A8C0:9C41 0101A8C0:0B48 01 00000000:00000000 00:00000000 00000000     0        0 3 1
-";
-        // 0101A8C0 is 192.168.1.1 little-endian; the TIME_WAIT (06) row does not count.
-        assert_eq!(
-            established_to(table, QUORUM_PORT),
-            Some(Ipv4Addr::new(192, 168, 1, 1))
+    fn members_serve_the_admin_leader_command_on_their_own_address() {
+        let rt = RecordingRuntime::new(3);
+        let t = ZookeeperTarget::new(ZookeeperOptions::default());
+        let cfg = t.config(&rt, NodeId::nth(2), Path::new("/d/data")).unwrap();
+        assert!(cfg.contains("admin.enableServer=true\n"), "{cfg}");
+        assert!(cfg.contains("admin.serverAddress=198.18.0.2\n"), "{cfg}");
+        assert!(
+            cfg.contains(&format!("admin.serverPort={ADMIN_PORT}\n")),
+            "{cfg}"
         );
-        assert_eq!(established_to(table, 3888), None);
+        assert!(cfg.contains("server.3=198.18.0.3:2888:3888\n"), "{cfg}");
+    }
+
+    #[test]
+    fn the_leader_command_reads_as_the_admin_server_writes_it() {
+        let follower: LeaderCommand = serde_json::from_str(
+            r#"{"is_leader":false,"leader_id":3,"leader_ip":"198.18.0.3","command":"leader","error":null}"#,
+        )
+        .unwrap();
+        assert!(!follower.is_leader);
+        assert_eq!(follower.leader_id, Some(3));
+        assert_eq!(follower.leader_ip.as_deref(), Some("198.18.0.3"));
+        let looking: LeaderCommand = serde_json::from_str(
+            r#"{"is_leader":false,"command":"leader","error":"server is not initialized"}"#,
+        )
+        .unwrap();
+        assert_eq!(looking.error.as_deref(), Some("server is not initialized"));
     }
 }

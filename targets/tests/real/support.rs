@@ -2,68 +2,41 @@
 //! kills the current leaders and restarts them, and the checks every run must pass.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use checkers::faults::{FaultEvent, FaultKind, FaultOutcome};
-use harness::cluster::Cluster;
-use harness::run::{self, FaultPlan, LeaderQuery, Plan, RunOptions, RunOutcome};
+use harness::run::{self, Plan, RunOptions, RunOutcome};
 use harness::target::Target;
+use runtime::Runtime;
 use workloads::kv::Kv;
 use workloads::lock::{Lock, LockClient, LockOpts, LockWorkload};
 use workloads::register::{RegisterClient, RegisterOpts, RegisterWorkload};
 
 /// Worker k's client of a real target.
-pub type Clients<K> = Arc<dyn Fn(&Cluster, usize) -> Result<K, String> + Send + Sync>;
+pub type Clients<K> = Arc<dyn Fn(&dyn Runtime, usize) -> Result<K, String> + Send + Sync>;
 
 pub const NODES: u16 = 3;
 pub const TIME_LIMIT: Duration = Duration::from_secs(12);
 
 /// Kills the leaders a third into the run and restarts them a third later.
-struct KillLeader;
-
-impl FaultPlan for KillLeader {
-    fn play(
-        &mut self,
-        cluster: Arc<Cluster>,
-        leaders: LeaderQuery,
-        limit: Duration,
-        stop: &AtomicBool,
-        record: &mut dyn FnMut(FaultEvent),
-    ) {
-        let started = Instant::now();
-        // Waiting for the run's clock, not for a condition: the fault's moment.
-        let wait_until = |t: Duration| {
-            while started.elapsed() < t && !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        };
-        let outcome = |failures: Vec<String>| {
-            if failures.is_empty() {
-                FaultOutcome::Installed
-            } else {
-                FaultOutcome::Indeterminate(failures.join("; "))
-            }
-        };
-        wait_until(limit / 3);
-        let victims: Vec<_> = leaders().into_iter().collect();
-        let names: Vec<String> = victims.iter().map(|id| id.to_string()).collect();
-        let killed: Vec<String> = victims
-            .iter()
-            .filter_map(|id| cluster.kill(*id).err().map(|e| format!("{id}: {e}")))
-            .collect();
-        record(
-            FaultEvent::start(FaultKind::Kill, "primaries", outcome(killed))
-                .with_nodes(names.clone()),
-        );
-        wait_until(2 * limit / 3);
-        let restarted: Vec<String> = victims
-            .iter()
-            .filter_map(|id| cluster.start(*id).err().map(|e| format!("{id}: {e}")))
-            .collect();
-        record(FaultEvent::stop(FaultKind::Kill, outcome(restarted)).with_nodes(names));
+fn kill_leader() -> Option<nemesis::Resolved> {
+    use nemesis::{Fault, FaultKind, NodeSpec, Plan, Step, Timed};
+    Plan::Scripted {
+        steps: vec![
+            Timed {
+                at: TIME_LIMIT / 3,
+                step: Step::Start(Fault::Kill {
+                    nodes: NodeSpec::Primaries,
+                }),
+            },
+            Timed {
+                at: 2 * TIME_LIMIT / 3,
+                step: Step::Stop(FaultKind::Kill),
+            },
+        ],
     }
+    .resolve(7)
+    .expect("a scripted plan resolves")
 }
 
 fn options(name: &str) -> RunOptions {
@@ -100,8 +73,12 @@ pub fn register<K: Kv + Lock>(name: &str, target: Arc<dyn Target>, make: Clients
         test_json: serde_json::json!({ "test": name }),
         target,
         workload,
-        clients: Box::new(move |c, k| make(c, k).map(|kv| RegisterClient::new(Arc::new(kv)))),
-        faults: Some(Box::new(KillLeader)),
+        clients: Box::new(move |rt, k| {
+            make(rt, k)
+                .map(|kv| RegisterClient::new(Arc::new(kv)))
+                .map_err(Into::into)
+        }),
+        faults: kill_leader(),
         shutdown: None,
         progress: false,
     })
@@ -126,10 +103,12 @@ pub fn lock<K: Kv + Lock>(name: &str, target: Arc<dyn Target>, make: Clients<K>)
         test_json: serde_json::json!({ "test": name }),
         target,
         workload,
-        clients: Box::new(move |c, k| {
-            make(c, k).map(|l| LockClient::new(Arc::new(l), Arc::clone(&resource), k))
+        clients: Box::new(move |rt, k| {
+            make(rt, k)
+                .map(|l| LockClient::new(Arc::new(l), Arc::clone(&resource), k))
+                .map_err(Into::into)
         }),
-        faults: Some(Box::new(KillLeader)),
+        faults: kill_leader(),
         shutdown: None,
         progress: false,
     })
@@ -158,9 +137,12 @@ pub fn assert_valid(outcome: &RunOutcome, checkers: &[&str]) {
         .filter(|l| l.contains(r#""type":"ok""#))
         .count();
     assert!(oks >= 20, "only {oks} ops succeeded:\n{summary}");
-    let killed = history
-        .lines()
-        .any(|l| l.contains(r#""f":"start-kill""#) && !l.contains(r#""targets":[]"#));
+    let (_, records) = checkers::format::read(history.as_bytes(), None).expect("a history");
+    let killed = checkers::faults::events(&records).iter().any(|(_, e)| {
+        e.phase == checkers::faults::FaultPhase::Start
+            && e.kind == Some(checkers::faults::FaultKind::Kill)
+            && !e.nodes.is_empty()
+    });
     assert!(killed, "no leader was killed: {}", outcome.dir.display());
 }
 

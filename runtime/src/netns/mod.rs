@@ -26,26 +26,27 @@
 
 pub mod addr;
 pub mod cleanup;
-pub mod control;
-pub mod netns;
+pub mod network;
 pub mod prereq;
 pub mod probe;
 pub mod registry;
-pub mod service;
-pub mod wait;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-pub use addr::NodeId;
-pub use control::{ControlHandle, ControlRuntime};
 pub use registry::{Owner, Registry, RunRecord};
-pub use service::{ServiceError, ServiceSpec, ServiceState};
+
+pub use crate::control::{ControlError, ControlHandle, ControlRuntime};
+pub use crate::service::{ServiceError, ServiceSpec, ServiceState};
+pub use crate::NodeId;
 
 use crate::exec::{Cmd, Exec, ExecError, Output, RealExec};
-use service::Service;
+use crate::service::Service;
+use crate::wait;
+use crate::{service, NodeInfo, Runtime, RuntimeError, Signal};
+use network as netns;
 
 /// Everything that can go wrong with the cluster runtime.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +68,7 @@ pub enum ClusterError {
     #[error(transparent)]
     Service(#[from] ServiceError),
     #[error(transparent)]
-    Control(#[from] control::ControlError),
+    Control(#[from] ControlError),
     #[error(transparent)]
     Wait(#[from] wait::WaitError),
     #[error("run {run}: no node {node}")]
@@ -273,10 +274,6 @@ impl Cluster {
         }
     }
 
-    pub fn run_name(&self) -> &str {
-        &self.record.run
-    }
-
     pub fn record(&self) -> &RunRecord {
         &self.record
     }
@@ -289,26 +286,19 @@ impl Cluster {
         Arc::clone(&self.exec)
     }
 
-    /// Node names, n1..nN.
-    pub fn node_ids(&self) -> Vec<NodeId> {
-        self.nodes.iter().map(|n| n.id).collect()
-    }
-
-    pub fn nodes(&self) -> &[Node] {
+    /// The nodes with their namespaces and service slots.
+    pub fn members(&self) -> &[Node] {
         &self.nodes
     }
 
-    pub fn node(&self, id: NodeId) -> Result<&Node, ClusterError> {
-        self.nodes
-            .get(usize::from(id.index()) - 1)
+    pub fn member(&self, id: NodeId) -> Result<&Node, ClusterError> {
+        usize::from(id.index())
+            .checked_sub(1)
+            .and_then(|i| self.nodes.get(i))
             .ok_or_else(|| ClusterError::NoSuchNode {
                 run: self.record.run.clone(),
                 node: id.to_string(),
             })
-    }
-
-    pub fn addr(&self, id: NodeId) -> Result<Ipv4Addr, ClusterError> {
-        Ok(self.node(id)?.addr)
     }
 
     pub fn control_addr(&self) -> Ipv4Addr {
@@ -320,7 +310,7 @@ impl Cluster {
     }
 
     /// `<dir>/nodes/<n>/`: the node's data dir (its service's cwd by convention).
-    pub fn node_dir(&self, id: NodeId) -> PathBuf {
+    fn dir_of(&self, id: NodeId) -> PathBuf {
         self.dir.join("nodes").join(id.to_string())
     }
 
@@ -329,71 +319,15 @@ impl Cluster {
         &self.dir
     }
 
-    /// Runs a one-off command inside a node's namespace and returns its output
-    /// (whatever the exit code; use `Exec::run` semantics via [`Cluster::exec_ok`]).
-    pub fn exec(&self, id: NodeId, cmd: Cmd) -> Result<Output, ClusterError> {
-        let ns = self.node(id)?.ns.clone();
-        Ok(self.exec.output(&cmd.netns(ns))?)
-    }
-
-    /// Like [`Cluster::exec`] but fails unless the command exits 0.
-    pub fn exec_ok(&self, id: NodeId, cmd: Cmd) -> Result<Output, ClusterError> {
-        let ns = self.node(id)?.ns.clone();
-        Ok(self.exec.run(&cmd.netns(ns))?)
-    }
-
     fn lock<'a>(&self, node: &'a Node) -> MutexGuard<'a, Service> {
         node.service
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Sets the node's service spec and starts it. Returns the pid (= process group).
-    pub fn start_service(&self, id: NodeId, spec: ServiceSpec) -> Result<u32, ClusterError> {
-        let node = self.node(id)?;
-        let mut svc = self.lock(node);
-        svc.set_spec(spec);
-        Ok(svc.start(&id.to_string(), &node.ns)?)
-    }
-
-    /// Starts the node's service again with its last spec.
-    pub fn start(&self, id: NodeId) -> Result<u32, ClusterError> {
-        let node = self.node(id)?;
-        Ok(self.lock(node).start(&id.to_string(), &node.ns)?)
-    }
-
-    /// SIGKILL to the service's process group; waits until the group is gone.
-    /// `Ok(false)` if nothing was running.
-    pub fn kill(&self, id: NodeId) -> Result<bool, ClusterError> {
-        let node = self.node(id)?;
-        Ok(self.lock(node).kill(&id.to_string())?)
-    }
-
-    /// SIGSTOP to the service's process group.
-    pub fn pause(&self, id: NodeId) -> Result<(), ClusterError> {
-        let node = self.node(id)?;
-        Ok(self.lock(node).pause(&id.to_string())?)
-    }
-
-    /// SIGCONT to the service's process group.
-    pub fn resume(&self, id: NodeId) -> Result<(), ClusterError> {
-        let node = self.node(id)?;
-        Ok(self.lock(node).resume(&id.to_string())?)
-    }
-
-    pub fn service_state(&self, id: NodeId) -> Result<ServiceState, ClusterError> {
-        let node = self.node(id)?;
-        Ok(self.lock(node).state())
-    }
-
-    /// Running or paused (the process exists).
-    pub fn is_running(&self, id: NodeId) -> bool {
-        self.service_state(id)
-            .is_ok_and(|s| matches!(s, ServiceState::Running | ServiceState::Paused))
-    }
-
+    /// Process group of the node's service while any of it runs.
     pub fn service_pid(&self, id: NodeId) -> Option<u32> {
-        let node = self.node(id).ok()?;
+        let node = self.member(id).ok()?;
         self.lock(node).pid()
     }
 
@@ -423,29 +357,10 @@ impl Cluster {
         timeout: Duration,
     ) -> std::io::Result<std::net::TcpStream> {
         let addr = self
-            .addr(id)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+            .member(id)
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .addr;
         wait::connect_from(&self.control_ns(), SocketAddr::from((addr, port)), timeout)
-    }
-
-    /// Waits until a node accepts TCP connections on `port` (seen from the control
-    /// namespace), for at most `timeout`.
-    pub fn wait_for_port(
-        &self,
-        id: NodeId,
-        port: u16,
-        timeout: Duration,
-    ) -> Result<(), ClusterError> {
-        let deadline = Instant::now() + timeout;
-        let what = format!("{id} to accept TCP connections on port {port}");
-        wait::poll_until(timeout, &what, || {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let attempt = left
-                .min(Duration::from_millis(500))
-                .max(Duration::from_millis(1));
-            self.connect(id, port, attempt).ok().map(|_| ())
-        })?;
-        Ok(())
     }
 
     /// Probes TCP echo round trips between every ordered pair of nodes, each from the
@@ -467,6 +382,190 @@ impl Cluster {
         mut check: impl FnMut() -> bool,
     ) -> Result<(), ClusterError> {
         Ok(wait::poll_until(timeout, what, || check().then_some(()))?)
+    }
+
+    fn rt_err(&self, id: NodeId, what: &str, e: impl std::fmt::Display) -> RuntimeError {
+        RuntimeError::Other(format!("{id}: {what}: {e}"))
+    }
+}
+
+/// A service error in the runtime's terms.
+fn service_error(e: ServiceError) -> RuntimeError {
+    match e {
+        ServiceError::NoSpec { node } => RuntimeError::NoService { node },
+        ServiceError::AlreadyRunning { node, pid } => RuntimeError::AlreadyRunning { node, pid },
+        ServiceError::NotRunning { node } => RuntimeError::NotRunning { node },
+        ServiceError::Wait { source, .. } => RuntimeError::Wait(source),
+        other => RuntimeError::Other(other.to_string()),
+    }
+}
+
+impl Runtime for Cluster {
+    fn run_name(&self) -> &str {
+        &self.record.run
+    }
+
+    fn nodes(&self) -> Vec<NodeInfo> {
+        self.nodes
+            .iter()
+            .map(|n| NodeInfo {
+                id: n.id,
+                addr: n.addr,
+            })
+            .collect()
+    }
+
+    fn clients(&self) -> Result<ControlHandle, RuntimeError> {
+        self.control()
+            .map_err(|e| RuntimeError::Other(format!("the clients' runtime: {e}")))
+    }
+
+    fn exempt(&self) -> Vec<Ipv4Addr> {
+        vec![self.control_addr()]
+    }
+
+    /// Runs the command inside the node's namespace.
+    fn exec(&self, id: NodeId, cmd: &Cmd) -> Result<Output, RuntimeError> {
+        let ns = self
+            .member(id)
+            .map_err(|e| self.rt_err(id, "exec", e))?
+            .ns
+            .clone();
+        self.exec
+            .output(&cmd.clone().netns(ns))
+            .map_err(|source| RuntimeError::Exec {
+                node: id.to_string(),
+                what: format!("`{cmd}`"),
+                source,
+            })
+    }
+
+    fn node_dir(&self, id: NodeId) -> Result<PathBuf, RuntimeError> {
+        self.member(id)
+            .map_err(|e| self.rt_err(id, "node dir", e))?;
+        Ok(self.dir_of(id))
+    }
+
+    fn write_file(&self, id: NodeId, rel: &Path, bytes: &[u8]) -> Result<PathBuf, RuntimeError> {
+        let path = self.node_dir(id)?.join(rel);
+        let io = |what: &str, source| RuntimeError::Io {
+            node: id.to_string(),
+            what: format!("{what} {}", path.display()),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io("creating the directory of", e))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| io("writing", e))?;
+        Ok(path)
+    }
+
+    fn read_file(&self, id: NodeId, rel: &Path) -> Result<Vec<u8>, RuntimeError> {
+        let path = self.node_dir(id)?.join(rel);
+        std::fs::read(&path).map_err(|source| RuntimeError::Io {
+            node: id.to_string(),
+            what: format!("reading {}", path.display()),
+            source,
+        })
+    }
+
+    fn start_service(&self, id: NodeId, spec: ServiceSpec) -> Result<u32, RuntimeError> {
+        let node = self.member(id).map_err(|e| self.rt_err(id, "start", e))?;
+        let mut svc = self.lock(node);
+        svc.set_spec(spec);
+        svc.start(&id.to_string(), &node.ns).map_err(service_error)
+    }
+
+    fn start(&self, id: NodeId) -> Result<u32, RuntimeError> {
+        let node = self.member(id).map_err(|e| self.rt_err(id, "start", e))?;
+        let mut svc = self.lock(node);
+        if svc.spec().is_none() && !self.owned {
+            return Err(RuntimeError::Unsupported {
+                node: id.to_string(),
+                what: "the sandbox cannot restart what ran there; start it again by hand".into(),
+            });
+        }
+        svc.start(&id.to_string(), &node.ns).map_err(service_error)
+    }
+
+    /// A signal to the node's service group. On an attached cluster (the sandbox), a
+    /// node whose service this process did not start has every process in its
+    /// namespace signalled instead.
+    fn signal(&self, id: NodeId, signal: Signal) -> Result<bool, RuntimeError> {
+        let node = self.member(id).map_err(|e| self.rt_err(id, "signal", e))?;
+        let mut svc = self.lock(node);
+        if svc.spec().is_none() && !self.owned {
+            drop(svc);
+            let n = match signal {
+                Signal::Kill => network::kill_all_in(&node.ns, service::KILL_TIMEOUT),
+                Signal::Stop => network::pause_all_in(&node.ns, true),
+                Signal::Cont => network::pause_all_in(&node.ns, false),
+            }
+            .map_err(|e| self.rt_err(id, signal.name(), e))?;
+            return Ok(n > 0);
+        }
+        let name = id.to_string();
+        match signal {
+            Signal::Kill => svc.kill(&name).map_err(service_error),
+            Signal::Stop => svc.pause(&name).map(|_| true).map_err(service_error),
+            Signal::Cont => svc.resume(&name).map(|_| true).map_err(service_error),
+        }
+    }
+
+    fn service_state(&self, id: NodeId) -> Result<ServiceState, RuntimeError> {
+        let node = self.member(id).map_err(|e| self.rt_err(id, "state", e))?;
+        Ok(self.lock(node).state())
+    }
+
+    /// Waits until the node accepts TCP connections on `port`, seen from the control
+    /// namespace.
+    fn wait_for_port(&self, id: NodeId, port: u16, timeout: Duration) -> Result<(), RuntimeError> {
+        let deadline = Instant::now() + timeout;
+        let what = format!("{id} to accept TCP connections on port {port}");
+        wait::poll_until(timeout, &what, || {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let attempt = left
+                .min(Duration::from_millis(500))
+                .max(Duration::from_millis(1));
+            self.connect(id, port, attempt).ok().map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// This very binary: namespaces share the controller's file system.
+    fn faultline_binary(&self, id: NodeId) -> Result<PathBuf, RuntimeError> {
+        std::env::current_exe().map_err(|source| RuntimeError::Io {
+            node: id.to_string(),
+            what: "finding the faultline binary".into(),
+            source,
+        })
+    }
+
+    /// Node directories already live in the run's directory; files elsewhere are copied.
+    fn collect(&self, id: NodeId, files: &[PathBuf], dest: &Path) -> Result<(), RuntimeError> {
+        let dir = self.node_dir(id)?;
+        for f in files {
+            let path = if f.is_absolute() {
+                f.clone()
+            } else {
+                dir.join(f)
+            };
+            let Some(name) = path.file_name() else {
+                continue;
+            };
+            let target = dest.join(name);
+            if path.starts_with(dest) || target == path || !path.exists() {
+                continue;
+            }
+            std::fs::create_dir_all(dest)
+                .and_then(|_| std::fs::copy(&path, &target).map(|_| ()))
+                .map_err(|source| RuntimeError::Io {
+                    node: id.to_string(),
+                    what: format!("collecting {}", path.display()),
+                    source,
+                })?;
+        }
+        Ok(())
     }
 }
 

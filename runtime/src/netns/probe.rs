@@ -18,8 +18,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
-use super::addr::NodeId;
-use super::wait;
+use crate::wait;
+use crate::NodeId;
 
 /// Serves TCP echo (line by line) on `addr` until `max_conns` connections were handled
 /// or `lifetime` passed; then the process exits with code 0.
@@ -57,6 +57,29 @@ pub fn serve_echo(addr: SocketAddr, max_conns: usize, lifetime: Duration) -> std
 pub type Matrix = BTreeMap<(NodeId, NodeId), bool>;
 
 /// Probes every ordered pair of distinct nodes in parallel. `nodes` gives each node's
+/// The `main` of a test-support echo binary: `<bin> ADDR:PORT` serves echo (bounded:
+/// 10 000 connections, 10 minutes) and exits 254 on bad arguments, 1 if it cannot bind.
+pub fn echo_main() -> ! {
+    let Some(arg) = std::env::args().nth(1) else {
+        eprintln!("usage: echo ADDR:PORT");
+        std::process::exit(254);
+    };
+    let addr: SocketAddr = match arg.parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("echo: {arg:?} is not ADDR:PORT: {e}");
+            std::process::exit(254);
+        }
+    };
+    match serve_echo(addr, 10_000, Duration::from_secs(600)) {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("echo: serving on {addr}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 /// namespace and echo address.
 pub fn reachability(nodes: &[(NodeId, String, SocketAddr)], timeout: Duration) -> Matrix {
     let pairs: Vec<(NodeId, &str, NodeId, SocketAddr)> = nodes

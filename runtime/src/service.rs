@@ -25,8 +25,8 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use super::wait::poll_until;
 use crate::exec::{open_netns, pre_exec_enter};
+use crate::wait::poll_until;
 
 /// How long `kill` waits for a killed group to disappear.
 pub const KILL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,7 +103,7 @@ pub enum ServiceError {
     Wait {
         node: String,
         #[source]
-        source: super::wait::WaitError,
+        source: crate::wait::WaitError,
     },
 }
 
@@ -289,7 +289,7 @@ pub fn group_alive(pgid: i32) -> Vec<i32> {
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
             fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                let f = super::registry::stat_fields(&stat);
+                let f = crate::netns::registry::stat_fields(&stat);
                 let live = f.first().is_some_and(|s| *s != "Z" && *s != "X");
                 // Field 5 (pgrp) is index 2 after the command name.
                 live && f.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)

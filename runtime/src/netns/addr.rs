@@ -1,4 +1,4 @@
-//! Names and addresses of a run: pure functions from (run, slot, n) to namespaces,
+//! Names and addresses of a namespace run: pure functions from (run, slot, n) to namespaces,
 //! interfaces and IPv4 addresses.
 //!
 //! ```text
@@ -12,10 +12,7 @@
 //! routed on the Internet); two runs with different slots share no address; interface
 //! names stay within Linux's 15-byte limit (`v-n200`, `v-ctl`, `br0`, `eth0`).
 
-use std::fmt;
 use std::net::Ipv4Addr;
-
-use serde::{Deserialize, Serialize};
 
 /// The first address of faultline's range, 198.18.0.0/15.
 pub const RANGE_BASE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 0);
@@ -29,56 +26,6 @@ pub const CONTROL_HOST: u8 = 254;
 pub const PREFIX_LEN: u8 = 24;
 /// Longest run name accepted.
 pub const MAX_RUN_NAME: usize = 40;
-
-/// A node's name inside a run: `n1`, `n2`, … (a newtype so it is never confused with a
-/// namespace or host name). Ordered by index, so `n2 < n10`; serialized as `"n<i>"`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NodeId(u16);
-
-impl NodeId {
-    /// The `i`-th node (1-based): `n<i>`.
-    pub fn nth(i: u16) -> Self {
-        assert!(i >= 1, "node indices start at 1");
-        NodeId(i)
-    }
-
-    /// Parses `n<i>` with `i >= 1` (no leading zeros).
-    pub fn parse(s: &str) -> Option<Self> {
-        let i: u16 = s.strip_prefix('n')?.parse().ok()?;
-        (i >= 1 && s == format!("n{i}")).then_some(NodeId(i))
-    }
-
-    /// The 1-based index.
-    pub fn index(&self) -> u16 {
-        self.0
-    }
-}
-
-impl fmt::Display for NodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&format!("n{}", self.0))
-    }
-}
-
-impl std::str::FromStr for NodeId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        NodeId::parse(s).ok_or_else(|| format!("{s:?} is not a node name (n1, n2, ...)"))
-    }
-}
-
-impl Serialize for NodeId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for NodeId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
 
 /// Checks a run name: 1..=40 chars of `[a-z0-9-]`, not starting or ending with `-`.
 pub fn validate_run_name(run: &str) -> Result<(), String> {
@@ -165,6 +112,7 @@ pub const BRIDGE_IF: &str = "br0";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::NodeId;
 
     #[test]
     fn addresses_stay_in_range_and_slots_do_not_overlap() {
@@ -195,20 +143,6 @@ mod tests {
         assert_eq!(run_of_ns("fl-x-n"), None);
         assert_eq!(run_of_ns("other-x-n1"), None);
         assert_eq!(run_of_ns("fl-x-eth"), None);
-    }
-
-    #[test]
-    fn node_ids_parse_and_order() {
-        assert_eq!(NodeId::parse("n3"), Some(NodeId::nth(3)));
-        assert_eq!(NodeId::parse("n0"), None);
-        assert_eq!(NodeId::parse("n03"), None);
-        assert_eq!(NodeId::parse("x3"), None);
-        let mut v = vec![NodeId::nth(10), NodeId::nth(2)];
-        v.sort();
-        assert_eq!(v, vec![NodeId::nth(2), NodeId::nth(10)]);
-        assert_eq!(serde_json::to_string(&NodeId::nth(4)).unwrap(), "\"n4\"");
-        let back: NodeId = serde_json::from_str("\"n4\"").unwrap();
-        assert_eq!(back, NodeId::nth(4));
     }
 
     #[test]

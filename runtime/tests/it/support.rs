@@ -1,26 +1,16 @@
 //! Shared test support: unique run names, host-network snapshots, and the echo server
-//! (this very test binary re-executed with `FAULTLINE_TEST_ECHO` set).
+//! (the `faultline-test-echo` binary of this crate) as a node's service.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use harness::cluster::probe;
-use harness::cluster::{Cluster, NodeId, ServiceSpec};
-use harness::exec::{Cmd, Exec, RealExec};
+use runtime::exec::{Cmd, Exec, RealExec};
+use runtime::netns::Cluster;
+use runtime::{NodeId, Runtime, ServiceSpec};
 
-const ECHO_ENV: &str = "FAULTLINE_TEST_ECHO";
-
-/// Not a test: the echo server mode of this binary. Returns at once unless
-/// `FAULTLINE_TEST_ECHO=<addr:port>` is set, in which case it serves (bounded: 10 000
-/// connections, 10 minutes) and exits the process.
-#[test]
-fn echo_server_helper() {
-    if let Ok(addr) = std::env::var(ECHO_ENV) {
-        let addr: SocketAddr = addr.parse().expect("FAULTLINE_TEST_ECHO is addr:port");
-        probe::serve_echo(addr, 10_000, Duration::from_secs(600)).expect("echo server binds");
-    }
-}
+/// The echo server binary a node runs as its service in these tests.
+pub const ECHO_BIN: &str = env!("CARGO_BIN_EXE_faultline-test-echo");
 
 /// A run name unique to this process and call (parallel tests never collide).
 pub fn run_name(tag: &str) -> String {
@@ -34,21 +24,13 @@ pub fn run_name(tag: &str) -> String {
 
 /// A service spec that serves TCP echo on the node's address.
 pub fn echo_spec(cluster: &Cluster, node: NodeId, port: u16) -> ServiceSpec {
-    let exe = std::env::current_exe().expect("test binary path");
     let addr = SocketAddr::from((cluster.addr(node).expect("node exists"), port));
-    let dir = cluster.node_dir(node);
+    let dir = cluster.node_dir(node).expect("node exists");
     ServiceSpec::new(
-        [
-            exe.into_os_string(),
-            "--exact".into(),
-            "support::echo_server_helper".into(),
-            "--nocapture".into(),
-            "--test-threads=1".into(),
-        ],
+        [ECHO_BIN.to_string(), addr.to_string()],
         &dir,
         dir.join("echo.log"),
     )
-    .env(ECHO_ENV, addr.to_string())
 }
 
 /// Starts echo on every node and waits until each accepts connections.
@@ -119,8 +101,8 @@ impl Drop for HostGuard {
 
 /// Whether any namespace of `run` still exists.
 pub fn namespaces_of(run: &str) -> Vec<String> {
-    harness::cluster::netns::existing_namespaces()
+    runtime::netns::network::existing_namespaces()
         .into_iter()
-        .filter(|ns| harness::cluster::addr::run_of_ns(ns) == Some(run))
+        .filter(|ns| runtime::netns::addr::run_of_ns(ns) == Some(run))
         .collect()
 }

@@ -28,8 +28,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::addr::{self, BRIDGE_IF, NODE_IF, PREFIX_LEN};
-use super::wait::poll_until;
 use crate::exec::{netns_path, Cmd, Exec, ExecError};
+use crate::wait::poll_until;
 
 /// One member namespace attached to the bridge: a node or the control namespace.
 #[derive(Clone, Debug, PartialEq, Eq)]

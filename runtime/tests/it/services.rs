@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
-use harness::cluster::service::group_alive;
-use harness::cluster::wait::echo_round_trip;
-use harness::cluster::{Cluster, NodeId, ServiceSpec, ServiceState};
+use runtime::exec::Cmd;
+use runtime::netns::Cluster;
+use runtime::service::group_alive;
+use runtime::wait::echo_round_trip;
+use runtime::{NodeId, Runtime, ServiceSpec, ServiceState};
 
 use crate::support::{echo_spec, run_name, HostGuard};
 
@@ -51,7 +53,7 @@ fn kill_closes_the_port_and_start_brings_it_back() {
 fn kill_reaches_every_process_in_the_group() {
     let cluster = Cluster::up(&run_name("grp"), 1).expect("up");
     let n1 = NodeId::nth(1);
-    let dir = cluster.node_dir(n1);
+    let dir = cluster.node_dir(n1).unwrap();
     // A parent with two children, like a JVM launcher script.
     let spec = ServiceSpec::new(
         ["sh", "-c", "sleep 600 & sleep 600 & wait"],
@@ -75,7 +77,7 @@ fn kill_reaches_every_process_in_the_group() {
 fn a_launcher_that_exits_leaves_a_running_group_that_kill_still_reaches() {
     let cluster = Cluster::up(&run_name("launch"), 1).expect("up");
     let n1 = NodeId::nth(1);
-    let dir = cluster.node_dir(n1);
+    let dir = cluster.node_dir(n1).unwrap();
     // Like a daemonizing launcher: forks the real program and exits at once.
     let spec = ServiceSpec::new(["sh", "-c", "sleep 600 & exit 0"], &dir, dir.join("l.log"));
     let pgid = cluster.start_service(n1, spec).unwrap() as i32;
@@ -122,7 +124,7 @@ fn one_off_commands_run_inside_the_node_and_logs_are_kept() {
     let cluster = Cluster::up(&run_name("exec"), 2).expect("up");
     let n2 = NodeId::nth(2);
     let out = cluster
-        .exec_ok(n2, harness::exec::Cmd::new("ip").args(["-o", "-4", "addr"]))
+        .exec_ok(n2, &Cmd::new("ip").args(["-o", "-4", "addr"]))
         .unwrap()
         .stdout_lossy();
     assert!(
@@ -130,7 +132,7 @@ fn one_off_commands_run_inside_the_node_and_logs_are_kept() {
         "{out}"
     );
     assert!(!out.contains(&cluster.addr(NodeId::nth(1)).unwrap().to_string()));
-    let dir = cluster.node_dir(n2);
+    let dir = cluster.node_dir(n2).unwrap();
     let log = dir.join("out.log");
     cluster
         .start_service(

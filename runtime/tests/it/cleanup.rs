@@ -4,43 +4,16 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use harness::cluster::cleanup::{clean, CleanScope};
-use harness::cluster::wait::poll_until;
-use harness::cluster::{netns, Cluster, NodeId, Registry};
-use harness::exec::RealExec;
+use runtime::exec::RealExec;
+use runtime::netns::cleanup::{clean, CleanScope};
+use runtime::netns::network as netns;
+use runtime::netns::Registry;
+use runtime::wait::poll_until;
 
-use crate::support::{echo_spec, namespaces_of, run_name, HostGuard};
+use crate::support::{namespaces_of, run_name, HostGuard};
 
-const CONTROLLER_ENV: &str = "FAULTLINE_TEST_CONTROLLER";
-const SIGNALS_ENV: &str = "FAULTLINE_TEST_SIGNALS";
-
-/// Not a test: the "controller" mode of this binary. With `FAULTLINE_TEST_CONTROLLER=<run>`
-/// it brings up a 2-node cluster, starts echo on n1, and waits to be killed (bounded).
-#[test]
-fn controller_helper() {
-    let Ok(run) = std::env::var(CONTROLLER_ENV) else {
-        return;
-    };
-    if std::env::var_os(SIGNALS_ENV).is_some() {
-        harness::cluster::cleanup::install_signal_handler(
-            std::sync::Arc::new(RealExec),
-            Registry::default(),
-            Duration::ZERO,
-        )
-        .expect("signal handler installs");
-    }
-    let cluster = Cluster::up(&run, 2).expect("controller: up");
-    let n1 = NodeId::nth(1);
-    cluster
-        .start_service(n1, echo_spec(&cluster, n1, 7201))
-        .unwrap();
-    cluster
-        .wait_for_port(n1, 7201, Duration::from_secs(20))
-        .unwrap();
-    println!("READY");
-    std::thread::sleep(Duration::from_secs(120));
-    std::process::exit(1);
-}
+/// The stand-in controller (a binary of this crate).
+const CONTROLLER_BIN: &str = env!("CARGO_BIN_EXE_faultline-test-controller");
 
 struct KillOnDrop(std::process::Child);
 impl Drop for KillOnDrop {
@@ -52,19 +25,13 @@ impl Drop for KillOnDrop {
 
 /// Starts the controller helper for `run` and waits until its cluster is up.
 fn start_controller(run: &str, signals: bool) -> KillOnDrop {
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        "--exact",
-        "cleanup::controller_helper",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CONTROLLER_ENV, run)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
+    let mut cmd = Command::new(CONTROLLER_BIN);
+    cmd.arg(run)
+        .env("FAULTLINE_TEST_ECHO_BIN", crate::support::ECHO_BIN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     if signals {
-        cmd.env(SIGNALS_ENV, "1");
+        cmd.arg("--signals");
     }
     let mut child = KillOnDrop(cmd.spawn().unwrap());
     let stdout = child.0.stdout.take().unwrap();
@@ -81,7 +48,7 @@ fn sigterm_tears_the_run_down_and_exits_143() {
     let _host = HostGuard::new();
     let run = run_name("sigterm");
     let mut child = start_controller(&run, true);
-    let echo_pids = netns::pids_in(&harness::cluster::addr::node_ns(&run, 1));
+    let echo_pids = netns::pids_in(&runtime::netns::addr::node_ns(&run, 1));
     assert_eq!(echo_pids.len(), 1);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.0.id() as i32),
@@ -100,7 +67,7 @@ fn clean_removes_what_a_sigkilled_controller_left() {
     let _host = HostGuard::new();
     let run = run_name("orphan");
     let mut child = start_controller(&run, false);
-    let node_ns = harness::cluster::addr::node_ns(&run, 1);
+    let node_ns = runtime::netns::addr::node_ns(&run, 1);
     let echo_pids = netns::pids_in(&node_ns);
     assert_eq!(echo_pids.len(), 1, "the echo server runs in n1");
     child.0.kill().unwrap();

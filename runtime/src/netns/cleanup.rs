@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::addr;
-use super::netns;
+use super::network as netns;
 use super::registry::{Owner, Registry, RunRecord};
 use crate::exec::Exec;
 

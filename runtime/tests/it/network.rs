@@ -3,9 +3,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use harness::cluster::probe;
-use harness::cluster::{addr, Cluster, NodeId};
-use harness::exec::Cmd;
+use runtime::exec::Cmd;
+use runtime::netns::probe;
+use runtime::netns::{addr, Cluster};
+use runtime::{NodeId, Runtime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::{namespaces_of, run_name, start_echo_everywhere, HostGuard};
@@ -25,7 +26,7 @@ fn up_builds_isolated_namespaces_and_down_removes_them() {
         let addrs = cluster
             .exec_ok(
                 n,
-                Cmd::new("ip").args(["-o", "-4", "addr", "show", "dev", "eth0"]),
+                &Cmd::new("ip").args(["-o", "-4", "addr", "show", "dev", "eth0"]),
             )
             .unwrap()
             .stdout_lossy();
@@ -33,7 +34,7 @@ fn up_builds_isolated_namespaces_and_down_removes_them() {
         let v6 = cluster
             .exec_ok(
                 n,
-                Cmd::new("ip").args(["-o", "-6", "addr", "show", "dev", "eth0"]),
+                &Cmd::new("ip").args(["-o", "-6", "addr", "show", "dev", "eth0"]),
             )
             .unwrap()
             .stdout_lossy();
@@ -42,7 +43,7 @@ fn up_builds_isolated_namespaces_and_down_removes_them() {
             "{n} has IPv6 addresses that iptables would not cut: {v6}"
         );
         let routes = cluster
-            .exec_ok(n, Cmd::new("ip").args(["route", "show", "table", "all"]))
+            .exec_ok(n, &Cmd::new("ip").args(["route", "show", "table", "all"]))
             .unwrap()
             .stdout_lossy();
         assert!(
@@ -50,7 +51,7 @@ fn up_builds_isolated_namespaces_and_down_removes_them() {
             "{n} has a default route: {routes}"
         );
         let lo = cluster
-            .exec_ok(n, Cmd::new("ip").args(["-o", "link", "show", "lo"]))
+            .exec_ok(n, &Cmd::new("ip").args(["-o", "link", "show", "lo"]))
             .unwrap()
             .stdout_lossy();
         assert!(lo.contains("UP"), "{n}: loopback is down: {lo}");
@@ -59,7 +60,7 @@ fn up_builds_isolated_namespaces_and_down_removes_them() {
     let err = cluster
         .exec(
             NodeId::nth(1),
-            Cmd::new("ip").args(["route", "get", "192.0.2.1"]),
+            &Cmd::new("ip").args(["route", "get", "192.0.2.1"]),
         )
         .unwrap();
     assert!(!err.success(), "a node must have no route to 192.0.2.1");
@@ -77,7 +78,7 @@ fn every_node_reaches_every_node_and_the_control_runtime_reaches_them_all() {
         cluster.reachability(7001, Duration::from_secs(2)),
         probe::full_matrix(&nodes)
     );
-    let ctl = cluster.control().expect("control runtime");
+    let ctl = cluster.clients().expect("control runtime");
     let ctl_addr = cluster.control_addr();
     for n in nodes {
         let to = std::net::SocketAddr::from((cluster.addr(n).unwrap(), 7001));
@@ -110,8 +111,8 @@ fn concurrent_runs_get_distinct_slots_and_do_not_see_each_other() {
     start_echo_everywhere(&b, 7002);
     // b's node 1 is not reachable from a's node 1 (different bridges).
     let to = std::net::SocketAddr::from((b.addr(NodeId::nth(1)).unwrap(), 7002));
-    let ns_a1 = a.node(NodeId::nth(1)).unwrap().ns.clone();
-    assert!(!harness::cluster::wait::echo_round_trip(
+    let ns_a1 = a.member(NodeId::nth(1)).unwrap().ns.clone();
+    assert!(!runtime::wait::echo_round_trip(
         &ns_a1,
         to,
         Duration::from_millis(300)
@@ -128,7 +129,7 @@ fn a_dropped_cluster_is_torn_down() {
         start_echo_everywhere(&cluster, 7003);
     }
     assert!(namespaces_of(&run).is_empty());
-    assert!(harness::cluster::Registry::default().get(&run).is_err());
+    assert!(runtime::netns::Registry::default().get(&run).is_err());
 }
 
 #[test]

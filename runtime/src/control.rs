@@ -154,3 +154,40 @@ impl ControlHandle {
 fn fs_ino(path: &std::path::Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
+
+/// A tokio runtime on the controller's own network (SSH nodes, tests): clients connect
+/// to the nodes' addresses directly. Dropping it shuts it down (1 s grace for tasks).
+pub struct PlainRuntime {
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl PlainRuntime {
+    pub fn new(workers: usize) -> Result<Self, ControlError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers.max(1))
+            .thread_name("faultline-clients")
+            .enable_all()
+            .build()
+            .map_err(ControlError::Build)?;
+        Ok(PlainRuntime { rt: Some(rt) })
+    }
+
+    pub fn handle(&self) -> ControlHandle {
+        ControlHandle {
+            handle: self
+                .rt
+                .as_ref()
+                .expect("runtime is present until drop")
+                .handle()
+                .clone(),
+        }
+    }
+}
+
+impl Drop for PlainRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}

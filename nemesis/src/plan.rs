@@ -1,0 +1,410 @@
+//! The nemesis plan of a test: which faults, with which node specs, on which schedule —
+//! as the user asked for them (`--nemesis partition:primaries,kill`), stored with the
+//! test, and played against a run's nodes.
+//!
+//! ```text
+//! "--nemesis partition:bridge,kill:one" ──parse──► [FaultArg] + interval ──► Plan (plain data, in test.json)
+//! Plan::resolve(seed) ──► Schedule (which families, kinds, per-family specs) ──play──► Nemesis ──► FaultEvents
+//! Plan::Scripted(steps at fixed times) ────────────────────────────────────────play──► Nemesis ──► FaultEvents
+//! ```
+//!
+//! Invariants: a plan is data (`Debug`, `Serialize`, `PartialEq`); the same plan and seed
+//! give the same steps; every play ends with every fault healed; bad input is rejected
+//! by [`Plan::validate`] with the accepted forms, before a run starts.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use runtime::Runtime;
+use serde::{Deserialize, Serialize};
+
+use crate::fault::{Fault, FaultEvent, FaultKind};
+use crate::grudge::PartitionKind;
+use crate::nemesis::{FaultInjector, LeaderQuery, Nemesis};
+use crate::schedule::{pace_until, Schedule, ScheduleConfig, Step, WallClock};
+use crate::spec::NodeSpec;
+
+/// One `--nemesis` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultArg {
+    None,
+    All,
+    Partition(Option<PartitionKind>),
+    Kill(Option<NodeSpec>),
+    Pause(Option<NodeSpec>),
+    Loss(Option<f64>),
+}
+
+impl FromStr for FaultArg {
+    type Err = String;
+    /// `none`, `all`, `partition[:KIND]`, `kill[:SPEC]`, `pause[:SPEC]`, `loss[:P]`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, spec) = match s.split_once(':') {
+            Some((k, v)) => (k, Some(v)),
+            None => (s, None),
+        };
+        let spec_of = |v: Option<&str>| v.map(str::parse::<NodeSpec>).transpose();
+        Ok(match kind {
+            "none" if spec.is_none() => FaultArg::None,
+            "all" if spec.is_none() => FaultArg::All,
+            "partition" => FaultArg::Partition(spec.map(str::parse).transpose()?),
+            "kill" => FaultArg::Kill(spec_of(spec)?),
+            "pause" => FaultArg::Pause(spec_of(spec)?),
+            "loss" => FaultArg::Loss(
+                spec.map(|p| match p.parse::<f64>() {
+                    Ok(p) if p > 0.0 && p <= 1.0 => Ok(p),
+                    _ => Err(format!("loss probability must be in (0, 1], got {p:?}")),
+                })
+                .transpose()?,
+            ),
+            _ => {
+                return Err(format!(
+                    "unknown fault {s:?}; one of none, all, partition[:KIND], kill[:SPEC], \
+                     pause[:SPEC], loss[:P]"
+                ))
+            }
+        })
+    }
+}
+
+impl fmt::Display for FaultArg {
+    /// As the user spells it, so a printed plan parses back to itself.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultArg::None => f.write_str("none"),
+            FaultArg::All => f.write_str("all"),
+            FaultArg::Partition(None) => f.write_str("partition"),
+            FaultArg::Partition(Some(k)) => write!(f, "partition:{k}"),
+            FaultArg::Kill(None) => f.write_str("kill"),
+            FaultArg::Kill(Some(s)) => write!(f, "kill:{s}"),
+            FaultArg::Pause(None) => f.write_str("pause"),
+            FaultArg::Pause(Some(s)) => write!(f, "pause:{s}"),
+            FaultArg::Loss(None) => f.write_str("loss"),
+            FaultArg::Loss(Some(p)) => write!(f, "loss:{p}"),
+        }
+    }
+}
+
+/// A step at a fixed time from the start of the run (for scripted plans).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timed {
+    pub at: Duration,
+    pub step: Step,
+}
+
+/// The faults of a test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Plan {
+    /// Faults drawn at seeded random times around `interval` (`--nemesis`,
+    /// `--nemesis-interval`).
+    Scheduled {
+        faults: Vec<FaultArg>,
+        interval: Duration,
+    },
+    /// Steps at fixed times (benchmarks, tests): e.g. kill the leader halfway.
+    Scripted { steps: Vec<Timed> },
+}
+
+impl Plan {
+    /// A scheduled plan from `--nemesis` items.
+    pub fn scheduled(faults: Vec<FaultArg>, interval: Duration) -> Plan {
+        Plan::Scheduled { faults, interval }
+    }
+
+    /// No faults at all.
+    pub fn none() -> Plan {
+        Plan::Scheduled {
+            faults: vec![FaultArg::None],
+            interval: Duration::from_secs(5),
+        }
+    }
+
+    /// `partition:bridge,kill:one` for a scheduled plan; `scripted` otherwise.
+    pub fn describe(&self) -> String {
+        match self {
+            Plan::Scheduled { faults, .. } => faults
+                .iter()
+                .map(FaultArg::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            Plan::Scripted { steps } => format!("scripted ({} steps)", steps.len()),
+        }
+    }
+
+    /// Checks the plan; the error says what is wrong and what is accepted.
+    pub fn validate(&self) -> Result<(), String> {
+        self.resolve(0).map(|_| ())
+    }
+
+    /// Whether the plan injects any fault.
+    pub fn is_none(&self) -> bool {
+        matches!(self.resolve(0), Ok(None))
+    }
+
+    /// The schedule behind a scheduled plan (`None`: no faults), from `seed`.
+    pub fn resolve(&self, seed: u64) -> Result<Option<Resolved>, String> {
+        match self {
+            Plan::Scripted { steps } => {
+                let mut sorted = steps.clone();
+                sorted.sort_by_key(|t| t.at);
+                Ok((!sorted.is_empty()).then_some(Resolved::Scripted {
+                    steps: sorted,
+                    seed,
+                }))
+            }
+            Plan::Scheduled { faults, interval } => resolve_scheduled(faults, *interval, seed),
+        }
+    }
+}
+
+fn resolve_scheduled(
+    args: &[FaultArg],
+    interval: Duration,
+    seed: u64,
+) -> Result<Option<Resolved>, String> {
+    let mut kinds: Vec<FaultKind> = Vec::new();
+    let mut partitions = Vec::new();
+    let (mut kill, mut pause) = (Vec::new(), Vec::new());
+    let mut loss = None;
+    let add = |k: FaultKind, kinds: &mut Vec<FaultKind>| {
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    };
+    for a in args {
+        match a {
+            FaultArg::None => {}
+            FaultArg::All => {
+                for k in FaultKind::ALL {
+                    add(k, &mut kinds);
+                }
+            }
+            FaultArg::Partition(k) => {
+                add(FaultKind::Partition, &mut kinds);
+                partitions.extend(*k);
+            }
+            FaultArg::Kill(s) => {
+                add(FaultKind::Kill, &mut kinds);
+                kill.extend(s.clone());
+            }
+            FaultArg::Pause(s) => {
+                add(FaultKind::Pause, &mut kinds);
+                pause.extend(s.clone());
+            }
+            FaultArg::Loss(p) => {
+                add(FaultKind::Loss, &mut kinds);
+                loss = p.or(loss);
+            }
+        }
+    }
+    if kinds.is_empty() {
+        return Ok(None);
+    }
+    if args.contains(&FaultArg::None) {
+        return Err("none cannot be combined with faults".into());
+    }
+    let mut cfg = ScheduleConfig::new(kinds);
+    cfg.interval = interval;
+    if !partitions.is_empty() {
+        cfg.partitions = partitions;
+    }
+    if let Some(p) = loss {
+        cfg.loss = p;
+    }
+    cfg.validate()?;
+    Ok(Some(Resolved::Scheduled {
+        cfg,
+        kill,
+        pause,
+        seed,
+    }))
+}
+
+/// A plan ready to play.
+#[derive(Debug, Clone)]
+pub enum Resolved {
+    Scheduled {
+        cfg: ScheduleConfig,
+        /// The user's node specs for kill and pause (the schedule draws one list for
+        /// every family; these take precedence for their family).
+        kill: Vec<NodeSpec>,
+        pause: Vec<NodeSpec>,
+        seed: u64,
+    },
+    Scripted {
+        steps: Vec<Timed>,
+        seed: u64,
+    },
+}
+
+impl Resolved {
+    /// The schedule's configuration (scheduled plans only).
+    pub fn config(&self) -> Option<&ScheduleConfig> {
+        match self {
+            Resolved::Scheduled { cfg, .. } => Some(cfg),
+            Resolved::Scripted { .. } => None,
+        }
+    }
+
+    /// Plays the plan against `rt` until `limit` has passed or `stop` is set, then heals
+    /// every fault; every event goes to `record`.
+    pub fn play(
+        &self,
+        rt: Arc<dyn Runtime>,
+        leaders: LeaderQuery,
+        limit: Duration,
+        stop: &AtomicBool,
+        record: &mut dyn FnMut(FaultEvent),
+    ) {
+        match self {
+            Resolved::Scheduled {
+                cfg,
+                kill,
+                pause,
+                seed,
+            } => {
+                let mut nemesis = Nemesis::new(rt, *seed).with_leaders(leaders);
+                let mut schedule = match Schedule::new(cfg.clone(), *seed ^ 0x6e656d) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Validated before the run; a schedule that cannot be built does nothing.
+                        tracing::error!("nemesis schedule: {e}");
+                        return;
+                    }
+                };
+                let mut injector = PerKindSpecs {
+                    inner: &mut nemesis,
+                    kill,
+                    pause,
+                    rng: ChaCha8Rng::seed_from_u64(*seed ^ 0x73706563),
+                };
+                crate::schedule::run(&mut injector, &mut schedule, limit, stop, &mut *record);
+            }
+            Resolved::Scripted { steps, seed } => {
+                let mut nemesis = Nemesis::new(rt, *seed).with_leaders(leaders);
+                let mut clock = WallClock::start();
+                for t in steps.iter().take_while(|t| t.at < limit) {
+                    if !pace_until(&mut clock, t.at, stop) {
+                        break;
+                    }
+                    record(nemesis.invoke(&t.step));
+                }
+                pace_until(&mut clock, limit, stop);
+                for e in nemesis.heal_all() {
+                    record(e);
+                }
+            }
+        }
+    }
+}
+
+/// Substitutes the user's node specs for kill and pause.
+struct PerKindSpecs<'a> {
+    inner: &'a mut Nemesis,
+    kill: &'a [NodeSpec],
+    pause: &'a [NodeSpec],
+    rng: ChaCha8Rng,
+}
+
+impl FaultInjector for PerKindSpecs<'_> {
+    fn invoke(&mut self, step: &Step) -> FaultEvent {
+        let step = match step {
+            Step::Start(Fault::Kill { .. }) if !self.kill.is_empty() => Step::Start(Fault::Kill {
+                nodes: self.kill.choose(&mut self.rng).cloned().expect("non-empty"),
+            }),
+            Step::Start(Fault::Pause { .. }) if !self.pause.is_empty() => {
+                Step::Start(Fault::Pause {
+                    nodes: self
+                        .pause
+                        .choose(&mut self.rng)
+                        .cloned()
+                        .expect("non-empty"),
+                })
+            }
+            other => other.clone(),
+        };
+        self.inner.invoke(&step)
+    }
+
+    fn heal_all(&mut self) -> Vec<FaultEvent> {
+        self.inner.heal_all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_parse_with_optional_specs_and_print_back() {
+        for s in [
+            "none",
+            "all",
+            "partition",
+            "partition:majorities-ring",
+            "kill:primaries",
+            "pause",
+            "pause:n1,n3",
+            "loss:0.2",
+        ] {
+            let a: FaultArg = s.parse().unwrap();
+            assert_eq!(a.to_string(), s);
+        }
+        assert_eq!(
+            "partition:majorities-ring".parse::<FaultArg>().unwrap(),
+            FaultArg::Partition(Some(PartitionKind::MajoritiesRing))
+        );
+        for bad in [
+            "loss:0",
+            "loss:1.5",
+            "partition:sideways",
+            "kill:most",
+            "crash",
+            "none:x",
+        ] {
+            assert!(bad.parse::<FaultArg>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn plans_collect_kinds_and_specs() {
+        let s = Duration::from_secs(5);
+        assert!(Plan::scheduled(vec![FaultArg::None], s).is_none());
+        let p = Plan::scheduled(
+            vec![
+                FaultArg::Partition(Some(PartitionKind::Bridge)),
+                FaultArg::Kill(Some(NodeSpec::Primaries)),
+                FaultArg::Loss(Some(0.3)),
+            ],
+            s,
+        );
+        let Some(Resolved::Scheduled { cfg, kill, .. }) = p.resolve(1).unwrap() else {
+            panic!("a scheduled plan")
+        };
+        assert_eq!(
+            cfg.faults,
+            vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Loss]
+        );
+        assert_eq!(cfg.partitions, vec![PartitionKind::Bridge]);
+        assert_eq!(kill, vec![NodeSpec::Primaries]);
+        assert_eq!(cfg.loss, 0.3);
+        assert_eq!(p.describe(), "partition:bridge,kill:primaries,loss:0.3");
+        let all = Plan::scheduled(vec![FaultArg::All], s)
+            .resolve(1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(all.config().unwrap().faults.len(), 4);
+        let e = Plan::scheduled(vec![FaultArg::None, FaultArg::All], s)
+            .validate()
+            .unwrap_err();
+        assert!(e.contains("none cannot be combined"), "{e}");
+    }
+}
