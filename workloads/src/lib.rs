@@ -9,5 +9,6 @@
 //! that each target's client implements.
 
 pub mod kv;
+pub mod list_append;
 pub mod lock;
 pub mod register;

@@ -6,10 +6,14 @@
 //! | GET    | `/kv/{key}[?level=L&after=P]` |                             | `{"value": "5", "position": 9}` / `{"value": null, …}` |
 //! | PUT    | `/kv/{key}`             | `{"value": "5"}`                  | `{"written": true}` |
 //! | POST   | `/kv/{key}/cas`         | `{"from": "5", "to": "6"}`        | `{"written": true}` |
+//! | POST   | `/txn`                  | `{"ops": [{"read": {"key": "x"}}, {"append": {"key": "x", "value": 3}}]}` | `{"reads": [[1, 2]]}` |
 //! | POST   | `/lock/{name}/acquire`  | `{"client": "c1", "ttl_ms": 5000}`| `{"token": 17}`     |
 //! | POST   | `/lock/{name}/release`  | `{"client": "c1", "token": 17}`   | `{"released": true}`|
 //! | GET    | `/status`               |                                   | the protocol's status |
 //! | GET    | `/committed[?from=P]`   |                                   | [`CommittedLog`]    |
+//!
+//! A transaction's micro-ops run in order, atomically, when its entry applies; `reads`
+//! has one list per read, in order (a missing key reads as `[]`).
 //!
 //! A read's `level` is `quorum` (default), `sync` or `local` ([`ReadLevel`]); `after` is
 //! the newest position the client has seen. `position` in the answer is the position of
@@ -30,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::committed::CommittedLog;
-use super::op::Op;
+use super::op::{Op, TxnOp};
 use super::request::{ReadLevel, Request, RequestError, Response};
 use super::types::{NodeId, Position};
 
@@ -59,6 +63,14 @@ pub struct CasBody {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrittenReply {
     pub written: bool,
+}
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnBody {
+    pub ops: Vec<TxnOp>,
+}
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnReply {
+    pub reads: Vec<Vec<i64>>,
 }
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcquireBody {
@@ -248,6 +260,7 @@ where
     Router::new()
         .route("/kv/:key", get(read::<S, C>).put(write::<S, C>))
         .route("/kv/:key/cas", post(cas::<S, C>))
+        .route("/txn", post(txn::<S, C>))
         .route("/lock/:name/acquire", post(acquire::<S, C>))
         .route("/lock/:name/release", post(release::<S, C>))
         .route("/status", get(status::<S, C>))
@@ -352,6 +365,16 @@ async fn cas<S, C: CallSink<S>>(
     };
     match call(&s, Request::Op(op)).await? {
         Response::Written => Ok(Json(WrittenReply { written: true })),
+        r => Err(unexpected(r)),
+    }
+}
+
+async fn txn<S, C: CallSink<S>>(
+    State(s): State<ApiState<C>>,
+    Json(b): Json<TxnBody>,
+) -> ApiResult<TxnReply> {
+    match call(&s, Request::Op(Op::Txn { ops: b.ops })).await? {
+        Response::Txn { reads } => Ok(Json(TxnReply { reads })),
         r => Err(unexpected(r)),
     }
 }

@@ -16,10 +16,11 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use super::api::{
-    AcquireBody, CasBody, ErrorBody, GrantedReply, ReadReply, ReleaseBody, ReleasedReply,
-    WriteBody, WrittenReply,
+    AcquireBody, CasBody, ErrorBody, GrantedReply, ReadReply, ReleaseBody, ReleasedReply, TxnBody,
+    TxnReply, WriteBody, WrittenReply,
 };
 use super::committed::CommittedLog;
+use super::op::TxnOp;
 use super::request::{ReadLevel, RequestError};
 use super::types::{NodeId, Position};
 
@@ -167,6 +168,16 @@ impl<S: DeserializeOwned> Client<S> {
             });
         let _: WrittenReply = self.send(req).await?;
         Ok(())
+    }
+
+    /// Runs a list-append transaction; returns, for each read in `ops`, the list it saw.
+    pub async fn txn(&self, ops: &[TxnOp]) -> Result<Vec<Vec<i64>>, ClientError> {
+        let req = self
+            .http
+            .post(self.url(&["txn"]))
+            .json(&TxnBody { ops: ops.to_vec() });
+        let r: TxnReply = self.send(req).await?;
+        Ok(r.reads)
     }
 
     /// Acquires `name` for `client` with a lease of `ttl`; returns the fencing token.

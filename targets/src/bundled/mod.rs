@@ -11,7 +11,8 @@
 //! ```
 //!
 //! * [`request`], [`op`], [`types`], [`event`]: what clients ask and what a core consumes.
-//! * [`state_machine`]: the replicated key-value register map, locks and sessions.
+//! * [`state_machine`]: the replicated key-value register map, append-only lists (for
+//!   transactions), locks and sessions.
 //! * [`storage`]: the record log (kept in memory until fsynced, so SIGKILL loses what a
 //!   power cut would) and atomically replaced small files.
 //! * [`api`] and [`client`]: the HTTP+JSON API every bundled node serves, its typed client
@@ -41,6 +42,6 @@ pub use bug::{Bug, BugSet};
 pub use client::{Client, ClientError, ReadResult};
 pub use committed::{CommittedEntry, CommittedLog};
 pub use event::Event;
-pub use op::{Op, Payload};
+pub use op::{Op, Payload, TxnOp};
 pub use request::{ReadLevel, Request, RequestError, Response};
 pub use types::{NodeId, Position, RequestId};

@@ -50,6 +50,29 @@ pub enum Op {
         client: String,
         token: Position,
     },
+    /// A list-append transaction: its micro-ops run in order, all at once, when the entry
+    /// applies (no other entry's effect in between).
+    Txn {
+        ops: Vec<TxnOp>,
+    },
+}
+
+/// One micro-op of a [`Op::Txn`] over append-only lists of integers (Elle's list-append).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TxnOp {
+    /// Append `value` at the end of `key`'s list (a missing key is the empty list).
+    Append { key: String, value: i64 },
+    /// The whole list at `key`, answered in [`Response::Txn`](super::request::Response::Txn).
+    Read { key: String },
+}
+
+impl TxnOp {
+    pub fn key(&self) -> &str {
+        match self {
+            TxnOp::Append { key, .. } | TxnOp::Read { key } => key,
+        }
+    }
 }
 
 impl Op {
@@ -57,7 +80,7 @@ impl Op {
     pub fn lock_client(&self) -> Option<&str> {
         match self {
             Op::Acquire { client, .. } | Op::Release { client, .. } => Some(client),
-            Op::Write { .. } | Op::Cas { .. } => None,
+            Op::Write { .. } | Op::Cas { .. } | Op::Txn { .. } => None,
         }
     }
 }

@@ -94,6 +94,10 @@ pub enum Response {
         token: Position,
     },
     Released,
+    /// A transaction committed: for each of its reads, in order, the list it saw.
+    Txn {
+        reads: Vec<Vec<i64>>,
+    },
 }
 
 /// Why a request did not succeed. [`RequestError::is_definite`] says whether the operation

@@ -1,5 +1,6 @@
 //! The replicated state machine of both bundled protocols: a key-value register map,
-//! named locks with fencing tokens, and the client sessions that hold them.
+//! append-only lists of integers changed by transactions, named locks with fencing
+//! tokens, and the client sessions that hold them.
 //!
 //! Pure and deterministic: replicas that apply the same committed sequence hold the same
 //! state (Raft's State Machine Safety, Zab's agreement). Time never enters. A lock is
@@ -10,10 +11,14 @@
 //!
 //! A lock's fencing token is the position of its grant (Raft index, Zab zxid), so tokens
 //! strictly increase per lock.
+//!
+//! A transaction ([`Op::Txn`]) runs all its micro-ops when its entry applies, so
+//! transactions are as serializable as the log is ordered; their reads are answered from
+//! the lists as of that moment and never change the state.
 
 use std::collections::BTreeMap;
 
-use super::op::{Op, Payload};
+use super::op::{Op, Payload, TxnOp};
 use super::request::{RequestError, Response};
 use super::types::Position;
 
@@ -40,6 +45,7 @@ pub struct Session {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StateMachine {
     kv: BTreeMap<String, String>,
+    lists: BTreeMap<String, Vec<i64>>,
     locks: BTreeMap<String, Lock>,
     sessions: BTreeMap<String, Session>,
 }
@@ -47,6 +53,11 @@ pub struct StateMachine {
 impl StateMachine {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.kv.get(key).map(String::as_str)
+    }
+
+    /// The list at `key` (empty when nothing was ever appended to it).
+    pub fn list(&self, key: &str) -> &[i64] {
+        self.lists.get(key).map_or(&[], Vec::as_slice)
     }
 
     pub fn lock(&self, name: &str) -> Option<&Lock> {
@@ -72,6 +83,18 @@ impl StateMachine {
         position: Position,
         payload: &Payload,
     ) -> Option<Result<Response, RequestError>> {
+        self.apply_seeing(position, payload, &[])
+    }
+
+    /// [`StateMachine::apply`], except that a transaction's reads also see the appends of
+    /// `uncommitted`: entries after this one that are not committed. Only a planted bug
+    /// passes any (Raft's `txn-read-uncommitted`); the state itself is the same.
+    pub fn apply_seeing(
+        &mut self,
+        position: Position,
+        payload: &Payload,
+        uncommitted: &[&Payload],
+    ) -> Option<Result<Response, RequestError>> {
         match payload {
             Payload::Noop => None,
             Payload::Expire { name, token } => {
@@ -87,12 +110,36 @@ impl StateMachine {
                 }
                 None
             }
+            Payload::Op {
+                op: Op::Txn { ops },
+                ..
+            } => Some(Ok(self.apply_txn(ops, uncommitted))),
             Payload::Op { op, .. } => Some(self.apply_op(position, op)),
         }
     }
 
+    /// Runs a transaction's micro-ops in order; a read sees the transaction's own
+    /// earlier appends (and, under the planted bug, `uncommitted` ones).
+    fn apply_txn(&mut self, ops: &[TxnOp], uncommitted: &[&Payload]) -> Response {
+        let mut reads = Vec::new();
+        for op in ops {
+            match op {
+                TxnOp::Append { key, value } => {
+                    self.lists.entry(key.clone()).or_default().push(*value);
+                }
+                TxnOp::Read { key } => {
+                    let mut list = self.list(key).to_vec();
+                    list.extend(uncommitted.iter().flat_map(|p| appends_to(p, key)));
+                    reads.push(list);
+                }
+            }
+        }
+        Response::Txn { reads }
+    }
+
     fn apply_op(&mut self, position: Position, op: &Op) -> Result<Response, RequestError> {
         match op {
+            Op::Txn { ops } => Ok(self.apply_txn(ops, &[])),
             Op::Write { key, value } => {
                 self.kv.insert(key.clone(), value.clone());
                 Ok(Response::Written)
@@ -144,6 +191,21 @@ impl StateMachine {
             },
         }
     }
+}
+
+/// The values an entry's transaction appends to `key`, in order.
+fn appends_to<'a>(payload: &'a Payload, key: &'a str) -> impl Iterator<Item = i64> + 'a {
+    let ops: &[TxnOp] = match payload {
+        Payload::Op {
+            op: Op::Txn { ops },
+            ..
+        } => ops,
+        _ => &[],
+    };
+    ops.iter().filter_map(move |op| match op {
+        TxnOp::Append { key: k, value } if k == key => Some(*value),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -240,5 +302,67 @@ mod tests {
         // The next grant opens a new session.
         sm.apply(13, &acq("a"));
         assert_eq!(sm.session("a").map(|s| s.id), Some(13));
+    }
+
+    fn txn(ops: Vec<TxnOp>) -> Payload {
+        op(Op::Txn { ops })
+    }
+
+    fn append(key: &str, value: i64) -> TxnOp {
+        TxnOp::Append {
+            key: key.into(),
+            value,
+        }
+    }
+
+    fn read(key: &str) -> TxnOp {
+        TxnOp::Read { key: key.into() }
+    }
+
+    #[test]
+    fn a_transaction_runs_its_micro_ops_in_order_and_reads_its_own_appends() {
+        let mut sm = StateMachine::default();
+        let t1 = txn(vec![read("x"), append("x", 1), read("x"), append("y", 2)]);
+        assert_eq!(
+            sm.apply(1, &t1),
+            Some(Ok(Response::Txn {
+                reads: vec![vec![], vec![1]]
+            }))
+        );
+        let t2 = txn(vec![append("x", 3), read("x"), read("y"), read("z")]);
+        assert_eq!(
+            sm.apply(2, &t2),
+            Some(Ok(Response::Txn {
+                reads: vec![vec![1, 3], vec![2], vec![]]
+            }))
+        );
+        assert_eq!(sm.list("x"), [1, 3]);
+        // Lists and registers are separate name spaces.
+        assert_eq!(sm.get("x"), None);
+    }
+
+    #[test]
+    fn only_apply_seeing_lets_reads_see_uncommitted_appends_and_the_state_stays_the_same() {
+        let pending = [
+            txn(vec![append("x", 9), append("y", 8)]),
+            txn(vec![append("x", 10)]),
+        ];
+        let pending: Vec<&Payload> = pending.iter().collect();
+        let t = txn(vec![read("x"), append("x", 1)]);
+        let mut clean = StateMachine::default();
+        let mut dirty = StateMachine::default();
+        assert_eq!(
+            clean.apply(1, &t),
+            Some(Ok(Response::Txn {
+                reads: vec![vec![]]
+            }))
+        );
+        assert_eq!(
+            dirty.apply_seeing(1, &t, &pending),
+            Some(Ok(Response::Txn {
+                reads: vec![vec![9, 10]]
+            }))
+        );
+        assert_eq!(clean, dirty);
     }
 }

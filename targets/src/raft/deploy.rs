@@ -28,12 +28,14 @@ use harness::target::{
 };
 use runtime::{NodeId, Runtime, ServiceSpec};
 use workloads::kv::{Kv, KvError};
+use workloads::list_append::{ListOp, Lists};
 use workloads::lock::{Lock, LockError};
 
 use super::bug::Bug;
 use super::client::{ClientError, RaftClient};
 use super::io::RequestError;
 use super::types::Role;
+use crate::bundled::TxnOp;
 
 /// Port of the HTTP client API on every node.
 pub const API_PORT: u16 = 8080;
@@ -246,7 +248,7 @@ impl Target for RaftTarget {
 /// worker's home node and follows not-leader hints from there (like Jepsen's clients
 /// bound to one node, with the server forwarding). Sticking to the last known leader
 /// instead would hide a deposed leader that still answers: every client would stay with
-/// it. Implements the workloads' [`Kv`] and [`Lock`].
+/// it. Implements the workloads' [`Kv`], [`Lists`] and [`Lock`].
 pub struct RaftKv {
     nodes: Vec<(String, RaftClient)>,
     home: usize,
@@ -357,6 +359,27 @@ impl Kv for RaftKv {
             Err(ClientError::Rejected(RequestError::PreconditionFailed { .. })) => Ok(false),
             Err(e) => Err(kv_error(e)),
         }
+    }
+}
+
+impl Lists for RaftKv {
+    /// One `POST /txn`, applied atomically when its entry commits (the same error
+    /// table as a write: a refusal is definite, a timeout or lost leadership is not).
+    async fn txn(&self, ops: &[ListOp]) -> Result<Vec<Vec<i64>>, KvError> {
+        let ops: Vec<TxnOp> = ops
+            .iter()
+            .map(|op| match op {
+                ListOp::Append { key, value } => TxnOp::Append {
+                    key: key.clone(),
+                    value: *value,
+                },
+                ListOp::Read { key } => TxnOp::Read { key: key.clone() },
+            })
+            .collect();
+        let ops = &ops;
+        self.with_leader(|c| async move { c.txn(ops).await })
+            .await
+            .map_err(kv_error)
     }
 }
 

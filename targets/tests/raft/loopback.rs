@@ -1,8 +1,9 @@
 //! Three real node processes on 127.0.0.1: election, writes, linearizable reads, CAS,
-//! locks, surviving a leader kill, and restarting from disk.
+//! transactions, locks, surviving a leader kill, and restarting from disk.
 
 use std::time::{Duration, Instant};
 
+use targets::bundled::TxnOp;
 use targets::raft::{ClientError, RequestError};
 
 use crate::cluster::{poll, Member, RaftCluster as Cluster};
@@ -30,6 +31,23 @@ async fn three_nodes_serve_survive_a_leader_kill_and_restart_from_disk() {
     );
     assert!(refused.is_definite());
     assert_eq!(leader.read("missing").await.expect("read"), None);
+
+    // Transactions: micro-ops in order, atomically; a read sees the txn's own appends.
+    let append = |key: &str, value| TxnOp::Append {
+        key: key.into(),
+        value,
+    };
+    let read = |key: &str| TxnOp::Read { key: key.into() };
+    let reads = leader
+        .txn(&[read("l"), append("l", 1), append("m", 2), read("l")])
+        .await
+        .expect("txn");
+    assert_eq!(reads, vec![vec![], vec![1]]);
+    let reads = leader
+        .txn(&[append("l", 3), read("l"), read("m")])
+        .await
+        .expect("txn");
+    assert_eq!(reads, vec![vec![1, 3], vec![2]]);
 
     // Followers refuse with a definite error and the leader hint.
     let f = (l + 1) % 3;
@@ -108,6 +126,11 @@ async fn three_nodes_serve_survive_a_leader_kill_and_restart_from_disk() {
     })
     .await;
     assert_eq!(value, Some("3".into()));
+    let lists = c.clients[l3]
+        .txn(&[TxnOp::Read { key: "l".into() }])
+        .await
+        .expect("txn after the full restart");
+    assert_eq!(lists, vec![vec![1, 3]]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -564,3 +564,66 @@ fn check_quorum_an_isolated_leader_steps_down_and_fails_pending_writes_indetermi
     assert_eq!(r, vec![(RequestId(9), Err(RequestError::LeadershipLost))]);
     assert!(!RequestError::LeadershipLost.is_definite());
 }
+
+fn txn(ops: Vec<crate::bundled::TxnOp>) -> Request {
+    Request::Op(Op::Txn { ops })
+}
+
+/// T1 = [r x][append y 1] and T2 = [append x 7][r y] proposed back to back; T1 commits
+/// while T2 is still only in the leader's log, then T2 commits. Returns both answers.
+fn read_while_pending(bugs: &[Bug]) -> (Response, Response) {
+    use crate::bundled::TxnOp::{Append, Read};
+    let mut nodes = vec![node("n1", 3, bugs), node("n2", 3, &[]), node("n3", 3, &[])];
+    elect_first(&mut nodes);
+    let t1 = nodes[0].step(Event::Request {
+        id: RequestId(1),
+        request: txn(vec![
+            Read { key: "x".into() },
+            Append {
+                key: "y".into(),
+                value: 1,
+            },
+        ]),
+    });
+    let t2 = nodes[0].step(Event::Request {
+        id: RequestId(2),
+        request: txn(vec![
+            Append {
+                key: "x".into(),
+                value: 7,
+            },
+            Read { key: "y".into() },
+        ]),
+    });
+    // Only T1's AppendEntries reaches n2: T1 commits, T2 stays uncommitted.
+    let only_t1 = to(&sent(&t1), "n2");
+    let ack = sent(&nodes[1].step(Event::Message(only_t1)));
+    let cmds = nodes[0].step(Event::Message(ack[0].clone()));
+    let first = replies(&cmds);
+    assert_eq!(first.len(), 1, "T1 answered once committed: {first:?}");
+    let all = replicate(&mut nodes, t2);
+    let second = replies(&all);
+    assert_eq!(second.len(), 1, "T2 answered once committed: {second:?}");
+    let answer = |r: &[(RequestId, Result<Response, RequestError>)], id| {
+        assert_eq!(r[0].0, RequestId(id));
+        r[0].1.clone().expect("committed")
+    };
+    (answer(&first, 1), answer(&second, 2))
+}
+
+#[test]
+fn transactions_apply_atomically_in_log_order() {
+    let (t1, t2) = read_while_pending(&[]);
+    assert_eq!(
+        t1,
+        Response::Txn {
+            reads: vec![vec![]]
+        }
+    );
+    assert_eq!(
+        t2,
+        Response::Txn {
+            reads: vec![vec![1]]
+        }
+    );
+}
