@@ -19,6 +19,28 @@
 //! | a body this client cannot parse | indeterminate | definite |
 //!
 //! A read has no effect, so every failed read is a definite failure.
+//!
+//! ## List-append transactions ([`Lists`])
+//!
+//! A list is a key whose value is a JSON array (`[1,2,3]`; no key is the empty list).
+//! One transaction, as Jepsen's etcd append test does it:
+//!
+//! 1. **read**: one `kv/txn` whose success branch ranges every key the transaction
+//!    touches: each list and its `mod_revision` (0 when absent) at one revision, a
+//!    quorum read;
+//! 2. the micro-ops run on those lists in the client (a read sees the transaction's own
+//!    earlier appends) and give the reads;
+//! 3. **commit** (only when it appends): one `kv/txn` comparing every touched key's
+//!    `mod_revision` with what step 1 saw (reads included, so the reads are still true
+//!    when the appends land: serializable) and putting each appended list.
+//!
+//! | outcome | recorded |
+//! |---|---|
+//! | a read-only transaction's step 1 succeeds | `ok` (one linearizable snapshot) |
+//! | step 3 `succeeded` | `ok` |
+//! | step 3 not `succeeded` (another transaction changed a key in between) | retried from step 1, at most [`TXN_ATTEMPTS`] times in all; then `fail` (nothing was written) |
+//! | any error in step 1, or a list that is not a JSON array of integers | `fail` (nothing was written) |
+//! | an error in step 3 | the table above: definite → `fail`, otherwise `info` |
 //! A cas whose compare failed (`succeeded` absent or false) is `Ok(false)`.
 //! Lock: a lock call that did not return within [`LOCK_WAIT`] means another client
 //! holds it; its lease is then revoked (which deletes the waiting key) and, if the
@@ -35,9 +57,13 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use workloads::kv::{Kv, KvError};
+use workloads::list_append::{self, ListOp, Lists};
 use workloads::lock::{Lock, LockError};
 
 pub use crate::read_mode::ReadMode;
+
+/// Attempts of one list-append transaction before a conflict is a failure.
+pub const TXN_ATTEMPTS: usize = 5;
 
 /// How long an acquire waits for a held lock before giving up (`Busy`).
 pub const LOCK_WAIT: Duration = Duration::from_millis(500);
@@ -319,6 +345,74 @@ impl EtcdNode {
         Ok(r.get("succeeded").and_then(Value::as_bool).unwrap_or(false))
     }
 
+    /// Each key's list and `mod_revision` (0: absent), all at one revision.
+    pub async fn lists(&self, keys: &[&str]) -> Result<Vec<(Vec<i64>, u64)>, EtcdError> {
+        let ranges: Vec<Value> = keys
+            .iter()
+            .map(|k| json!({ "request_range": { "key": b64(k) } }))
+            .collect();
+        let r = self.call("kv/txn", json!({ "success": ranges })).await?;
+        let responses = r
+            .get("responses")
+            .and_then(Value::as_array)
+            .filter(|a| a.len() == keys.len())
+            .ok_or_else(|| EtcdError::Protocol(format!("txn of {} ranges: {r}", keys.len())))?;
+        responses
+            .iter()
+            .map(|resp| {
+                let range = field(resp, "response_range", "responseRange")
+                    .ok_or_else(|| EtcdError::Protocol(format!("not a range answer: {resp}")))?;
+                match range
+                    .get("kvs")
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.first())
+                {
+                    None => Ok((Vec::new(), 0)),
+                    Some(kv) => {
+                        let text = kv.get("value").and_then(Value::as_str).map(unb64);
+                        let list = match text.transpose()? {
+                            None => Vec::new(),
+                            Some(t) => serde_json::from_str::<Vec<i64>>(&t).map_err(|e| {
+                                EtcdError::Protocol(format!(
+                                    "a list that is not [ints]: {t:?}: {e}"
+                                ))
+                            })?,
+                        };
+                        let rev = field(kv, "mod_revision", "modRevision")
+                            .and_then(int)
+                            .ok_or_else(|| {
+                                EtcdError::Protocol(format!("kv without mod_revision: {kv}"))
+                            })?;
+                        Ok((list, rev))
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Puts `puts` if every key in `seen` still has the `mod_revision` it had; `Ok(false)`
+    /// when a compare failed (nothing was written).
+    pub async fn put_if_unchanged(
+        &self,
+        seen: &[(&str, u64)],
+        puts: &[(&str, String)],
+    ) -> Result<bool, EtcdError> {
+        let compare: Vec<Value> = seen
+            .iter()
+            .map(|(k, rev)| {
+                json!({ "key": b64(k), "target": "MOD", "result": "EQUAL", "mod_revision": rev.to_string() })
+            })
+            .collect();
+        let success: Vec<Value> = puts
+            .iter()
+            .map(|(k, v)| json!({ "request_put": { "key": b64(k), "value": b64(v) } }))
+            .collect();
+        let r = self
+            .call("kv/txn", json!({ "compare": compare, "success": success }))
+            .await?;
+        Ok(r.get("succeeded").and_then(Value::as_bool).unwrap_or(false))
+    }
+
     /// Grants a lease of `ttl_s` seconds; returns its id.
     pub async fn grant(&self, ttl_s: u64) -> Result<u64, EtcdError> {
         let r = self.call("lease/grant", json!({ "TTL": ttl_s })).await?;
@@ -377,7 +471,7 @@ impl EtcdNode {
 
 /// A client of the whole etcd cluster for one worker: requests go to the worker's home
 /// member; only a request that was never sent moves on to the next member. Implements
-/// the workloads' [`Kv`] and [`Lock`].
+/// the workloads' [`Kv`], [`Lists`] and [`Lock`].
 ///
 /// Fencing token: the revision in the header of the `lock` answer. The lock key of a
 /// later holder is created, or its wait ends, only after the earlier holder's key was
@@ -467,6 +561,56 @@ impl Kv for EtcdKv {
         self.each(|n| async move { n.cas(key, from, to).await })
             .await
             .map_err(kv_error)
+    }
+}
+
+impl Lists for EtcdKv {
+    /// Read, run, compare-and-put (the module docs: "List-append transactions").
+    async fn txn(&self, ops: &[ListOp]) -> Result<Vec<Vec<i64>>, KvError> {
+        let mut keys: Vec<&str> = ops.iter().map(ListOp::key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let keys = &keys;
+        let appends = ops.iter().any(|o| matches!(o, ListOp::Append { .. }));
+        for _ in 0..TXN_ATTEMPTS {
+            let seen = self
+                .each(|n| async move { n.lists(keys).await })
+                .await
+                // Nothing is written before step 3.
+                .map_err(|e| KvError::Definite(e.to_string()))?;
+            let mut lists: BTreeMap<String, Vec<i64>> = keys
+                .iter()
+                .zip(&seen)
+                .map(|(k, (list, _))| (k.to_string(), list.clone()))
+                .collect();
+            let reads = list_append::apply(&mut lists, ops);
+            if !appends {
+                return Ok(reads);
+            }
+            let revs: Vec<(&str, u64)> =
+                keys.iter().copied().zip(seen.iter().map(|s| s.1)).collect();
+            let mut puts: Vec<(&str, String)> = Vec::new();
+            for op in ops {
+                if let ListOp::Append { key, .. } = op {
+                    if !puts.iter().any(|(k, _)| k == key) {
+                        let list = serde_json::to_string(&lists[key.as_str()])
+                            .map_err(|e| KvError::Definite(format!("encoding a list: {e}")))?;
+                        puts.push((key.as_str(), list));
+                    }
+                }
+            }
+            let (revs, puts) = (&revs, &puts);
+            let done = self
+                .each(|n| async move { n.put_if_unchanged(revs, puts).await })
+                .await
+                .map_err(kv_error)?;
+            if done {
+                return Ok(reads);
+            }
+        }
+        Err(KvError::Definite(format!(
+            "conflict: another transaction changed a key {TXN_ATTEMPTS} times in a row"
+        )))
     }
 }
 

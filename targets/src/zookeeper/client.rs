@@ -25,6 +25,29 @@
 //! A read has no effect, so every failed read is definite. A cas whose value differs
 //! (or whose set lost the version race: `BadVersion`) is `Ok(false)`.
 //!
+//! ## List-append transactions ([`Lists`])
+//!
+//! A list is a znode `/faultline-lists/<key>` holding a JSON array (`[1,2,3]`). One
+//! transaction:
+//!
+//! 1. `sync`, then one `multiRead` of `getData` on every key the transaction touches:
+//!    each list and its version, from one server's state; a missing key is created
+//!    as `[]` (the empty list it already stood for; `NodeExists` means another client
+//!    did it) and the read starts over;
+//! 2. the micro-ops run on those lists in the client (a read sees the transaction's own
+//!    earlier appends) and give the reads;
+//! 3. one `multi`: `setData` with the version read for every appended key and `check`
+//!    of the version for every key only read, so the whole transaction commits through
+//!    the leader only if no touched key changed since step 1 (strict serializable,
+//!    read-only transactions included).
+//!
+//! | outcome | recorded |
+//! |---|---|
+//! | the `multi` succeeds | `ok` |
+//! | `BadVersion` or `NoNode` in the `multi` (another transaction changed a key) | retried from step 1, at most [`TXN_ATTEMPTS`] times in all; then `fail` (a failed multi changes nothing) |
+//! | any error in step 1, or a list that is not a JSON array of integers | `fail` (the lists are as they were) |
+//! | any other error of the `multi` | the table above: definite → `fail`, otherwise `info` |
+//!
 //! Lock sessions: each client keeps a separate session for locks whose timeout is the
 //! lock's ttl (zoo.cfg allows 0.4–60 s), so a holder that stops being heard from loses
 //! the lock no earlier than the ttl after its acquire was accepted: the lease the lock
@@ -40,6 +63,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 use workloads::kv::{Kv, KvError};
+use workloads::list_append::{self, ListOp, Lists};
 use workloads::lock::{Lock, LockError};
 use zookeeper_client as zk;
 
@@ -47,6 +71,10 @@ pub use crate::read_mode::ReadMode;
 
 const KV_ROOT: &str = "/faultline-kv";
 const LOCK_ROOT: &str = "/faultline-locks";
+const LIST_ROOT: &str = "/faultline-lists";
+
+/// Attempts of one list-append transaction before a conflict is a failure.
+pub const TXN_ATTEMPTS: usize = 5;
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,13 +88,16 @@ pub enum ZkError {
     /// Lock: a lower sequence node holds it (ours was deleted again).
     #[error("a lower sequence node holds the lock")]
     NotLowest,
+    /// A list znode whose data is not a JSON array of integers.
+    #[error("{path} holds {data:?}, not a list of integers")]
+    NotAList { path: String, data: String },
 }
 
 impl ZkError {
     /// True when the operation certainly had no effect (see the module's table).
     pub fn is_definite(&self) -> bool {
         match self {
-            ZkError::Connect { .. } | ZkError::NotLowest => true,
+            ZkError::Connect { .. } | ZkError::NotLowest | ZkError::NotAList { .. } => true,
             ZkError::Server(e) => matches!(
                 e,
                 zk::Error::NoNode
@@ -187,12 +218,24 @@ fn key_path(key: &str) -> String {
     format!("{KV_ROOT}/{}", flat(key))
 }
 
+fn list_path(key: &str) -> String {
+    format!("{LIST_ROOT}/{}", flat(key))
+}
+
+/// What one attempt of a list-append transaction came to.
+enum Attempt {
+    Done(Vec<Vec<i64>>),
+    /// A touched key changed between the read and the `multi`: nothing was written.
+    Conflict,
+}
+
 /// A name as one znode (a lock is named like `faultline/lock/0`): `%` and `/` escaped.
 fn flat(name: &str) -> String {
     name.replace('%', "%25").replace('/', "%2F")
 }
 
-/// A client of one ZooKeeper member for one worker. Implements [`Kv`] and [`Lock`].
+/// A client of one ZooKeeper member for one worker. Implements [`Kv`], [`Lists`] and
+/// [`Lock`].
 pub struct ZkKv {
     kv: Session,
     locks: Session,
@@ -287,6 +330,116 @@ impl ZkKv {
         }
     }
 
+    /// Step 1 of a transaction: every key's list and version, creating missing ones.
+    async fn read_lists(
+        &self,
+        c: &zk::Client,
+        paths: &[String],
+    ) -> Result<Vec<(Vec<i64>, i32)>, ZkError> {
+        for _ in 0..3 {
+            c.sync(LIST_ROOT).await.or_else(|e| match e {
+                zk::Error::NoNode => Ok(()),
+                e => Err(e),
+            })?;
+            let mut reader = c.new_multi_reader();
+            for p in paths {
+                reader.add_get_data(p)?;
+            }
+            let results = reader.commit().await?;
+            let mut missing = Vec::new();
+            let mut lists = Vec::with_capacity(paths.len());
+            for (path, r) in paths.iter().zip(results) {
+                match r {
+                    zk::MultiReadResult::Data { data, stat } => {
+                        let list = serde_json::from_slice::<Vec<i64>>(&data).map_err(|_| {
+                            ZkError::NotAList {
+                                path: path.clone(),
+                                data: String::from_utf8_lossy(&data).into_owned(),
+                            }
+                        })?;
+                        lists.push((list, stat.version));
+                    }
+                    zk::MultiReadResult::Error {
+                        err: zk::Error::NoNode,
+                    } => missing.push(path),
+                    zk::MultiReadResult::Error { err } => return Err(err.into()),
+                    other => {
+                        return Err(zk::Error::UnexpectedError(format!(
+                            "{other:?} instead of the data of {path}"
+                        ))
+                        .into())
+                    }
+                }
+            }
+            if missing.is_empty() {
+                return Ok(lists);
+            }
+            for path in missing {
+                match c.create(path, b"[]", &persistent()).await {
+                    Ok(_) | Err(zk::Error::NodeExists) => {}
+                    Err(zk::Error::NoNode) => match c.create(LIST_ROOT, b"", &persistent()).await {
+                        Ok(_) | Err(zk::Error::NodeExists) => {}
+                        Err(e) => return Err(e.into()),
+                    },
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        // Every attempt found a key missing although it had just been made.
+        Err(ZkError::Server(zk::Error::NoNode))
+    }
+
+    /// One attempt: read (errors definite), run, `multi` with versions.
+    async fn txn_attempt(&self, ops: &[ListOp]) -> Result<Attempt, KvError> {
+        let definite = |e: ZkError| KvError::Definite(e.to_string());
+        let c = self.kv.get(self.kv_session).await.map_err(definite)?;
+        let mut keys: Vec<&str> = ops.iter().map(ListOp::key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let paths: Vec<String> = keys.iter().map(|k| list_path(k)).collect();
+        let seen = match self.read_lists(&c, &paths).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.kv.after(&e).await;
+                // Creating an empty list changes no list: nothing was written.
+                return Err(definite(e));
+            }
+        };
+        let mut lists: std::collections::BTreeMap<String, Vec<i64>> = keys
+            .iter()
+            .zip(&seen)
+            .map(|(k, (l, _))| (k.to_string(), l.clone()))
+            .collect();
+        let reads = list_append::apply(&mut lists, ops);
+        let mut writer = c.new_multi_writer();
+        let appended = |k: &str| {
+            ops.iter()
+                .any(|o| matches!(o, ListOp::Append { key, .. } if key == k))
+        };
+        for ((key, path), (_, version)) in keys.iter().zip(&paths).zip(&seen) {
+            let added = if appended(key) {
+                let data = serde_json::to_vec(&lists[*key])
+                    .map_err(|e| KvError::Definite(format!("encoding a list: {e}")))?;
+                writer.add_set_data(path, &data, Some(*version))
+            } else {
+                writer.add_check_version(path, *version)
+            };
+            added.map_err(|e| definite(e.into()))?;
+        }
+        match writer.commit().await {
+            Ok(_) => Ok(Attempt::Done(reads)),
+            Err(zk::MultiWriteError::OperationFailed {
+                source: zk::Error::BadVersion | zk::Error::NoNode,
+                ..
+            }) => Ok(Attempt::Conflict),
+            Err(e) => {
+                let e = ZkError::Server(e.into());
+                self.kv.after(&e).await;
+                Err(kv_error(e))
+            }
+        }
+    }
+
     async fn acquire_inner(&self, lock: &str, ttl: Duration) -> Result<(u64, String), ZkError> {
         let c = self.locks.get(ttl).await?;
         let dir = format!("{LOCK_ROOT}/{}", flat(lock));
@@ -345,6 +498,20 @@ impl Kv for ZkKv {
             self.kv.after(e).await;
         }
         r.map_err(kv_error)
+    }
+}
+
+impl Lists for ZkKv {
+    /// Read, run, `multi` with versions (the module docs: "List-append transactions").
+    async fn txn(&self, ops: &[ListOp]) -> Result<Vec<Vec<i64>>, KvError> {
+        for _ in 0..TXN_ATTEMPTS {
+            if let Attempt::Done(reads) = self.txn_attempt(ops).await? {
+                return Ok(reads);
+            }
+        }
+        Err(KvError::Definite(format!(
+            "conflict: another transaction changed a key {TXN_ATTEMPTS} times in a row"
+        )))
     }
 }
 

@@ -1,5 +1,5 @@
-//! etcd: a valid register run and a valid lock run, each with the leader killed and
-//! restarted mid-run; every etcd process is gone afterwards.
+//! etcd: a valid register run, lock run and list-append run, each with
+//! the leader killed and restarted mid-run; every etcd process is gone afterwards.
 
 use std::sync::Arc;
 
@@ -46,6 +46,25 @@ fn etcd_lock_run_with_the_leader_killed_keeps_mutual_exclusion() {
         }),
     );
     support::assert_valid(&outcome, &["lock", "split-brain"]);
+    support::assert_no_processes("etcd", &outcome.dir);
+    support::discard(&outcome);
+}
+
+#[test]
+fn etcd_list_append_run_with_the_leader_killed_is_strict_serializable() {
+    let outcome = support::list_append(
+        "etcd-list-append",
+        target(),
+        Arc::new(|c, k| {
+            etcd::client_for(
+                c,
+                k,
+                std::time::Duration::from_secs(3),
+                ReadMode::Linearizable,
+            )
+        }),
+    );
+    support::assert_valid(&outcome, &["list-append", "split-brain", "liveness"]);
     support::assert_no_processes("etcd", &outcome.dir);
     support::discard(&outcome);
 }

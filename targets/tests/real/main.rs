@@ -1,5 +1,5 @@
 //! Integration tests of the real targets (etcd, ZooKeeper, Consul) on namespace nodes:
-//! short runs of the register and lock workloads through `harness::run`, each with the
+//! short runs of the register, lock and list-append workloads through `harness::run`, each with the
 //! leader killed and restarted mid-run, checked by the same checkers as any run.
 //!
 //! They need root (namespaces) and the systems' binaries: etcd and ZooKeeper are

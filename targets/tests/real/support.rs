@@ -9,6 +9,7 @@ use harness::run::{self, Plan, RunOptions, RunOutcome};
 use harness::target::Target;
 use runtime::Runtime;
 use workloads::kv::Kv;
+use workloads::list_append::{ListAppendClient, ListAppendOpts, ListAppendWorkload, Lists};
 use workloads::lock::{Lock, LockClient, LockOpts, LockWorkload};
 use workloads::register::{RegisterClient, RegisterOpts, RegisterWorkload};
 
@@ -76,6 +77,30 @@ pub fn register<K: Kv + Lock>(name: &str, target: Arc<dyn Target>, make: Clients
         clients: Box::new(move |rt, k| {
             make(rt, k)
                 .map(|kv| RegisterClient::new(Arc::new(kv)))
+                .map_err(Into::into)
+        }),
+        faults: kill_leader(),
+        shutdown: None,
+        progress: false,
+    })
+    .expect("the run directory can be made")
+}
+
+/// A list-append run with the leader killed mid-run, checked for strict serializability.
+pub fn list_append<K: Lists>(name: &str, target: Arc<dyn Target>, make: Clients<K>) -> RunOutcome {
+    let opts = options(name);
+    let workload = ListAppendWorkload::<K>::new(
+        ListAppendOpts::default(),
+        checkers::elle::ConsistencyModel::StrictSerializable,
+    );
+    run::run(Plan {
+        options: opts.clone(),
+        test_json: serde_json::json!({ "test": name }),
+        target,
+        workload,
+        clients: Box::new(move |rt, k| {
+            make(rt, k)
+                .map(|l| ListAppendClient::new(Arc::new(l)))
                 .map_err(Into::into)
         }),
         faults: kill_leader(),
