@@ -82,6 +82,15 @@ pub trait Target: Send + Sync + 'static {
     /// the runtime, so a recording runtime shows it exactly.
     fn deploy(&self, rt: &dyn Runtime) -> Result<(), TargetError>;
 
+    /// How long the side of the cluster that lost its leader takes to elect another:
+    /// the longest election timeout (Raft, etcd), or the time followers take to give up
+    /// on a silent leader plus an election (ZooKeeper). The default fault mix scales its
+    /// windows and gaps to it (`nemesis::Mix::default_for`); a target that cannot say
+    /// is assumed to take [`nemesis::DEFAULT_FAILOVER`] (1 s).
+    fn failover(&self) -> Duration {
+        nemesis::DEFAULT_FAILOVER
+    }
+
     /// How long a freshly deployed cluster may take to serve requests.
     fn setup_timeout(&self) -> Duration {
         Duration::from_secs(30)

@@ -15,6 +15,8 @@
 //!   (`checkers::faults`);
 //! - [`nemesis`]: the stateful injector over a run's node runtime ([`Nemesis`],
 //!   [`FaultInjector`]);
+//! - [`mix`]: the default fault mix (leader-aimed windows scaled to the target's
+//!   failover figure);
 //! - [`schedule`]: the seeded schedule and a bounded runner;
 //! - [`plan`]: the test's nemesis plan (`--nemesis` items, scripted steps) and how it is
 //!   played.
@@ -35,6 +37,7 @@
 pub mod fault;
 pub mod grudge;
 pub mod iptables;
+pub mod mix;
 pub mod nemesis;
 pub mod plan;
 pub mod schedule;
@@ -42,7 +45,8 @@ pub mod spec;
 
 pub use fault::{Fault, FaultEvent, FaultKind, FaultOutcome, FaultPhase};
 pub use grudge::{Grudge, PartitionKind};
+pub use mix::{Mix, Span};
 pub use nemesis::{FaultInjector, LeaderQuery, Nemesis, NetFaults};
-pub use plan::{FaultArg, Plan, Resolved, Timed};
+pub use plan::{FaultArg, Plan, Resolved, Timed, DEFAULT_FAILOVER};
 pub use schedule::{Schedule, ScheduleConfig, Step};
 pub use spec::NodeSpec;

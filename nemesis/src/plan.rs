@@ -5,6 +5,7 @@
 //! ```text
 //! "--nemesis partition:bridge,kill:one" ──parse──► [FaultArg] + interval ──► Plan (plain data, in test.json)
 //! Plan::resolve(seed) ──► Schedule (which families, kinds, per-family specs) ──play──► Nemesis ──► FaultEvents
+//! "--nemesis default" (no flag) + the target's failover figure ──resolve_for──► Mix ──play──► Nemesis
 //! Plan::Scripted(steps at fixed times) ────────────────────────────────────────play──► Nemesis ──► FaultEvents
 //! ```
 //!
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fault::{Fault, FaultEvent, FaultKind};
 use crate::grudge::PartitionKind;
+use crate::mix::Mix;
 use crate::nemesis::{FaultInjector, LeaderQuery, Nemesis};
 use crate::schedule::{pace_until, Schedule, ScheduleConfig, Step, WallClock};
 use crate::spec::NodeSpec;
@@ -34,6 +36,9 @@ use crate::spec::NodeSpec;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultArg {
+    /// The default mix ([`Mix::default_for`]): leader-aimed windows scaled to the
+    /// target's failover figure. Stands alone.
+    Default,
     None,
     All,
     Partition(Option<PartitionKind>),
@@ -44,7 +49,8 @@ pub enum FaultArg {
 
 impl FromStr for FaultArg {
     type Err = String;
-    /// `none`, `all`, `partition[:KIND]`, `kill[:SPEC]`, `pause[:SPEC]`, `loss[:P]`.
+    /// `default`, `none`, `all`, `partition[:KIND]`, `kill[:SPEC]`, `pause[:SPEC]`,
+    /// `loss[:P]`.
     fn from_str(s: &str) -> Result<Self, String> {
         let (kind, spec) = match s.split_once(':') {
             Some((k, v)) => (k, Some(v)),
@@ -52,6 +58,7 @@ impl FromStr for FaultArg {
         };
         let spec_of = |v: Option<&str>| v.map(str::parse::<NodeSpec>).transpose();
         Ok(match kind {
+            "default" if spec.is_none() => FaultArg::Default,
             "none" if spec.is_none() => FaultArg::None,
             "all" if spec.is_none() => FaultArg::All,
             "partition" => FaultArg::Partition(spec.map(str::parse).transpose()?),
@@ -66,8 +73,8 @@ impl FromStr for FaultArg {
             ),
             _ => {
                 return Err(format!(
-                    "unknown fault {s:?}; one of none, all, partition[:KIND], kill[:SPEC], \
-                     pause[:SPEC], loss[:P]"
+                    "unknown fault {s:?}; one of default, none, all, partition[:KIND], \
+                     kill[:SPEC], pause[:SPEC], loss[:P]"
                 ))
             }
         })
@@ -78,6 +85,7 @@ impl fmt::Display for FaultArg {
     /// As the user spells it, so a printed plan parses back to itself.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            FaultArg::Default => f.write_str("default"),
             FaultArg::None => f.write_str("none"),
             FaultArg::All => f.write_str("all"),
             FaultArg::Partition(None) => f.write_str("partition"),
@@ -149,8 +157,26 @@ impl Plan {
         matches!(self.resolve(0), Ok(None))
     }
 
-    /// The schedule behind a scheduled plan (`None`: no faults), from `seed`.
+    /// The schedule behind a scheduled plan (`None`: no faults), from `seed`, for a
+    /// target whose failover figure is unknown ([`DEFAULT_FAILOVER`]).
     pub fn resolve(&self, seed: u64) -> Result<Option<Resolved>, String> {
+        self.resolve_for(seed, DEFAULT_FAILOVER)
+    }
+
+    /// The mix `default` means for a target that fails over within `failover`; `None`
+    /// for other plans.
+    pub fn mix_for(&self, failover: Duration) -> Option<Mix> {
+        match self {
+            Plan::Scheduled { faults, .. } if faults.contains(&FaultArg::Default) => {
+                Some(Mix::default_for(failover))
+            }
+            _ => None,
+        }
+    }
+
+    /// The schedule behind a plan, from `seed`, for a target whose side that lost its
+    /// leader elects another within `failover` (what the default mix is scaled to).
+    pub fn resolve_for(&self, seed: u64, failover: Duration) -> Result<Option<Resolved>, String> {
         match self {
             Plan::Scripted { steps } => {
                 let mut sorted = steps.clone();
@@ -160,10 +186,25 @@ impl Plan {
                     seed,
                 }))
             }
+            Plan::Scheduled { faults, .. } if faults.contains(&FaultArg::Default) => {
+                if faults.len() > 1 {
+                    return Err(
+                        "default is a mix of its own and cannot be combined with other faults \
+                         (list the faults instead, e.g. partition:primaries,kill:primaries)"
+                            .into(),
+                    );
+                }
+                let mix = Mix::default_for(failover);
+                mix.validate()?;
+                Ok(Some(Resolved::Mix { mix, seed }))
+            }
             Plan::Scheduled { faults, interval } => resolve_scheduled(faults, *interval, seed),
         }
     }
 }
+
+/// The failover figure assumed when a target gives none.
+pub const DEFAULT_FAILOVER: Duration = Duration::from_secs(1);
 
 fn resolve_scheduled(
     args: &[FaultArg],
@@ -181,6 +222,7 @@ fn resolve_scheduled(
     };
     for a in args {
         match a {
+            FaultArg::Default => return Err("default cannot be combined with other faults".into()),
             FaultArg::None => {}
             FaultArg::All => {
                 for k in FaultKind::ALL {
@@ -239,6 +281,11 @@ pub enum Resolved {
         pause: Vec<NodeSpec>,
         seed: u64,
     },
+    /// The default mix, scaled to the target.
+    Mix {
+        mix: Mix,
+        seed: u64,
+    },
     Scripted {
         steps: Vec<Timed>,
         seed: u64,
@@ -250,7 +297,39 @@ impl Resolved {
     pub fn config(&self) -> Option<&ScheduleConfig> {
         match self {
             Resolved::Scheduled { cfg, .. } => Some(cfg),
-            Resolved::Scripted { .. } => None,
+            Resolved::Mix { .. } | Resolved::Scripted { .. } => None,
+        }
+    }
+
+    /// The mix this plan plays, when it is the default one.
+    pub fn mix(&self) -> Option<&Mix> {
+        match self {
+            Resolved::Mix { mix, .. } => Some(mix),
+            _ => None,
+        }
+    }
+
+    /// The steps the schedule would play first (with the wait before each), for a
+    /// scheduled plan or a mix: what a seed means, without a cluster.
+    pub fn preview(&self, n: usize) -> Vec<(Duration, Step)> {
+        match self {
+            Resolved::Scheduled { cfg, seed, .. } => {
+                Schedule::new(cfg.clone(), *seed ^ SCHEDULE_SALT)
+                    .map(|s| s.take(n).collect())
+                    .unwrap_or_default()
+            }
+            Resolved::Mix { mix, seed } => Schedule::mix(mix.clone(), *seed ^ SCHEDULE_SALT)
+                .map(|s| s.take(n).collect())
+                .unwrap_or_default(),
+            Resolved::Scripted { steps, .. } => steps
+                .iter()
+                .take(n)
+                .scan(Duration::ZERO, |last, t| {
+                    let wait = t.at.saturating_sub(*last);
+                    *last = t.at;
+                    Some((wait, t.step.clone()))
+                })
+                .collect(),
         }
     }
 
@@ -272,7 +351,7 @@ impl Resolved {
                 seed,
             } => {
                 let mut nemesis = Nemesis::new(rt, *seed).with_leaders(leaders);
-                let mut schedule = match Schedule::new(cfg.clone(), *seed ^ 0x6e656d) {
+                let mut schedule = match Schedule::new(cfg.clone(), *seed ^ SCHEDULE_SALT) {
                     Ok(s) => s,
                     Err(e) => {
                         // Validated before the run; a schedule that cannot be built does nothing.
@@ -287,6 +366,18 @@ impl Resolved {
                     rng: ChaCha8Rng::seed_from_u64(*seed ^ 0x73706563),
                 };
                 crate::schedule::run(&mut injector, &mut schedule, limit, stop, &mut *record);
+            }
+            Resolved::Mix { mix, seed } => {
+                let mut nemesis = Nemesis::new(rt, *seed).with_leaders(leaders);
+                let mut schedule = match Schedule::mix(mix.clone(), *seed ^ SCHEDULE_SALT) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Validated when resolved; a schedule that cannot be built does nothing.
+                        tracing::error!("nemesis schedule: {e}");
+                        return;
+                    }
+                };
+                crate::schedule::run(&mut nemesis, &mut schedule, limit, stop, &mut *record);
             }
             Resolved::Scripted { steps, seed } => {
                 let mut nemesis = Nemesis::new(rt, *seed).with_leaders(leaders);
@@ -305,6 +396,9 @@ impl Resolved {
         }
     }
 }
+
+/// Separates the schedule's rng stream from the nemesis's (both derive from the seed).
+const SCHEDULE_SALT: u64 = 0x6e656d;
 
 /// Substitutes the user's node specs for kill and pause.
 struct PerKindSpecs<'a> {
@@ -346,6 +440,7 @@ mod tests {
     #[test]
     fn items_parse_with_optional_specs_and_print_back() {
         for s in [
+            "default",
             "none",
             "all",
             "partition",
@@ -369,6 +464,7 @@ mod tests {
             "kill:most",
             "crash",
             "none:x",
+            "default:primaries",
         ] {
             assert!(bad.parse::<FaultArg>().is_err(), "{bad:?}");
         }
@@ -406,5 +502,53 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(e.contains("none cannot be combined"), "{e}");
+    }
+
+    #[test]
+    fn default_is_the_mix_scaled_to_the_target_and_stands_alone() {
+        let s = Duration::from_secs(5);
+        let p = Plan::scheduled(vec![FaultArg::Default], s);
+        let raft = p
+            .resolve_for(3, Duration::from_millis(300))
+            .unwrap()
+            .unwrap();
+        let zk = p
+            .resolve_for(3, Duration::from_millis(2400))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            raft.mix(),
+            Some(&Mix::default_for(Duration::from_millis(300)))
+        );
+        assert_eq!(p.mix_for(Duration::from_millis(300)).as_ref(), raft.mix());
+        assert!(zk.mix().unwrap().window.min > raft.mix().unwrap().window.min);
+        assert_eq!(p.describe(), "default");
+        assert!(!p.is_none());
+        // Same seed, same schedule; another seed, another one.
+        let again = p
+            .resolve_for(3, Duration::from_millis(300))
+            .unwrap()
+            .unwrap();
+        let other = p
+            .resolve_for(4, Duration::from_millis(300))
+            .unwrap()
+            .unwrap();
+        assert_eq!(raft.preview(30), again.preview(30));
+        assert_ne!(raft.preview(30), other.preview(30));
+        assert!(raft
+            .preview(30)
+            .iter()
+            .all(|(wait, _)| *wait >= crate::mix::MIN_GAP));
+        for combined in [
+            vec![FaultArg::Default, FaultArg::Kill(None)],
+            vec![FaultArg::Partition(None), FaultArg::Default],
+        ] {
+            let e = Plan::scheduled(combined, s).validate().unwrap_err();
+            assert!(e.contains("default"), "{e}");
+        }
+        // Any other plan has no mix.
+        let other = Plan::scheduled(vec![FaultArg::Kill(None)], s);
+        assert!(other.mix_for(Duration::from_secs(1)).is_none());
+        assert!(other.resolve(1).unwrap().unwrap().mix().is_none());
     }
 }

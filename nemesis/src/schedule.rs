@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! seed ──► ChaCha8 ──► wait₁, Start(fault) ──► wait₂, Stop(kind) ──► wait₃, Start(…) …
-//!           waits uniform in [0, 2·interval) (Jepsen's stagger), faults and node specs
-//!           drawn uniformly from the configured lists
+//!   ScheduleConfig (`--nemesis`): waits uniform in [0, 2·interval) (Jepsen's stagger),
+//!                                 faults and node specs drawn uniformly from the lists
+//!   Mix (the default):            gaps before a start and windows before its stop drawn
+//!                                 from their own spans, faults drawn by weight
 //! run(): for each step, wait (interruptible), invoke, hand the FaultEvent to the sink;
 //!        at the time limit or on stop: heal_all
 //! ```
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fault::{Fault, FaultEvent, FaultKind};
 use crate::grudge::PartitionKind;
+use crate::mix::Mix;
 use crate::nemesis::FaultInjector;
 use crate::spec::NodeSpec;
 
@@ -98,10 +101,19 @@ impl ScheduleConfig {
     }
 }
 
+/// What a schedule draws from.
+#[derive(Clone, Debug)]
+enum Source {
+    /// `--nemesis` faults, Jepsen's stagger.
+    Stagger(ScheduleConfig),
+    /// A weighted mix with its own window and gap spans (the default).
+    Mix(Mix),
+}
+
 /// The schedule: an endless, seeded iterator of `(wait before, step)`.
 #[derive(Clone, Debug)]
 pub struct Schedule {
-    cfg: ScheduleConfig,
+    source: Source,
     rng: ChaCha8Rng,
     active: Option<FaultKind>,
 }
@@ -110,27 +122,50 @@ impl Schedule {
     pub fn new(cfg: ScheduleConfig, seed: u64) -> Result<Self, String> {
         cfg.validate()?;
         Ok(Schedule {
-            cfg,
+            source: Source::Stagger(cfg),
             rng: ChaCha8Rng::seed_from_u64(seed),
             active: None,
         })
     }
 
-    pub fn config(&self) -> &ScheduleConfig {
-        &self.cfg
+    /// A schedule of windows drawn from `mix`: a gap, a fault, a window, its heal, …
+    pub fn mix(mix: Mix, seed: u64) -> Result<Self, String> {
+        mix.validate()?;
+        Ok(Schedule {
+            source: Source::Mix(mix),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            active: None,
+        })
     }
 
-    fn wait(&mut self) -> Duration {
-        let max = self.cfg.interval.as_nanos().min(u64::MAX as u128 / 2) as u64 * 2;
-        Duration::from_nanos(self.rng.gen_range(0..max.max(1)))
+    /// The `--nemesis` configuration (`None` for a mix).
+    pub fn config(&self) -> Option<&ScheduleConfig> {
+        match &self.source {
+            Source::Stagger(cfg) => Some(cfg),
+            Source::Mix(_) => None,
+        }
     }
 
-    fn pick_spec(&mut self) -> NodeSpec {
-        self.cfg
-            .specs
-            .choose(&mut self.rng)
-            .cloned()
-            .expect("validated: specs are not empty")
+    /// The shortest a window may last: a fault that could not last it before the time
+    /// limit is not started (zero for `--nemesis` schedules, whose waits start at 0).
+    pub fn min_window(&self) -> Duration {
+        match &self.source {
+            Source::Stagger(_) => Duration::ZERO,
+            Source::Mix(mix) => mix.window.min,
+        }
+    }
+
+    fn next_mix(&mut self) -> (Duration, Step) {
+        let Source::Mix(mix) = &self.source else {
+            unreachable!("only called for a mix")
+        };
+        if let Some(kind) = self.active.take() {
+            return (mix.window.draw(&mut self.rng), Step::Stop(kind));
+        }
+        let gap = mix.gap.draw(&mut self.rng);
+        let fault = mix.draw(&mut self.rng).clone();
+        self.active = Some(fault.kind());
+        (gap, Step::Start(fault))
     }
 }
 
@@ -138,32 +173,41 @@ impl Iterator for Schedule {
     type Item = (Duration, Step);
 
     fn next(&mut self) -> Option<(Duration, Step)> {
-        let wait = self.wait();
+        let cfg = match &self.source {
+            Source::Stagger(cfg) => cfg.clone(),
+            Source::Mix(_) => return Some(self.next_mix()),
+        };
+        let max = cfg.interval.as_nanos().min(u64::MAX as u128 / 2) as u64 * 2;
+        let wait = Duration::from_nanos(self.rng.gen_range(0..max.max(1)));
         if let Some(kind) = self.active.take() {
             return Some((wait, Step::Stop(kind)));
         }
-        let kind = *self
-            .cfg
+        let pick_spec = |rng: &mut ChaCha8Rng| {
+            cfg.specs
+                .choose(rng)
+                .cloned()
+                .expect("validated: specs are not empty")
+        };
+        let kind = *cfg
             .faults
             .choose(&mut self.rng)
             .expect("validated: faults are not empty");
         let fault = match kind {
             FaultKind::Partition => Fault::Partition {
-                kind: *self
-                    .cfg
+                kind: *cfg
                     .partitions
                     .choose(&mut self.rng)
                     .expect("validated: partitions are not empty"),
             },
             FaultKind::Kill => Fault::Kill {
-                nodes: self.pick_spec(),
+                nodes: pick_spec(&mut self.rng),
             },
             FaultKind::Pause => Fault::Pause {
-                nodes: self.pick_spec(),
+                nodes: pick_spec(&mut self.rng),
             },
             FaultKind::Loss => Fault::Loss {
-                p: self.cfg.loss,
-                nodes: self.pick_spec(),
+                p: cfg.loss,
+                nodes: pick_spec(&mut self.rng),
             },
         };
         self.active = Some(kind);
@@ -241,9 +285,17 @@ pub fn run_with(
     stop: &AtomicBool,
     mut sink: impl FnMut(FaultEvent),
 ) {
+    let min_window = schedule.min_window();
     for (wait, step) in schedule.by_ref() {
         let at = clock.elapsed() + wait;
-        if at >= limit || !pace_until(clock, at, stop) {
+        // A fault that could not last its shortest window is not started; one in force
+        // when the next step falls past the limit lasts until the limit.
+        let cut_short = matches!(step, Step::Start(_)) && at + min_window > limit;
+        if at >= limit || cut_short {
+            pace_until(clock, limit, stop);
+            break;
+        }
+        if !pace_until(clock, at, stop) {
             break;
         }
         sink(nemesis.invoke(&step));
@@ -349,9 +401,10 @@ mod tests {
             &AtomicBool::new(false),
             |e| events.push(e),
         );
-        assert!(
-            clock.0 < Duration::from_millis(100),
-            "no step after the limit"
+        assert_eq!(
+            clock.0,
+            Duration::from_millis(100),
+            "faults in force last until the limit, no step after it"
         );
         // The same seed on the same clock plays the same steps.
         let mut again = Counting(vec![], vec![]);
@@ -395,5 +448,126 @@ mod tests {
         );
         assert_eq!(clock.0, Duration::ZERO, "not a moment paced");
         assert!(inj.0.is_empty(), "no fault started");
+    }
+
+    fn mix() -> Mix {
+        Mix::default_for(Duration::from_millis(300))
+    }
+
+    #[test]
+    fn the_mix_same_seed_same_schedule() {
+        let a: Vec<_> = Schedule::mix(mix(), 12).unwrap().take(40).collect();
+        let b: Vec<_> = Schedule::mix(mix(), 12).unwrap().take(40).collect();
+        let c: Vec<_> = Schedule::mix(mix(), 13).unwrap().take(40).collect();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn the_mix_plays_long_windows_and_gaps_on_the_clock() {
+        let m = mix();
+        for seed in 0..20 {
+            let mut inj = Counting(vec![], vec![]);
+            let mut clock = TestClock(Duration::ZERO);
+            let mut events = Vec::new();
+            run_with(
+                &mut clock,
+                &mut inj,
+                &mut Schedule::mix(m.clone(), seed).unwrap(),
+                Duration::from_secs(60),
+                &AtomicBool::new(false),
+                |e| events.push(e),
+            );
+            // The events played are the schedule's first steps (plus the final heal).
+            let steps: Vec<(Duration, Step)> = Schedule::mix(m.clone(), seed)
+                .unwrap()
+                .take(events.len())
+                .collect();
+            let mut windows = 0;
+            for (i, (wait, step)) in steps.iter().enumerate() {
+                match step {
+                    Step::Start(f) => {
+                        assert!(*wait >= m.gap.min, "seed {seed}: gap {wait:?} before {f}");
+                        assert!(m.choices.iter().any(|c| c.fault == *f));
+                    }
+                    Step::Stop(_) => {
+                        assert!(*wait >= m.window.min, "seed {seed}: window {wait:?}");
+                        assert!(*wait <= m.window.max, "seed {seed}: window {wait:?}");
+                        windows += 1;
+                    }
+                }
+                assert_eq!(i % 2 == 0, matches!(step, Step::Start(_)));
+            }
+            // 60 s of 3–6 s windows and 2–4 s gaps: between 6 and 12 windows.
+            assert!(
+                (5..=12).contains(&windows),
+                "seed {seed}: {windows} windows"
+            );
+            assert!(inj.1.is_empty(), "seed {seed}: everything healed");
+            assert_eq!(clock.0, Duration::from_secs(60), "paced to the limit");
+        }
+    }
+
+    /// A clock and an injector sharing the time, so each step's moment is recorded.
+    struct SharedClock(std::rc::Rc<std::cell::Cell<Duration>>);
+    impl Clock for SharedClock {
+        fn elapsed(&self) -> Duration {
+            self.0.get()
+        }
+        fn sleep(&mut self, d: Duration) {
+            self.0.set(self.0.get() + d);
+        }
+    }
+    struct Stamping(
+        std::rc::Rc<std::cell::Cell<Duration>>,
+        Vec<(Duration, Step)>,
+    );
+    // Only used on the test's own thread.
+    unsafe impl Send for Stamping {}
+    impl FaultInjector for Stamping {
+        fn invoke(&mut self, step: &Step) -> FaultEvent {
+            self.1.push((self.0.get(), step.clone()));
+            FaultEvent::stop(FaultKind::Kill, FaultOutcome::Installed)
+        }
+        fn heal_all(&mut self) -> Vec<FaultEvent> {
+            if let Some((_, Step::Start(f))) = self.1.last() {
+                let k = f.kind();
+                self.1.push((self.0.get(), Step::Stop(k)));
+            }
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn the_time_limit_never_cuts_a_mix_window_short() {
+        let m = mix();
+        for seed in 0..10 {
+            for limit_s in 8..40 {
+                let limit = Duration::from_secs(limit_s);
+                let now = std::rc::Rc::new(std::cell::Cell::new(Duration::ZERO));
+                let mut inj = Stamping(now.clone(), Vec::new());
+                run_with(
+                    &mut SharedClock(now),
+                    &mut inj,
+                    &mut Schedule::mix(m.clone(), seed).unwrap(),
+                    limit,
+                    &AtomicBool::new(false),
+                    |_| {},
+                );
+                let mut started = None;
+                for (t, step) in inj.1 {
+                    match step {
+                        Step::Start(_) => started = Some(t),
+                        Step::Stop(_) => {
+                            let w = t - started.take().expect("a stop follows a start");
+                            assert!(
+                                w >= m.window.min,
+                                "seed {seed}, limit {limit_s} s: a {w:?} window"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }

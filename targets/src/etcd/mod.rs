@@ -218,6 +218,12 @@ impl Target for EtcdTarget {
         "etcd"
     }
 
+    /// `--election-timeout`: etcd's followers call an election within it (plus its
+    /// randomization, which stays within another timeout's worth).
+    fn failover(&self) -> Duration {
+        Duration::from_millis(self.opts.election_ms)
+    }
+
     fn deploy(&self, rt: &dyn Runtime) -> Result<(), TargetError> {
         let bin = locate(self.opts.bin.as_deref()).map_err(TargetError::Setup)?;
         start_on_every_node(rt, CLIENT_PORT, Duration::from_secs(20), |id, dir| {

@@ -214,6 +214,12 @@ impl Target for RaftTarget {
         "raft"
     }
 
+    /// The longest election timeout: a follower that stops hearing the leader calls an
+    /// election within it.
+    fn failover(&self) -> Duration {
+        Duration::from_millis(self.opts.election_max_ms)
+    }
+
     fn deploy(&self, rt: &dyn Runtime) -> Result<(), TargetError> {
         start_on_every_node(rt, API_PORT, Duration::from_secs(10), |id, dir| {
             Ok(ServiceSpec::new(
@@ -411,6 +417,20 @@ impl Lock for RaftKv {
 mod tests {
     use super::*;
     use runtime::fake::{Action, RecordingRuntime};
+
+    #[test]
+    fn the_failover_figure_is_the_longest_election_timeout() {
+        let t = RaftTarget::new(RaftOptions::default(), 1);
+        assert_eq!(t.failover(), Duration::from_millis(300));
+        let slow = RaftOptions {
+            election_max_ms: 900,
+            ..RaftOptions::default()
+        };
+        assert_eq!(
+            RaftTarget::new(slow, 1).failover(),
+            Duration::from_millis(900)
+        );
+    }
 
     #[test]
     fn deploy_starts_every_member_with_its_exact_command_line() {

@@ -77,6 +77,14 @@ impl Default for ZookeeperOptions {
     }
 }
 
+impl ZookeeperOptions {
+    /// `syncLimit`: the ticks a follower may lag (or a leader stay silent) before it is
+    /// dropped — about 2 s whatever the tick.
+    pub fn sync_limit_ticks(&self) -> u32 {
+        (2000 / self.tick_ms.max(1)).max(2) as u32
+    }
+}
+
 /// The jar directory: the given one, or Debian's (installing `zookeeper` if missing).
 pub fn locate(dir: Option<&Path>) -> Result<PathBuf, String> {
     match dir {
@@ -199,7 +207,7 @@ impl ZookeeperTarget {
              autopurge.purgeInterval=0\nstandaloneEnabled=false\nreconfigEnabled=false\n",
             tick = self.opts.tick_ms,
             init = (5000 / self.opts.tick_ms).max(2),
-            sync = (2000 / self.opts.tick_ms).max(2),
+            sync = self.opts.sync_limit_ticks(),
             data = data.display(),
             min = 2 * self.opts.tick_ms,
         );
@@ -333,6 +341,13 @@ impl Target for ZookeeperTarget {
         "zookeeper"
     }
 
+    /// A follower gives up on a silent leader after `syncLimit` ticks (the config's 2 s),
+    /// then fast leader election takes a couple of ticks more.
+    fn failover(&self) -> Duration {
+        let tick = Duration::from_millis(self.opts.tick_ms);
+        tick * (self.opts.sync_limit_ticks() + 2)
+    }
+
     fn deploy(&self, rt: &dyn Runtime) -> Result<(), TargetError> {
         let jars = locate(self.opts.dir.as_deref()).map_err(TargetError::Setup)?;
         if runtime::netns::prereq::which("java").is_none() {
@@ -438,6 +453,15 @@ pub fn client_for(
 mod tests {
     use super::*;
     use runtime::fake::RecordingRuntime;
+
+    #[test]
+    fn the_failover_figure_is_the_sync_limit_plus_an_election() {
+        let rt = RecordingRuntime::new(3);
+        let t = ZookeeperTarget::new(ZookeeperOptions::default());
+        assert_eq!(t.failover(), Duration::from_millis(2400));
+        let cfg = t.config(&rt, NodeId::nth(1), Path::new("/d")).unwrap();
+        assert!(cfg.contains("syncLimit=10\n"), "{cfg}");
+    }
 
     #[test]
     fn members_serve_the_admin_leader_command_on_their_own_address() {

@@ -1,0 +1,334 @@
+//! The default fault mix: what `faultline test` injects when no `--nemesis` is given.
+//!
+//! ```text
+//! target's failover figure ──► Mix::default_for ──► Mix { choices (weighted faults),
+//!                                                         window span, gap span }
+//! Mix + seed ──► Schedule ──► gap, Start(fault) ──► window, Stop(kind) ──► gap, Start(…) …
+//! ```
+//!
+//! Why this mix (the README has the long form): a bug in a consensus system shows when
+//! the cluster has to change leaders, so most windows aim at the current leader — cut
+//! off alone in a minority, killed, or paused — as Jepsen's combined nemesis packages
+//! do with their `:primaries` targets and etcd's robustness tests do with their
+//! leader-targeted failpoints. The rest hit random minorities (kills, partitions,
+//! a majorities ring), so followers' restarts and contested elections are exercised
+//! too. Every window lasts several of the target's failover figures (the time the side
+//! that lost its leader needs to elect another: an election timeout for Raft and etcd,
+//! the sync limit plus an election for ZooKeeper), so a new leader is in place, serving,
+//! while the old one is still cut off or stopped; every quiet gap lasts long enough for
+//! killed nodes to restart and the cluster to settle before the next fault. No wait is
+//! drawn from zero: a 1 ms window finds nothing.
+//!
+//! Invariants: a mix is plain data (`Serialize`, printed in a run's header and stored
+//! in `test.json`); the same mix and seed give the same steps; waits are uniform within
+//! their span, never below its minimum.
+//! References: Jepsen `jepsen.nemesis.combined` (`nemesis-package`, `:primaries`
+//! targets, `:interval`); etcd `tests/robustness/failpoint` (leader-targeted
+//! failpoints, waiting for the cluster to be healthy between them).
+
+use std::fmt;
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::fault::{Fault, FaultKind};
+use crate::grudge::PartitionKind;
+use crate::spec::NodeSpec;
+
+/// A range of durations a wait is drawn from, uniformly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Span {
+    /// A wait in `[min, max]`.
+    pub fn draw(&self, rng: &mut impl Rng) -> Duration {
+        let (lo, hi) = (self.min.as_nanos() as u64, self.max.as_nanos() as u64);
+        Duration::from_nanos(if hi > lo { rng.gen_range(lo..=hi) } else { lo })
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:.1}–{:.1} s",
+            self.min.as_secs_f64(),
+            self.max.as_secs_f64()
+        )
+    }
+}
+
+/// One fault of a mix and how often it is drawn (relative to the other weights).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    pub weight: u32,
+    pub fault: Fault,
+}
+
+/// A fault mix: windows of one fault at a time, each drawn from `choices` by weight,
+/// lasting a wait drawn from `window`, separated by quiet gaps drawn from `gap`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mix {
+    /// The target's failover figure the windows and gaps were scaled from.
+    pub failover: Duration,
+    pub choices: Vec<Choice>,
+    /// How long a fault stays in force.
+    pub window: Span,
+    /// How long the cluster is left alone before the next fault (and before the first).
+    pub gap: Span,
+}
+
+/// Windows last at least this many failover figures …
+pub const WINDOW_FAILOVERS: u32 = 3;
+/// … and never less than this, whatever the target says (time for clients to act on
+/// the new leader while the old one is still cut off).
+pub const MIN_WINDOW: Duration = Duration::from_secs(3);
+/// Quiet gaps last at least one failover figure, and never less than this (a killed
+/// node restarts and catches up; a healed partition re-elects).
+pub const MIN_GAP: Duration = Duration::from_secs(2);
+
+impl Mix {
+    /// The default mix for a target whose side that lost its leader elects another
+    /// within `failover` (the bundled Raft: 300 ms; etcd: 1 s; ZooKeeper: 2.4 s).
+    ///
+    /// Seven windows in ten aim at the leader: 4 isolate it alone in a minority (the
+    /// fault that exposes the most: a deposed leader still serving), 2 kill it, 1
+    /// pauses it. One in ten cuts a random minority off (the leader is in it two
+    /// times in five with 5 nodes), one kills a random minority (restarts of followers
+    /// that voted), one is a majorities ring (every node sees a different majority:
+    /// contested elections). Windows last 3 to 6 failover figures (at least 3 to 6 s),
+    /// gaps 1 to 2 (at least 2 to 4 s).
+    pub fn default_for(failover: Duration) -> Mix {
+        let choice = |weight, fault| Choice { weight, fault };
+        let window_min = (failover * WINDOW_FAILOVERS).max(MIN_WINDOW);
+        let gap_min = failover.max(MIN_GAP);
+        Mix {
+            failover,
+            choices: vec![
+                choice(
+                    4,
+                    Fault::Partition {
+                        kind: PartitionKind::Primaries,
+                    },
+                ),
+                choice(
+                    2,
+                    Fault::Kill {
+                        nodes: NodeSpec::Primaries,
+                    },
+                ),
+                choice(
+                    1,
+                    Fault::Pause {
+                        nodes: NodeSpec::Primaries,
+                    },
+                ),
+                choice(
+                    1,
+                    Fault::Partition {
+                        kind: PartitionKind::Majority,
+                    },
+                ),
+                choice(
+                    1,
+                    Fault::Kill {
+                        nodes: NodeSpec::Minority,
+                    },
+                ),
+                choice(
+                    1,
+                    Fault::Partition {
+                        kind: PartitionKind::MajoritiesRing,
+                    },
+                ),
+            ],
+            window: Span {
+                min: window_min,
+                max: window_min * 2,
+            },
+            gap: Span {
+                min: gap_min,
+                max: gap_min * 2,
+            },
+        }
+    }
+
+    /// Checks the mix; the error says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.choices.iter().all(|c| c.weight == 0) {
+            return Err("a fault mix needs at least one fault with a positive weight".into());
+        }
+        for (name, s) in [("window", self.window), ("gap", self.gap)] {
+            if s.min.is_zero() || s.max < s.min {
+                return Err(format!(
+                    "the mix's {name} span {s} must be positive and ordered"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Draws a fault by weight.
+    pub fn draw(&self, rng: &mut impl Rng) -> &Fault {
+        let total: u32 = self.choices.iter().map(|c| c.weight).sum();
+        let mut ticket = rng.gen_range(0..total.max(1));
+        for c in &self.choices {
+            if ticket < c.weight {
+                return &c.fault;
+            }
+            ticket -= c.weight;
+        }
+        &self
+            .choices
+            .last()
+            .expect("validated: a mix has choices")
+            .fault
+    }
+
+    /// The share of windows aimed at the current leader (`primaries`).
+    pub fn leader_share(&self) -> f64 {
+        let total: u32 = self.choices.iter().map(|c| c.weight).sum();
+        let leader: u32 = self
+            .choices
+            .iter()
+            .filter(|c| aims_at_leader(&c.fault))
+            .map(|c| c.weight)
+            .sum();
+        f64::from(leader) / f64::from(total.max(1))
+    }
+
+    /// The fault families the mix may start.
+    pub fn kinds(&self) -> Vec<FaultKind> {
+        let mut kinds = Vec::new();
+        for c in &self.choices {
+            if !kinds.contains(&c.fault.kind()) {
+                kinds.push(c.fault.kind());
+            }
+        }
+        kinds
+    }
+}
+
+fn aims_at_leader(f: &Fault) -> bool {
+    matches!(
+        f,
+        Fault::Partition {
+            kind: PartitionKind::Primaries
+        } | Fault::Kill {
+            nodes: NodeSpec::Primaries
+        } | Fault::Pause {
+            nodes: NodeSpec::Primaries
+        } | Fault::Loss {
+            nodes: NodeSpec::Primaries,
+            ..
+        }
+    )
+}
+
+/// A fault as `--nemesis` spells it (`partition:primaries`, `kill:minority`).
+fn spelling(f: &Fault) -> String {
+    match f {
+        Fault::Partition { kind } => format!("partition:{kind}"),
+        Fault::Grudge { grudge } => format!("partition {grudge}"),
+        Fault::Kill { nodes } => format!("kill:{nodes}"),
+        Fault::Pause { nodes } => format!("pause:{nodes}"),
+        Fault::Loss { p, nodes } => format!("loss:{p} on {nodes}"),
+    }
+}
+
+impl fmt::Display for Mix {
+    /// `30% partition:primaries, 20% kill:primaries, …; windows 3.0–6.0 s, gaps
+    /// 2.0–4.0 s (failover 300 ms)`: the line a run's header prints.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total: u32 = self.choices.iter().map(|c| c.weight).sum();
+        let parts: Vec<String> = self
+            .choices
+            .iter()
+            .map(|c| {
+                format!(
+                    "{:.0}% {}",
+                    100.0 * f64::from(c.weight) / f64::from(total.max(1)),
+                    spelling(&c.fault)
+                )
+            })
+            .collect();
+        write!(
+            f,
+            "{}; windows {}, gaps {} (target failover {} ms)",
+            parts.join(", "),
+            self.window,
+            self.gap,
+            self.failover.as_millis()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn windows_cover_several_failovers_and_never_start_at_zero() {
+        let raft = Mix::default_for(Duration::from_millis(300));
+        assert_eq!(raft.window.min, MIN_WINDOW, "3 s floor beats 3 × 300 ms");
+        assert_eq!(raft.gap.min, MIN_GAP);
+        let zk = Mix::default_for(Duration::from_millis(2400));
+        assert_eq!(zk.window.min, Duration::from_millis(7200));
+        assert_eq!(zk.window.max, Duration::from_millis(14400));
+        assert_eq!(zk.gap.min, Duration::from_millis(2400));
+        for m in [&raft, &zk] {
+            m.validate().unwrap();
+            assert!(m.window.min >= m.failover * WINDOW_FAILOVERS);
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..1000 {
+            let w = raft.window.draw(&mut rng);
+            assert!(w >= raft.window.min && w <= raft.window.max, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn most_windows_aim_at_the_leader() {
+        let m = Mix::default_for(Duration::from_millis(300));
+        assert_eq!(m.leader_share(), 0.7);
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let n = 10_000;
+        let leader = (0..n).filter(|_| aims_at_leader(m.draw(&mut rng))).count();
+        let share = leader as f64 / n as f64;
+        assert!(
+            (0.67..0.73).contains(&share),
+            "{share} of draws aim at the leader"
+        );
+        assert_eq!(
+            m.kinds(),
+            [FaultKind::Partition, FaultKind::Kill, FaultKind::Pause]
+        );
+    }
+
+    #[test]
+    fn the_header_line_spells_faults_as_the_flag_does() {
+        let line = Mix::default_for(Duration::from_millis(300)).to_string();
+        assert_eq!(
+            line,
+            "40% partition:primaries, 20% kill:primaries, 10% pause:primaries, \
+             10% partition:majority, 10% kill:minority, 10% partition:majorities-ring; \
+             windows 3.0–6.0 s, gaps 2.0–4.0 s (target failover 300 ms)"
+        );
+    }
+
+    #[test]
+    fn bad_mixes_are_rejected() {
+        let mut m = Mix::default_for(Duration::from_secs(1));
+        m.window.max = Duration::from_millis(1);
+        assert!(m.validate().unwrap_err().contains("window"));
+        let mut m = Mix::default_for(Duration::from_secs(1));
+        m.choices.iter_mut().for_each(|c| c.weight = 0);
+        assert!(m.validate().is_err());
+    }
+}
