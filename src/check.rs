@@ -614,10 +614,7 @@ fn check_path(
             repro,
         };
         write_report(dir, &imported).map_err(Failed::Harness)?;
-        println!(
-            "report: {}",
-            dir.join(harness::report::files::REPORT).display()
-        );
+        println!("report: {}", dir.join(report::files::REPORT).display());
     }
     Ok(exit_code(verdict.valid))
 }
@@ -748,7 +745,7 @@ struct Imported<'a> {
 /// n at n ms, said on the page), so the timeline still shows what overlapped.
 fn write_report(dir: &Path, h: &Imported<'_>) -> anyhow::Result<()> {
     use checkers::faults::{self, AvailabilityInput};
-    use harness::report::{self, CheckerVerdict, ReportInput, Summary};
+    use report::{CheckerVerdict, ReportInput, Summary};
 
     let timed = h.records.iter().any(|r| r.time.is_some());
     let records: Vec<Record> = h

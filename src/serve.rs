@@ -1,6 +1,6 @@
 //! `faultline serve`: a read-only web UI over a store (runs newest first with their
 //! verdicts; each run's files browsable). All the serving lives in
-//! `harness::report::serve`; this module only parses flags.
+//! `report::serve`; this module only parses flags.
 //!
 //! Exit codes: 0 after Ctrl-C, 254 bad flags (clap), 255 when the address cannot be
 //! bound or serving fails.
@@ -24,6 +24,6 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
-    harness::report::serve::serve_blocking(args.store, args.bind)?;
+    report::serve::serve_blocking(args.store, args.bind)?;
     Ok(exit::VALID)
 }

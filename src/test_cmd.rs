@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use checkers::check::Results;
 use clap::ValueEnum;
-use harness::results::Results;
 use harness::run::{self, OpenError, Plan as RunPlan, RunOptions, RunOutcome};
 use harness::store::{files, RunDir};
 use harness::target::Target;
@@ -441,7 +441,7 @@ fn print_summary(test: &Test, outcome: &RunOutcome) {
     println!();
     println!(
         "{}",
-        harness::results::render_text(&outcome.results).trim_end()
+        report::results::render_text(&outcome.results).trim_end()
     );
     if let Some(e) = &outcome.harness_error {
         println!("harness error: {e}");
@@ -569,6 +569,7 @@ pub(crate) fn run_workload<K: Kv + Lock>(
             faults,
             shutdown,
             progress,
+            artifacts: report::run_artifacts(),
         })?,
         WorkloadKind::Lock => {
             let workload = LockWorkload::<K>::new(test.lock, opts.concurrency);
@@ -584,6 +585,7 @@ pub(crate) fn run_workload<K: Kv + Lock>(
                 faults,
                 shutdown,
                 progress,
+                artifacts: report::run_artifacts(),
             })?
         }
     })
@@ -631,11 +633,13 @@ pub fn check_stored(dir: &Path) -> anyhow::Result<u8> {
             &run,
             opts,
             &RegisterWorkload::<RaftKv>::new(register_opts(opts, test.keys)),
+            &report::RunArtifacts,
         ),
         WorkloadKind::Lock => run::recheck(
             &run,
             opts,
             &LockWorkload::<RaftKv>::new(test.lock, opts.concurrency),
+            &report::RunArtifacts,
         ),
     };
     let results = match results {
@@ -645,7 +649,7 @@ pub fn check_stored(dir: &Path) -> anyhow::Result<u8> {
             return Ok(exit::BAD_INPUT);
         }
     };
-    println!("{}", harness::results::render_text(&results).trim_end());
+    println!("{}", report::results::render_text(&results).trim_end());
     println!("store:     {}", run.path().display());
     Ok(results.exit_code())
 }

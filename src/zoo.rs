@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
+use checkers::check::Results;
 use checkers::verdict::Validity;
-use harness::results::Results;
 use harness::store::files;
 use targets::raft::Bug;
 

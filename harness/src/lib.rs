@@ -9,15 +9,16 @@
 //! particular workloads, faults and systems (`workloads`, `nemesis`, `targets`).
 //!
 //! Nodes come from the `runtime` crate (the node runtime interface and its network
-//! namespace implementation); faults from `nemesis`; verdicts from `checkers`.
+//! namespace implementation); faults from `nemesis`; verdicts from `checkers`. What
+//! people read (report.html, plots, junit.xml, `faultline serve`) is the `report`
+//! crate, which depends on this one and never the other way round: the engine writes
+//! `results.json` and hands the rest to the [`run::Artifacts`] it is given.
 
 pub mod generator;
 pub mod history;
 pub mod interpreter;
 pub mod observer;
 pub mod progress;
-pub mod report;
-pub mod results;
 pub mod run;
 pub mod store;
 pub mod target;

@@ -7,13 +7,17 @@
 //!   └─ fault plan thread: faults ─► history.jsonl (nemesis ops) ─► heal all
 //! heal-all ──► await healthy ──► final phase (e.g. a read of every key)
 //! cluster down (always) ──► check: workload checkers + split-brain + liveness
-//!                           ──► results.json, junit.xml
+//!                           ──► results.json ──► Plan::artifacts (junit.xml, report.html…)
 //! ```
 //!
 //! Invariants:
 //! - the run directory and `test.json` exist before the cluster does, and the history
 //!   is written as it happens, so every failure still leaves artifacts;
 //! - the cluster is torn down whatever happens (errors, Ctrl-C), before checking;
+//! - every path that reaches checking (a clean end, a harness error, an interrupt)
+//!   writes `results.json` and then calls the plan's [`Artifacts`] writer: the
+//!   guarantee "a run always leaves its artifacts" is kept here, in the one place
+//!   every run passes through, not by each caller remembering to write them;
 //! - three kinds of error never mix: outcomes go into the history, harness errors end
 //!   the run early (and are reported, with what was recorded still checked), verdicts
 //!   come from the checkers.
@@ -27,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use checkers::check::{check_all, CheckInput, Checker, RunFacts};
+use checkers::check::{check_all, CheckInput, Checker, Results, RunFacts};
 use checkers::faults::{FaultEvent, FaultOutcome, FaultPhase};
 use checkers::linearizability::Budget;
 use checkers::liveness::Liveness;
@@ -42,7 +46,6 @@ use crate::history::{Codec, HistoryLog, Recording};
 use crate::interpreter::{self, Client};
 use crate::observer::{self, Observer};
 use crate::progress::Progress;
-use crate::results::Results;
 use crate::store::{files, RunDir, Store};
 use crate::target::{Target, TargetError};
 use runtime::netns::cleanup::Shutdown;
@@ -161,6 +164,21 @@ pub enum HarnessError {
     Teardown(String),
 }
 
+/// What a checked run leaves for people and CI besides `results.json`: `junit.xml`,
+/// `report.html` and its plots. The `report` crate implements it (`report::RunArtifacts`);
+/// the engine only calls it, so it carries no web server, plotting or XML library.
+///
+/// The seam is a trait object in the [`Plan`] (not something the binary does after
+/// [`run`] returns) so that every path through a run, a harness error or a Ctrl-C
+/// included, writes the artifacts right after `results.json`, and no caller can forget
+/// them. [`recheck`] takes one too.
+pub trait Artifacts: Send + Sync {
+    /// Writes the artifacts of the checked run in `dir` (whose `results.json` already
+    /// holds `results`); `suite` is the test's name. An error is noted in the run's
+    /// log, never fatal: the verdict is already on disk.
+    fn write(&self, dir: &RunDir, suite: &str, results: &Results) -> io::Result<()>;
+}
+
 /// Everything a run needs.
 pub struct Plan<W: Workload> {
     pub options: RunOptions,
@@ -173,6 +191,8 @@ pub struct Plan<W: Workload> {
     pub faults: Option<nemesis::Resolved>,
     pub shutdown: Option<Shutdown>,
     pub progress: bool,
+    /// Writes `junit.xml`, the report and its plots after `results.json`.
+    pub artifacts: Arc<dyn Artifacts>,
 }
 
 /// Runs one test. `Err` only when not even the run directory could be made; every
@@ -207,7 +227,7 @@ pub fn run<W: Workload>(mut plan: Plan<W>) -> io::Result<RunOutcome> {
             Results::unreadable(&e)
         }
     };
-    write_artifacts(&dir, &opts, &results, &note)?;
+    write_artifacts(&dir, &opts, &results, plan.artifacts.as_ref(), &note)?;
     progress.finish();
     note.line(&format!("verdict: {:?}", results.valid));
     Ok(RunOutcome {
@@ -218,42 +238,34 @@ pub fn run<W: Workload>(mut plan: Plan<W>) -> io::Result<RunOutcome> {
     })
 }
 
-/// Writes `results.json` and `junit.xml`.
-pub fn write_results(dir: &RunDir, suite: &str, results: &Results) -> io::Result<()> {
-    dir.write_json(files::RESULTS, results)?;
-    dir.write_atomic(
-        files::JUNIT,
-        crate::results::junit(results, suite).as_bytes(),
-    )
-}
-
-/// Writes every artifact of a checked run: `results.json`, `junit.xml`, and the report
-/// with its plots. A report that cannot be drawn is noted, never fatal: the verdict is
-/// already on disk.
+/// Writes every artifact of a checked run: `results.json` here, then the rest through
+/// `artifacts`. Only `results.json` is fatal: a report that cannot be drawn is noted.
 fn write_artifacts(
     dir: &RunDir,
     opts: &RunOptions,
     results: &Results,
+    artifacts: &dyn Artifacts,
     note: &Notes,
 ) -> io::Result<()> {
-    write_results(dir, &opts.test, results)?;
-    if let Err(e) = crate::report::write_run_report(dir.path(), results) {
+    dir.write_json(files::RESULTS, results)?;
+    if let Err(e) = artifacts.write(dir, &opts.test, results) {
         note.line(&format!("report: {e}"));
     }
     Ok(())
 }
 
-/// Checks a stored run again (`faultline check <run-dir>`) and rewrites its results,
-/// junit.xml and report.
+/// Checks a stored run again (`faultline check <run-dir>`) and rewrites its
+/// `results.json` and, through `artifacts`, its junit.xml and report.
 pub fn recheck<W: Workload>(
     dir: &RunDir,
     opts: &RunOptions,
     workload: &W,
+    artifacts: &dyn Artifacts,
 ) -> Result<Results, String> {
     let results = check_run(dir, opts, workload)?;
     let note = Notes::open(&dir.file(files::LOG)).map_err(|e| e.to_string())?;
     note.line(&format!("re-checked: {:?}", results.valid));
-    write_artifacts(dir, opts, &results, &note).map_err(|e| e.to_string())?;
+    write_artifacts(dir, opts, &results, artifacts, &note).map_err(|e| e.to_string())?;
     Ok(results)
 }
 

@@ -82,6 +82,7 @@ pub fn register<K: Kv + Lock>(name: &str, target: Arc<dyn Target>, make: Clients
         faults: kill_leader(),
         shutdown: None,
         progress: false,
+        artifacts: report::run_artifacts(),
     })
     .expect("the run directory can be made")
 }
@@ -106,6 +107,7 @@ pub fn list_append<K: Lists>(name: &str, target: Arc<dyn Target>, make: Clients<
         faults: kill_leader(),
         shutdown: None,
         progress: false,
+        artifacts: report::run_artifacts(),
     })
     .expect("the run directory can be made")
 }
@@ -136,13 +138,14 @@ pub fn lock<K: Kv + Lock>(name: &str, target: Arc<dyn Target>, make: Clients<K>)
         faults: kill_leader(),
         shutdown: None,
         progress: false,
+        artifacts: report::run_artifacts(),
     })
     .expect("the run directory can be made")
 }
 
 /// The run finished, every checker said valid, and enough ops succeeded.
 pub fn assert_valid(outcome: &RunOutcome, checkers: &[&str]) {
-    let summary = harness::results::render_text(&outcome.results);
+    let summary = report::results::render_text(&outcome.results);
     eprintln!("{summary}\nstore: {}", outcome.dir.display());
     assert!(
         outcome.harness_error.is_none(),

@@ -15,7 +15,7 @@ use checkers::lock::{Hold, LockAnomaly, LockReport};
 use checkers::split_brain::SplitBrainReport;
 
 use super::input::{Anomaly, CheckerVerdict, Op, Process, Span};
-use crate::results::{CheckerResult, Results};
+use checkers::check::{CheckerResult, Results};
 
 /// Finds a client process's ops by time.
 pub struct OpIndex {
@@ -207,7 +207,7 @@ pub fn verdicts(results: &Results, ops: &[Op]) -> Vec<CheckerVerdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::input::OpKind;
+    use crate::input::OpKind;
     use checkers::lock::{AcquireOutcome, LockAction, LockCall, WriteOutcome};
     use checkers::split_brain::{LeaderClaim, SplitBrainAnomaly};
 

@@ -20,8 +20,8 @@ use checkers::split_brain::LeaderChange;
 
 use super::input::{Op, ReportInput, Summary};
 use super::{anomalies, write_artifacts};
-use crate::results::Results;
-use crate::store::files;
+use checkers::check::Results;
+use harness::store::files;
 
 /// Builds the report input of the run in `dir` from its files and its results.
 pub fn assemble(dir: &Path, results: &Results) -> io::Result<ReportInput> {

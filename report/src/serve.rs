@@ -28,7 +28,7 @@ use axum::Router;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::describe::esc;
-use crate::store::{files, Store};
+use harness::store::{files, Store};
 
 /// Characters left as they are in a link (RFC 3986 unreserved).
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC

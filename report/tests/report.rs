@@ -2,7 +2,7 @@
 //! One binary, a module per feature; `support` builds histories.
 
 mod support {
-    use harness::report::{
+    use report::{
         Anomaly, Availability, CheckerVerdict, FaultWindow, LeaderChange, Op, OpKind, Process,
         ReportInput, Summary, Validity,
     };
@@ -479,8 +479,8 @@ mod support {
 mod html {
     use std::time::Instant;
 
-    use harness::report::html;
-    use harness::report::{Anomaly, OpKind, Process, ReportInput};
+    use report::html;
+    use report::{Anomaly, OpKind, Process, ReportInput};
 
     use super::support::*;
 
@@ -567,11 +567,11 @@ mod html {
         let calls = lock_calls();
         let report = checkers::lock::check(&calls, 3150 * MS);
         assert_eq!(report.anomalies.len(), 1, "{:?}", report.anomalies);
-        input.verdicts[0] = harness::report::CheckerVerdict {
+        input.verdicts[0] = report::CheckerVerdict {
             checker: "lock".into(),
-            validity: harness::report::Validity::Invalid,
+            validity: report::Validity::Invalid,
             lines: report.describe(),
-            anomalies: harness::report::anomalies::from_lock(&report, &input.ops),
+            anomalies: report::anomalies::from_lock(&report, &input.ops),
         };
         let page = html::render(&input);
         let anomaly = &page[page.find("id=\"a1\"").expect("anomaly 1")
@@ -713,11 +713,11 @@ mod html {
     #[test]
     fn an_anomaly_naming_unknown_ops_or_only_a_span_is_shown() {
         let (mut input, _) = lock_run_with_overlap();
-        input.verdicts[1].validity = harness::report::Validity::Invalid;
+        input.verdicts[1].validity = report::Validity::Invalid;
         input.verdicts[1].anomalies.push(Anomaly {
             description: "two leaders in term 3: n2 and n4".into(),
             ops: vec![9999],
-            span: Some(harness::report::Span {
+            span: Some(report::Span {
                 start: 1400 * MS,
                 end: 1700 * MS,
             }),
@@ -743,7 +743,7 @@ mod html {
 mod plots {
     use std::time::Instant;
 
-    use harness::report::plot;
+    use report::plot;
 
     use super::support::*;
 
@@ -803,15 +803,15 @@ mod plots {
         let dir = std::env::temp_dir().join(format!("fl-report-plots-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch dir");
-        harness::report::write_artifacts(&input, &dir).expect("write artifacts");
+        report::write_artifacts(&input, &dir).expect("write artifacts");
         let page = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
-        assert_eq!(page, harness::report::html::render(&input));
+        assert_eq!(page, report::html::render(&input));
         for name in ["latency.svg", "rate.svg"] {
             let svg = std::fs::read_to_string(dir.join(name)).expect(name);
             assert_well_formed_svg(&svg);
         }
         let missing = dir.join("no/such/dir");
-        let e = harness::report::write_artifacts(&input, &missing).expect_err("no dir");
+        let e = report::write_artifacts(&input, &missing).expect_err("no dir");
         assert!(e.to_string().contains("no/such/dir/report.html"), "{e}");
         let e = plot::write_plots(&input.ops, &input.faults, &missing).expect_err("no dir");
         assert!(e.to_string().contains("no/such/dir/latency.svg"), "{e}");
@@ -832,8 +832,8 @@ mod serve {
     use std::path::{Path, PathBuf};
     use std::time::{Duration, UNIX_EPOCH};
 
-    use harness::report::serve;
     use harness::store::{files, Store};
+    use report::serve;
 
     /// A store with four runs, a secret file beside it and a symlink pointing out.
     struct Fixture {
@@ -1194,11 +1194,11 @@ mod serve {
 mod assemble {
     use std::time::{Duration, UNIX_EPOCH};
 
+    use checkers::check::{CheckerResult, Results};
     use checkers::split_brain::{LeaderChange, Recovery, SplitBrainReport};
     use checkers::verdict::Validity;
-    use harness::report::{self, OpKind, Process};
-    use harness::results::{CheckerResult, Results};
     use harness::store::{files, Store};
+    use report::{self, OpKind, Process};
 
     use super::support::*;
 
@@ -1210,7 +1210,7 @@ mod assemble {
     }
 
     /// One history line in faultline's JSON Lines format.
-    fn jsonl(op: &harness::report::Op) -> String {
+    fn jsonl(op: &report::Op) -> String {
         let process = match op.process {
             Process::Client(p) => serde_json::json!(p),
             Process::Nemesis => serde_json::json!("nemesis"),
@@ -1363,6 +1363,268 @@ mod assemble {
         let e = report::assemble(run.path(), &results).expect_err("bad history");
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
         assert!(e.to_string().contains("history.jsonl"), "{e}");
+        std::fs::remove_dir_all(&root).expect("cleanup");
+    }
+}
+
+/// Issue 11: `results.json` and `report.html` agree on availability. One recorded run
+/// (a history with three fault windows and a status log) is checked and written
+/// through the real paths (`harness::run::recheck` with `report::RunArtifacts`), then
+/// both files are read back and compared figure by figure.
+mod availability_agrees {
+    use std::io::Write;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use checkers::check::Results;
+    use checkers::faults::{FaultEvent, FaultKind, FaultOutcome};
+    use checkers::history::{Fault, HistoryWriter, Kind, Op};
+    use checkers::model::CasOp;
+    use checkers::split_brain::{Observation, Role};
+    use harness::run::{recheck, RunOptions};
+    use harness::store::{files, Store};
+    use report::describe::{at, dur};
+    use workloads::kv::{Kv, KvError};
+    use workloads::register::{RegisterOpts, RegisterWorkload};
+
+    const MS: u64 = 1_000_000;
+
+    /// The register workload needs a client type; a recheck never opens one.
+    struct NeverOpened;
+
+    impl Kv for NeverOpened {
+        async fn read(&self, _: &str) -> Result<Option<String>, KvError> {
+            Err(KvError::Indeterminate("a recheck opens no client".into()))
+        }
+        async fn write(&self, _: &str, _: &str) -> Result<(), KvError> {
+            Err(KvError::Indeterminate("a recheck opens no client".into()))
+        }
+        async fn cas(&self, _: &str, _: &str, _: &str) -> Result<bool, KvError> {
+            Err(KvError::Indeterminate("a recheck opens no client".into()))
+        }
+    }
+
+    /// A 5-second run on one key: process 0 writes every 100 ms (failing while a
+    /// fault has no leader to serve it), process 1 reads; three faults (two pauses and
+    /// a partition); leaders n1 (term 1), n2 (term 2, after the first pause), n3 (term
+    /// 3, after the partition); the third pause hits a follower.
+    fn record(run: &harness::store::RunDir) {
+        let faults: [(u64, u64, FaultEvent, FaultEvent); 3] = [
+            (
+                500,
+                1500,
+                FaultEvent::start(FaultKind::Pause, "pause:primaries", FaultOutcome::Installed)
+                    .with_nodes(["n1"]),
+                FaultEvent::stop(FaultKind::Pause, FaultOutcome::Installed).with_nodes(["n1"]),
+            ),
+            (
+                2000,
+                3000,
+                FaultEvent::start(
+                    FaultKind::Partition,
+                    "partition:primaries",
+                    FaultOutcome::Installed,
+                )
+                .with_nodes(["n2"]),
+                FaultEvent::stop(FaultKind::Partition, FaultOutcome::Installed),
+            ),
+            (
+                3500,
+                4200,
+                FaultEvent::start(FaultKind::Pause, "pause:one", FaultOutcome::Installed)
+                    .with_nodes(["n5"]),
+                FaultEvent::stop(FaultKind::Pause, FaultOutcome::Installed).with_nodes(["n5"]),
+            ),
+        ];
+        // (when a write fails: no leader) the first two faults until their new leader.
+        let unavailable = |t: u64| (500..900).contains(&t) || (2000..2300).contains(&t);
+        let mut events: Vec<(u64, u8, Op<CasOp>)> = Vec::new();
+        let mut value = 0i64;
+        for step in 0..50u64 {
+            let t = step * 100 * MS;
+            let kind = if unavailable(step * 100) {
+                Kind::Fail
+            } else {
+                Kind::Ok
+            };
+            let write = CasOp::Write(step as i64 + 1);
+            events.push((
+                t,
+                1,
+                Op::client(0, t, 0, Kind::Invoke, write.clone()).with_key(1i64),
+            ));
+            events.push((
+                t + 10 * MS,
+                1,
+                Op::client(0, t + 10 * MS, 0, kind, write).with_key(1i64),
+            ));
+            if kind == Kind::Ok {
+                value = step as i64 + 1;
+            }
+            let read = t + 50 * MS;
+            events.push((
+                read,
+                1,
+                Op::client(0, read, 1, Kind::Invoke, CasOp::Read(None)).with_key(1i64),
+            ));
+            events.push((
+                read + 5 * MS,
+                1,
+                Op::client(0, read + 5 * MS, 1, Kind::Ok, CasOp::Read(Some(value))).with_key(1i64),
+            ));
+        }
+        let mut writer = HistoryWriter::create(&run.file(files::HISTORY)).expect("history");
+        let mut nemesis: Vec<(u64, FaultEvent)> = Vec::new();
+        for (start, stop, s, e) in faults {
+            nemesis.push((start * MS, s));
+            nemesis.push((stop * MS, e));
+        }
+        nemesis.push((4500 * MS, FaultEvent::heal_all()));
+        // Merge client ops and nemesis events by time, numbering them as a run does.
+        let mut all: Vec<(u64, Result<Op<CasOp>, FaultEvent>)> = events
+            .into_iter()
+            .map(|(t, _, op)| (t, Ok(op)))
+            .chain(nemesis.into_iter().map(|(t, e)| (t, Err(e))))
+            .collect();
+        all.sort_by_key(|(t, _)| *t);
+        for (index, (t, op)) in all.into_iter().enumerate() {
+            let index = index as u64;
+            match op {
+                Ok(mut op) => {
+                    op.index = index;
+                    writer.append(&op).expect("append op");
+                }
+                Err(event) => {
+                    let fault = Fault {
+                        f: event.f(),
+                        value: serde_json::to_value(&event).expect("a fault event serializes"),
+                    };
+                    writer
+                        .append(&Op::<CasOp>::nemesis(index, t, Kind::Info, fault))
+                        .expect("append fault");
+                }
+            }
+        }
+        writer.sync().expect("sync");
+
+        // Status every 100 ms from five nodes, as the observer writes it.
+        let leader_at = |t: u64| -> Option<(&'static str, u64)> {
+            match t {
+                0..500 => Some(("n1", 1)),
+                500..900 => None,
+                900..2000 => Some(("n2", 2)),
+                2000..2300 => None,
+                _ => Some(("n3", 3)),
+            }
+        };
+        let mut status =
+            std::fs::File::create(run.file(harness::run::STATUS_FILE)).expect("status");
+        for step in 0..50u64 {
+            let ms = step * 100;
+            for node in ["n1", "n2", "n3", "n4", "n5"] {
+                let (leader, term) = match leader_at(ms) {
+                    Some((l, term)) => (Some(l), term),
+                    None => (None, if ms < 2000 { 1 } else { 2 }),
+                };
+                let o = Observation {
+                    time: ms * MS,
+                    node: node.into(),
+                    role: if leader == Some(node) {
+                        Role::Leader
+                    } else {
+                        Role::Follower
+                    },
+                    term,
+                    leader: leader.map(str::to_string),
+                    voted_for: None,
+                };
+                serde_json::to_writer(&mut status, &o).expect("observation");
+                status.write_all(b"\n").expect("newline");
+            }
+        }
+    }
+
+    /// The availability table of `report.html`, one row of cell texts per fault.
+    fn table(page: &str) -> Vec<Vec<String>> {
+        let from = page
+            .find("<h2 id=\"availability\">")
+            .expect("an availability section");
+        let section = &page[from..];
+        let section = &section[..section.find("</table>").expect("the table ends")];
+        section
+            .split("<tr>")
+            .skip(2) // before the table, the header row
+            .map(|row| {
+                row.split("<td>")
+                    .skip(1)
+                    .map(|cell| cell.split("</td>").next().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn results_json_and_report_html_show_the_same_availability() {
+        let root = std::env::temp_dir().join(format!("fl-report-agree-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let run = Store::new(&root)
+            .create_run(
+                "raft-register",
+                UNIX_EPOCH + Duration::from_secs(1_795_945_200),
+            )
+            .expect("run dir");
+        let opts = RunOptions {
+            test: "raft-register".into(),
+            nodes: 5,
+            concurrency: 2,
+            rate: None,
+            time_limit: Duration::from_secs(5),
+            op_timeout: Duration::from_secs(1),
+            recovery_timeout: Duration::from_secs(10),
+            seed: 1,
+            store: root.clone(),
+            observe_interval: Duration::from_millis(100),
+            check_time_limit: Duration::from_secs(10),
+            check_memory_limit: 1 << 30,
+        };
+        run.write_json(files::TEST, &serde_json::json!({ "options": opts }))
+            .expect("test.json");
+        record(&run);
+
+        let workload = RegisterWorkload::<NeverOpened>::new(RegisterOpts::default());
+        let checked = recheck(&run, &opts, &workload, &report::RunArtifacts).expect("checked");
+
+        let stored: Results =
+            serde_json::from_slice(&std::fs::read(run.file(files::RESULTS)).expect("results.json"))
+                .expect("results.json parses");
+        assert_eq!(stored, checked);
+        let page = std::fs::read_to_string(run.file("report.html")).expect("report.html");
+        assert!(run.file(files::JUNIT).is_file(), "junit.xml beside them");
+
+        // The run is what it says: three windows; a new leader 400 ms into the first
+        // pause and 300 ms into the partition; the third pause left the leader alone.
+        let a = &stored.availability;
+        assert_eq!(a.len(), 3, "{a:#?}");
+        assert_eq!(
+            a.iter().map(|w| w.leader_after).collect::<Vec<_>>(),
+            [Some(400 * MS), Some(300 * MS), Some(0)],
+            "{a:#?}"
+        );
+        let rows = table(&page);
+        assert_eq!(rows.len(), a.len(), "one row per window: {rows:?}");
+        let opt = |d: Option<u64>| d.map_or_else(|| "—".to_string(), dur);
+        for (row, w) in rows.iter().zip(a) {
+            let want = vec![
+                w.fault.clone(),
+                at(w.start),
+                w.end.map_or_else(|| "never".to_string(), at),
+                opt(w.first_ok_write_after),
+                opt(w.leader_after),
+                w.error_rate
+                    .map_or_else(|| "—".to_string(), |r| format!("{:.1} %", r * 100.0)),
+                opt(w.recovered_after_heal),
+            ];
+            assert_eq!(row, &want, "report.html vs results.json for {}", w.fault);
+        }
         std::fs::remove_dir_all(&root).expect("cleanup");
     }
 }

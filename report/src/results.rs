@@ -12,7 +12,9 @@ use std::time::Duration;
 use checkers::verdict::Validity;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-pub use checkers::check::{CheckerResult, Results};
+#[cfg(test)]
+use checkers::check::CheckerResult;
+use checkers::check::Results;
 
 /// JUnit XML: one test suite for the run, one test case per checker; a failure's text
 /// is the checker's summary.
