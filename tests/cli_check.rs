@@ -434,6 +434,63 @@ fn malformed_transactions_exit_254_with_file_and_line() {
         stderr.contains("bad-duplicate-append.edn:3: appends 1 to key 5 again"),
         "{stderr}"
     );
+    // The other two malformed transactions of issue 14, in both formats.
+    let edn = [
+        (
+            "elle/bad-micro-op.edn",
+            "bad-micro-op.edn:3:",
+            "unknown function \"w\"",
+        ),
+        (
+            "elle/bad-read-value.edn",
+            "bad-read-value.edn:2:",
+            "to be a list",
+        ),
+    ];
+    for (file, at, what) in edn {
+        let out = faultline(&["check", &testdata(file)]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(254), "{file}: {stderr}");
+        assert!(
+            stderr.contains(at) && stderr.contains(what),
+            "{file}: {stderr}"
+        );
+    }
+    let invoke = r#"{"process":0,"type":"invoke","f":"txn","value":[["append",1,1]]}"#;
+    let ok = r#"{"process":0,"type":"ok","f":"txn","value":[["append",1,1]]}"#;
+    let jsonl = [
+        (
+            "unknown-micro-op.jsonl",
+            r#"{"process":1,"type":"invoke","f":"txn","value":[["w",1,2]]}"#,
+            "unknown-micro-op.jsonl:3:",
+            "unknown function \"w\"",
+        ),
+        (
+            "read-not-a-list.jsonl",
+            r#"{"process":1,"type":"invoke","f":"txn","value":[["r",1,null]]}
+{"process":1,"type":"ok","f":"txn","value":[["r",1,"1 2"]]}"#,
+            "read-not-a-list.jsonl:4:",
+            "to be a list",
+        ),
+        (
+            "duplicate-append.jsonl",
+            r#"{"process":1,"type":"invoke","f":"txn","value":[["append",1,1]]}"#,
+            "duplicate-append.jsonl:3:",
+            "appends 1 to key 1 again",
+        ),
+    ];
+    for (name, tail, at, what) in jsonl {
+        let path = scratch(name);
+        std::fs::write(&path, format!("{invoke}\n{ok}\n{tail}\n")).expect("write");
+        let out = faultline(&["check", path.to_str().expect("utf-8 path")]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(254), "{name}: {stderr}");
+        assert!(
+            stderr.contains(at) && stderr.contains(what),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
     let mixed = scratch("mixed.jsonl");
     std::fs::write(
         &mixed,
