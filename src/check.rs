@@ -576,10 +576,7 @@ fn check_path(
             algorithm,
         ),
         ModelName::ListAppend => {
-            if report.is_some() {
-                println!("note: --report is not written for list-append histories yet");
-            }
-            return check_list_append(loaded, args, reps, total);
+            return check_list_append(loaded, args, reps, total, report);
         }
     }?;
     // A controller that crashed mid-write leaves a torn last line: the ops before it
@@ -609,7 +606,12 @@ fn check_path(
             file: &file,
             format,
             records: &records,
-            verdict: &verdict,
+            verdict: report::CheckerVerdict {
+                checker: "linearizability".into(),
+                validity: verdict.valid,
+                lines: verdict.summary_lines(),
+                anomalies: report::anomalies::from_linearizability(&verdict),
+            },
             model,
             repro,
         };
@@ -693,6 +695,7 @@ fn check_list_append(
     args: &CheckArgs,
     reps: u32,
     total: &mut Duration,
+    report_dir: Option<&Path>,
 ) -> Result<u8, Failed> {
     let txns = decode(&mut loaded, elle::txns_from_records)?;
     let options = elle::Options {
@@ -721,6 +724,27 @@ fn check_list_append(
             format!("{:.0} txn/s", txns / median.as_secs_f64())
         });
     }
+    if let (Some(dir), None) = (report_dir, args.bench) {
+        let imported = Imported {
+            file,
+            format: loaded.format,
+            records: &loaded.records,
+            verdict: report::CheckerVerdict {
+                checker: report::elle::CHECKER.into(),
+                validity: report.valid,
+                lines: report.describe(),
+                anomalies: report::elle::from_list_append(&report.anomalies),
+            },
+            model: ModelName::ListAppend,
+            repro: format!(
+                "faultline check --model list-append --consistency-model {} {}",
+                report.consistency_model,
+                file.display()
+            ),
+        };
+        write_report(dir, &imported).map_err(Failed::Harness)?;
+        println!("report: {}", dir.join(report::files::REPORT).display());
+    }
     Ok(exit_code(report.valid))
 }
 
@@ -735,17 +759,18 @@ struct Imported<'a> {
     file: &'a Path,
     format: Format,
     records: &'a [Record],
-    verdict: &'a Verdict,
+    /// The checker's verdict as the report shows it.
+    verdict: report::CheckerVerdict,
     model: ModelName,
     repro: String,
 }
 
-/// `--report DIR`: the same report a run gets (report.html, latency.svg, rate.svg),
-/// for a history from anywhere. A file without times gets a clock from positions (op
+/// `--report DIR`: the same report a run gets (report.html, latency.svg, rate.svg, and
+/// for list-append the cycles under `elle/`), for a history from anywhere. A file without times gets a clock from positions (op
 /// n at n ms, said on the page), so the timeline still shows what overlapped.
 fn write_report(dir: &Path, h: &Imported<'_>) -> anyhow::Result<()> {
     use checkers::faults::{self, AvailabilityInput};
-    use report::{CheckerVerdict, ReportInput, Summary};
+    use report::{ReportInput, Summary};
 
     let timed = h.records.iter().any(|r| r.time.is_some());
     let records: Vec<Record> = h
@@ -769,7 +794,7 @@ fn write_report(dir: &Path, h: &Imported<'_>) -> anyhow::Result<()> {
     let writes: &[&str] = match h.model {
         ModelName::Kv => &["put", "append", "cas"],
         ModelName::Mutex => &["acquire", "release"],
-        ModelName::MultiRegister => &["txn"],
+        ModelName::MultiRegister | ModelName::ListAppend => &["txn"],
         _ => &["write", "cas"],
     };
     let availability = faults::availability(
@@ -782,10 +807,9 @@ fn write_report(dir: &Path, h: &Imported<'_>) -> anyhow::Result<()> {
             round: 0,
         },
     );
-    let v = h.verdict;
-    let mut lines = v.summary_lines();
+    let mut verdict = h.verdict.clone();
     if !timed {
-        lines.push(
+        verdict.lines.push(
             "The file records no times: the timeline's clock is the op's position in the \
              file, 1 ms per op."
                 .into(),
@@ -818,12 +842,7 @@ fn write_report(dir: &Path, h: &Imported<'_>) -> anyhow::Result<()> {
             },
             repro: h.repro.clone(),
         },
-        verdicts: vec![CheckerVerdict {
-            checker: "linearizability".into(),
-            validity: v.valid,
-            lines,
-            anomalies: report::anomalies::from_linearizability(v),
-        }],
+        verdicts: vec![verdict],
         ops,
         faults: windows,
         leader_changes: Vec::new(),

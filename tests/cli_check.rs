@@ -675,3 +675,22 @@ fn report_for_knossos_and_porcupine_histories_one_directory_each() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_list_append_report_draws_each_cycle_and_keeps_elles_files() {
+    let dir = scratch("elle-report");
+    let out = faultline(&[
+        "check",
+        "--report",
+        dir.to_str().expect("utf-8 path"),
+        &testdata("elle/write-skew.edn"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(page.contains("G2-item: a cycle of 2"), "{page}");
+    assert!(page.contains("<div class=\"cycle\"><svg"), "{page}");
+    let why = std::fs::read_to_string(dir.join("elle/G2-item.txt")).expect("elle/G2-item.txt");
+    assert!(why.contains("(rw)"), "{why}");
+    let svg = std::fs::read_to_string(dir.join("elle/G2-item/0.svg")).expect("a drawn cycle");
+    assert_eq!(svg.matches(">rw</text>").count(), 2, "{svg}");
+}

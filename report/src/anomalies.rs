@@ -6,6 +6,7 @@
 //!   "lock"             details = LockReport          holds → the holders' calls in them
 //!   "split-brain"      details.report = SplitBrainReport   → time spans (no client ops)
 //!   "linearizability"  details = Verdict             stuck op, candidates, prefix tail
+//!   "list-append"      details = ElleReport          the transactions, a cycle to draw (elle)
 //!   anything else      lines only
 //! ```
 
@@ -85,7 +86,7 @@ pub fn from_lock(report: &LockReport, ops: &[Op]) -> Vec<Anomaly> {
             Anomaly {
                 description: words.get(i).cloned().unwrap_or_default(),
                 ops,
-                span: None,
+                ..Anomaly::default()
             }
         })
         .collect()
@@ -111,8 +112,8 @@ pub fn from_split_brain(report: &SplitBrainReport) -> Vec<Anomaly> {
             };
             Anomaly {
                 description: words.get(i).cloned().unwrap_or_default(),
-                ops: Vec::new(),
                 span,
+                ..Anomaly::default()
             }
         })
         .collect()
@@ -167,7 +168,7 @@ pub fn from_linearizability(verdict: &checkers::verdict::Verdict) -> Vec<Anomaly
             Anomaly {
                 description,
                 ops,
-                span: None,
+                ..Anomaly::default()
             }
         })
         .collect()
@@ -188,6 +189,12 @@ pub fn verdict(result: &CheckerResult, ops: &[Op]) -> CheckerVerdict {
         .unwrap_or_default(),
         "linearizability" => serde_json::from_value::<checkers::verdict::Verdict>(d.clone())
             .map(|v| from_linearizability(&v))
+            .unwrap_or_default(),
+        super::elle::CHECKER => d
+            .get("anomalies")
+            .cloned()
+            .and_then(|a| serde_json::from_value::<Vec<checkers::elle::Anomaly>>(a).ok())
+            .map(|a| super::elle::from_list_append(&a))
             .unwrap_or_default(),
         _ => Vec::new(),
     };

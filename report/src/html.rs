@@ -285,6 +285,22 @@ impl<'a> Page<'a> {
                 esc(checker),
                 esc(&describe::clip(&a.description, self.limits.text_chars))
             )?;
+            if let Some(c) = &a.cycle {
+                out.push_str("<div class=\"cycle\">");
+                out.push_str(&super::elle::cycle_svg(c));
+                out.push_str("</div>");
+            }
+            if !a.lines.is_empty() {
+                out.push_str("<ul class=\"why\">");
+                for l in a.lines.iter().take(self.limits.ops_per_anomaly) {
+                    write!(
+                        out,
+                        "<li>{}</li>",
+                        esc(&describe::clip(l, self.limits.text_chars))
+                    )?;
+                }
+                out.push_str("</ul>");
+            }
             let pos = self.anomaly_calls(a);
             if !pos.is_empty() {
                 out.push_str("<ol class=\"ops\">");
@@ -627,6 +643,7 @@ table.kv th{background:#f6f6f6}code{background:#f3f3f3;padding:1px 4px;word-brea
 .v{padding:1px 8px;border-radius:3px;color:#fff;font-weight:600}\
 .v.valid{background:#2e7d32}.v.invalid{background:#c62828}.v.unknown{background:#f9a825;color:#222}\
 .anomaly{border-left:4px solid #c62828;padding-left:10px;margin:1em 0}\
+div.cycle svg{max-width:100%;height:auto}ul.why{font-family:monospace;font-size:12px}\
 ol.ops li.fail{color:#b71c1c}ol.ops li.info{color:#e65100}ol.ops li.open{color:#616161}\
 .note{color:#555;font-size:13px}svg.tl{display:block;font:11px sans-serif;margin:.3em 0}\
 svg .ok,.key.ok{fill:#43a047;background:#43a047}svg .fail,.key.fail{fill:#e53935;background:#e53935}\

@@ -66,7 +66,7 @@ pub struct CheckerVerdict {
 }
 
 /// One violation, and the operations that show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Anomaly {
     /// What went wrong, in plain words.
     pub description: String,
@@ -78,6 +78,45 @@ pub struct Anomaly {
     /// the time span to show, in ns since the start of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span: Option<Span>,
+    /// The anomaly's kind when the checker names kinds (Elle's `G1c`, `G1a`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Further plain-word lines: the transactions involved and the reasoning step by
+    /// step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
+    /// A dependency cycle to draw (transactions as nodes, dependencies as edges).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycle: Option<Cycle>,
+}
+
+/// A cycle of transactions, as the report draws it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cycle {
+    /// In cycle order.
+    pub nodes: Vec<CycleNode>,
+    pub edges: Vec<CycleEdge>,
+}
+
+/// One transaction of a cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CycleNode {
+    /// `T1`, `T2`, …
+    pub name: String,
+    /// What it did, in plain words (shown on hover).
+    pub title: String,
+}
+
+/// One dependency: `from` must precede `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CycleEdge {
+    /// Positions in [`Cycle::nodes`].
+    pub from: usize,
+    pub to: usize,
+    /// The label drawn: `ww`, `wr`, `rw`, `rt` (real time) or `p` (process order).
+    pub label: String,
+    /// The step in plain words (shown on hover).
+    pub title: String,
 }
 
 /// A time span in ns since the start of the run.

@@ -6,6 +6,7 @@
 //!   run dir + Results ──► assemble ──► ReportInput ──► html::render      ──► report.html
 //!                                       (plain data) ──► plot::latency_svg ──► latency.svg
 //!                                                    ──► plot::rate_svg    ──► rate.svg
+//!                                                    ──► elle::write_files ──► elle/<kind>.txt, elle/<kind>/<n>.svg
 //! Results ──► results::render_text ──► the terminal summary
 //! store/ ──► serve (`faultline serve`): runs newest first, each run's files browsable
 //! ```
@@ -36,6 +37,7 @@
 pub mod anomalies;
 pub mod assemble;
 pub mod describe;
+pub mod elle;
 pub mod html;
 pub mod input;
 pub mod pairs;
@@ -47,8 +49,8 @@ pub mod timeline;
 
 pub use assemble::{assemble, write_run_report};
 pub use input::{
-    validity_str, Anomaly, Availability, CheckerVerdict, FaultWindow, LeaderChange, Op, OpKind,
-    Process, ReportInput, Span, Summary, Validity,
+    validity_str, Anomaly, Availability, CheckerVerdict, Cycle, CycleEdge, CycleNode, FaultWindow,
+    LeaderChange, Op, OpKind, Process, ReportInput, Span, Summary, Validity,
 };
 
 /// File names of the report's artifacts in a run directory.
@@ -58,10 +60,12 @@ pub mod files {
     pub const RATE: &str = "rate.svg";
 }
 
-/// Writes `report.html`, `latency.svg` and `rate.svg` into `dir` (a run directory).
+/// Writes `report.html`, `latency.svg` and `rate.svg` into `dir` (a run directory),
+/// and the list-append checker's per-anomaly files under `elle/` ([`elle::write_files`]).
 pub fn write_artifacts(input: &ReportInput, dir: &std::path::Path) -> std::io::Result<()> {
     html::write(input, &dir.join(files::REPORT))?;
-    plot::write_plots(&input.ops, &input.faults, dir)
+    plot::write_plots(&input.ops, &input.faults, dir)?;
+    elle::write_files(input, dir)
 }
 
 /// The engine's [`harness::run::Artifacts`] seam, implemented: `junit.xml`, then

@@ -280,6 +280,7 @@ mod support {
                         description: "lock \"0\" had two holders at once: process 2 (token 5) held it 1.020 s–2.500 s, and process 3 (token 6) held it 1.600 s–2.600 s".into(),
                         ops: anomaly_ops.clone(),
                         span: None,
+                        ..Anomaly::default()
                     }],
                 },
                 CheckerVerdict {
@@ -420,6 +421,7 @@ mod support {
                     description: "read of key 3 returned 42 after a write of 43 completed".into(),
                     ops: anomaly.clone(),
                     span: None,
+                    ..Anomaly::default()
                 }],
             }],
             ops: h.ops,
@@ -674,6 +676,7 @@ mod html {
                 description: format!("anomaly {k}: {}", "d".repeat(400)),
                 ops: (0..60).map(|j| (k * 20 + j * 7) % n).collect(),
                 span: None,
+                ..Anomaly::default()
             })
             .collect();
         input.verdicts[0].lines = vec!["l".repeat(3_000); 100_000];
@@ -721,6 +724,7 @@ mod html {
                 start: 1400 * MS,
                 end: 1700 * MS,
             }),
+            ..Anomaly::default()
         });
         let page = html::render(&input);
         assert!(page.contains("Operations not in the history: 9999."));
