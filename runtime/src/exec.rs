@@ -113,6 +113,15 @@ impl Cmd {
         self.stdin.as_deref()
     }
 
+    /// The variables set with [`Cmd::env`], in order.
+    pub fn get_env(&self) -> &[(OsString, OsString)] {
+        &self.env
+    }
+
+    pub fn get_timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The argv as lossy strings (program first), for logs, errors and snapshots.
     pub fn argv(&self) -> Vec<String> {
         std::iter::once(&self.program)

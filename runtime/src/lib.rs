@@ -9,6 +9,7 @@
 //!                                      │                 │
 //!                      netns::Cluster (this machine:     fake::RecordingRuntime (tests:
 //!                      network namespaces on a bridge)   records every command, no root)
+//!                      ssh::SshCluster (real machines: one multiplexed OpenSSH master each)
 //! ```
 //!
 //! A node runtime is what a target and the nemesis need from a node: its name and
@@ -35,6 +36,7 @@ pub mod filter;
 pub mod netns;
 mod node;
 pub mod service;
+pub mod ssh;
 pub mod wait;
 
 use std::net::Ipv4Addr;
@@ -104,6 +106,10 @@ pub enum RuntimeError {
     NotRunning { node: String },
     #[error("{node}: {what}")]
     Unsupported { node: String, what: String },
+    /// The machine could not be reached or logged into (SSH nodes): unreachable host,
+    /// authentication refused, host key mismatch, master connection lost.
+    #[error("{node}: cannot reach the node: {reason}")]
+    Unreachable { node: String, reason: String },
     #[error(transparent)]
     Wait(#[from] wait::WaitError),
     #[error("{0}")]

@@ -6,4 +6,5 @@
 mod cleanup;
 mod network;
 mod services;
+mod ssh;
 mod support;

@@ -1,0 +1,243 @@
+//! How to reach SSH nodes: the host list (from `--nodes a,b,c` or a nodes file), the
+//! login options, and the host-key policy — plain data parsed and checked before any
+//! connection is made.
+//!
+//! ```text
+//! "n1,n2,n3" ──parse_host_list──► [Host("n1"), Host("n2"), Host("n3")] ──► SshConfig.hosts
+//! nodes.txt  ──parse_nodes_file──► same (blank lines and `#` comments skipped)
+//! "accept-new" ──HostKeyChecking::from_str──► StrictHostKeyChecking=accept-new
+//! ```
+//!
+//! Invariants: a host never starts with `-` (it would be read as an `ssh` option) and
+//! holds no whitespace or shell metacharacter; hosts are distinct; errors name the
+//! offending entry (its position, or the file and line).
+//!
+//! Reference: Jepsen's `jepsen.cli` (`--nodes`, `--nodes-file`, `--username`,
+//! `--ssh-private-key`, `--strict-host-key-checking`), ssh_config(5).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Where every run's files live on a node unless told otherwise.
+pub const DEFAULT_ROOT: &str = "/var/lib/faultline";
+
+/// An SSH destination as `ssh` takes it: `host`, `user@host` or an alias of the ssh
+/// config. Checked by [`Host::parse`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Host(String);
+
+impl Host {
+    /// Checks one destination: non-empty, at most 255 bytes of `[A-Za-z0-9._:@%\[\]-]`,
+    /// not starting with `-`.
+    pub fn parse(s: &str) -> Result<Host, String> {
+        if s.is_empty() {
+            return Err("empty host name".into());
+        }
+        if s.len() > 255 {
+            return Err(format!("host name {s:?} is longer than 255 bytes"));
+        }
+        if s.starts_with('-') {
+            return Err(format!(
+                "host name {s:?} starts with '-' (ssh would read it as an option)"
+            ));
+        }
+        if let Some(bad) = s.chars().find(|c| {
+            !(c.is_ascii_alphanumeric()
+                || matches!(c, '.' | '_' | '-' | ':' | '@' | '%' | '[' | ']'))
+        }) {
+            return Err(format!("host name {s:?} holds the character {bad:?}"));
+        }
+        Ok(Host(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `--nodes a,b,c`: the hosts in order (node `n<i>` is the i-th).
+pub fn parse_host_list(list: &str) -> Result<Vec<Host>, String> {
+    let mut hosts: Vec<Host> = Vec::new();
+    for (i, item) in list.split(',').enumerate() {
+        let host = Host::parse(item.trim()).map_err(|e| format!("--nodes entry {}: {e}", i + 1))?;
+        if let Some(j) = hosts.iter().position(|h| *h == host) {
+            return Err(format!(
+                "--nodes entry {}: {host} is already entry {}",
+                i + 1,
+                j + 1
+            ));
+        }
+        hosts.push(host);
+    }
+    Ok(hosts)
+}
+
+/// A nodes file: one host per line; blank lines and lines starting with `#` are
+/// skipped. `file` names the file in errors (`FILE:LINE: …`).
+pub fn parse_nodes_file(file: &Path, text: &str) -> Result<Vec<Host>, String> {
+    let mut hosts: Vec<(Host, usize)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let at = format!("{}:{}", file.display(), i + 1);
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let host = Host::parse(line).map_err(|e| format!("{at}: {e}"))?;
+        if let Some((_, first)) = hosts.iter().find(|(h, _)| *h == host) {
+            return Err(format!("{at}: {host} is already on line {first}"));
+        }
+        hosts.push((host, i + 1));
+    }
+    if hosts.is_empty() {
+        return Err(format!("{}: no host in the file", file.display()));
+    }
+    Ok(hosts.into_iter().map(|(h, _)| h).collect())
+}
+
+/// `--strict-host-key-checking`: what `ssh` does with a host key it does not know.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HostKeyChecking {
+    /// Only hosts already in known_hosts (ssh's `yes`).
+    #[default]
+    Yes,
+    /// Any key, remembered (ssh's `no`).
+    No,
+    /// Unknown hosts are added; a changed key is refused (ssh's `accept-new`).
+    AcceptNew,
+}
+
+impl HostKeyChecking {
+    /// The value of ssh's `StrictHostKeyChecking` option.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostKeyChecking::Yes => "yes",
+            HostKeyChecking::No => "no",
+            HostKeyChecking::AcceptNew => "accept-new",
+        }
+    }
+}
+
+impl FromStr for HostKeyChecking {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "yes" => Ok(HostKeyChecking::Yes),
+            "no" => Ok(HostKeyChecking::No),
+            "accept-new" => Ok(HostKeyChecking::AcceptNew),
+            other => Err(format!(
+                "strict host key checking {other:?} must be yes, no or accept-new"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for HostKeyChecking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything needed to reach a run's SSH nodes.
+#[derive(Clone, Debug)]
+pub struct SshConfig {
+    /// The run's name (its directory on every node).
+    pub run: String,
+    /// Node `n<i>` is `hosts[i-1]`.
+    pub hosts: Vec<Host>,
+    /// Login name (`ssh -l`); `None` leaves it to the ssh config (or the local user).
+    pub user: Option<String>,
+    /// `ssh -i` (and `IdentitiesOnly=yes`); `None`: the agent and the default keys.
+    pub private_key: Option<PathBuf>,
+    /// `ssh -p`; `None`: the ssh config's or 22.
+    pub port: Option<u16>,
+    /// `ssh -F`, e.g. what `vagrant ssh-config` writes.
+    pub ssh_config: Option<PathBuf>,
+    pub host_key_checking: HostKeyChecking,
+    /// `UserKnownHostsFile`; `None`: ssh's default (~/.ssh/known_hosts).
+    pub known_hosts: Option<PathBuf>,
+    /// Prefix every remote command with `sudo -n` (a non-root login).
+    pub sudo: bool,
+    /// Where runs keep their files on the nodes: `<root>/<run>/<node>/`.
+    pub root: PathBuf,
+    /// How long to wait for each node's first connection.
+    pub connect_timeout: Duration,
+}
+
+impl SshConfig {
+    pub fn new(run: impl Into<String>, hosts: Vec<Host>) -> Self {
+        SshConfig {
+            run: run.into(),
+            hosts,
+            user: None,
+            private_key: None,
+            port: None,
+            ssh_config: None,
+            host_key_checking: HostKeyChecking::default(),
+            known_hosts: None,
+            sudo: false,
+            root: PathBuf::from(DEFAULT_ROOT),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_list_keeps_its_order_and_trims() {
+        let hosts = parse_host_list("n1, root@10.0.0.2 ,n3.example:").unwrap();
+        let names: Vec<_> = hosts.iter().map(Host::as_str).collect();
+        assert_eq!(names, ["n1", "root@10.0.0.2", "n3.example:"]);
+    }
+
+    #[test]
+    fn bad_host_list_entries_are_named() {
+        let e = parse_host_list("n1,,n3").unwrap_err();
+        assert!(e.contains("entry 2") && e.contains("empty"), "{e}");
+        let e = parse_host_list("n1,-oProxyCommand=x").unwrap_err();
+        assert!(
+            e.contains("entry 2") && e.contains("starts with '-'"),
+            "{e}"
+        );
+        let e = parse_host_list("n1,n$(reboot)").unwrap_err();
+        assert!(e.contains("entry 2") && e.contains("'$'"), "{e}");
+        let e = parse_host_list("n1,n2,n1").unwrap_err();
+        assert!(
+            e.contains("entry 3") && e.contains("already entry 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_nodes_file_skips_comments_and_names_the_bad_line() {
+        let f = Path::new("nodes.txt");
+        let hosts = parse_nodes_file(f, "# the VMs\nn1\n\n  n2  \n#n9\nn3\n").unwrap();
+        assert_eq!(hosts.len(), 3);
+        assert_eq!(hosts[1].as_str(), "n2");
+        let e = parse_nodes_file(f, "n1\nn2 n3\n").unwrap_err();
+        assert!(e.starts_with("nodes.txt:2: "), "{e}");
+        let e = parse_nodes_file(f, "n1\n\nn1\n").unwrap_err();
+        assert_eq!(e, "nodes.txt:3: n1 is already on line 1");
+        let e = parse_nodes_file(f, "# nothing\n\n").unwrap_err();
+        assert_eq!(e, "nodes.txt: no host in the file");
+    }
+
+    #[test]
+    fn host_key_checking_round_trips_ssh_values() {
+        for v in ["yes", "no", "accept-new"] {
+            assert_eq!(v.parse::<HostKeyChecking>().unwrap().as_str(), v);
+        }
+        assert!("ask".parse::<HostKeyChecking>().is_err());
+    }
+}

@@ -1,0 +1,716 @@
+//! Nodes on real machines, reached over SSH: the second [`Runtime`], beside network
+//! namespaces.
+//!
+//! ```text
+//! SshCluster::connect(SshConfig { hosts: [h1..hN], user, key, -F, host keys, sudo })
+//!   ├─ one SshLink per host (openssh: a multiplexed `ssh -M` master each), in parallel
+//!   ├─ `printenv SSH_CONNECTION` on each: the node's address and the controller's
+//!   └─ mkdir <root>/<run>/n<i>        (root: /var/lib/faultline)
+//! exec        ─► [sudo -n --] argv over the master
+//! services    ─► setsid launcher, pidfile <node dir>/service.pid, log; kill/stop/cont
+//!                to the group; restart = the same spec again
+//! filters     ─► the FAULTLINE chain via iptables-restore --noflush (the default
+//!                [`Runtime::apply_filter`]); the controller's address is exempt
+//! binary      ─► <root>/bin/faultline-<sha256>, uploaded once per node
+//! down / Drop ─► kill services, clear the chain, rm the run's directories, close masters
+//! clean       ─► for runs a dead controller left: pidfiles → kill, chain, directories
+//! ```
+//!
+//! Clients run on the controller's own network ([`crate::control::PlainRuntime`]) and
+//! connect to the nodes' addresses; with [`SshCluster::connect_with`] a caller can give
+//! another runtime (the tests give a control namespace's, so that `ssh` and clients
+//! reach sshd servers inside namespaces without touching the host's network).
+//!
+//! Invariants: only the run's own directory, its services' process groups (recorded in
+//! pidfiles before they are signalled) and the `FAULTLINE` chain are ever changed on a
+//! node; an SSH failure is a [`RuntimeError`] naming the node and its host.
+//!
+//! References: Jepsen's `jepsen.control` (ssh, sudo, `exec`), `jepsen.control.util`
+//! (`start-daemon!` with setsid and a pidfile, `stop-daemon!`), `jepsen.os.debian`
+//! (`install`).
+
+pub mod config;
+pub mod link;
+pub mod remote;
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub use config::{parse_host_list, parse_nodes_file, Host, HostKeyChecking, SshConfig};
+pub use link::SshLink;
+
+use crate::control::{ControlHandle, PlainRuntime};
+use crate::exec::{Cmd, Exec, ExecError, Output, RealExec};
+use crate::service::{ServiceSpec, ServiceState, KILL_TIMEOUT};
+use crate::wait;
+use crate::{NodeId, NodeInfo, Runtime, RuntimeError, Signal};
+
+/// How long an upload of the faultline binary may take per node.
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// One node's service slot, as this controller knows it.
+#[derive(Debug, Default)]
+struct Slot {
+    spec: Option<ServiceSpec>,
+    /// The group of the last start, until it is seen gone.
+    pgid: Option<u32>,
+    /// Set when the group ended without our kill.
+    exited: bool,
+}
+
+/// One SSH node.
+pub struct SshNode {
+    pub id: NodeId,
+    pub host: Host,
+    /// The address the controller reached it at (clients and peers use it).
+    pub addr: Ipv4Addr,
+    link: Arc<dyn Exec>,
+    slot: Mutex<Slot>,
+    binary: Mutex<Option<PathBuf>>,
+}
+
+enum Clients {
+    Own(PlainRuntime),
+    Given(ControlHandle),
+}
+
+impl Clients {
+    fn handle(&self) -> ControlHandle {
+        match self {
+            Clients::Own(rt) => rt.handle(),
+            Clients::Given(h) => h.clone(),
+        }
+    }
+}
+
+/// A run's SSH nodes. `Send + Sync`; torn down by [`SshCluster::down`] or on drop.
+pub struct SshCluster {
+    run: String,
+    root: PathBuf,
+    sudo: bool,
+    nodes: Vec<SshNode>,
+    exempt: Vec<Ipv4Addr>,
+    clients: Clients,
+    /// The local binary and its sha256, hashed on first use.
+    local_binary: Mutex<Option<(PathBuf, String)>>,
+    owned: bool,
+}
+
+impl std::fmt::Debug for SshCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshCluster")
+            .field("run", &self.run)
+            .field(
+                "hosts",
+                &self
+                    .nodes
+                    .iter()
+                    .map(|n| n.host.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// What [`SshCluster::clean`] removed on one node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CleanReport {
+    /// Process groups killed.
+    pub groups: Vec<u32>,
+    /// Run directories removed.
+    pub dirs: Vec<PathBuf>,
+}
+
+impl SshCluster {
+    /// Connects to every host of `cfg` (clients run on this machine's network), makes
+    /// the run's directories, and owns them: they go on [`SshCluster::down`] or drop.
+    pub fn connect(cfg: &SshConfig) -> Result<SshCluster, RuntimeError> {
+        let rt = PlainRuntime::new(2).map_err(|e| RuntimeError::Other(e.to_string()))?;
+        Self::connect_inner(cfg, Clients::Own(rt), true)
+    }
+
+    /// [`SshCluster::connect`] with `ssh` and the clients on the given runtime.
+    pub fn connect_with(
+        cfg: &SshConfig,
+        clients: ControlHandle,
+    ) -> Result<SshCluster, RuntimeError> {
+        Self::connect_inner(cfg, Clients::Given(clients), true)
+    }
+
+    /// Connects without owning anything (for `clean` and `cluster` commands): no run
+    /// directory is made, and nothing is torn down on drop.
+    pub fn attach_with(
+        cfg: &SshConfig,
+        clients: Option<ControlHandle>,
+    ) -> Result<SshCluster, RuntimeError> {
+        let clients = match clients {
+            Some(h) => Clients::Given(h),
+            None => {
+                Clients::Own(PlainRuntime::new(1).map_err(|e| RuntimeError::Other(e.to_string()))?)
+            }
+        };
+        Self::connect_inner(cfg, clients, false)
+    }
+
+    fn connect_inner(
+        cfg: &SshConfig,
+        clients: Clients,
+        owned: bool,
+    ) -> Result<SshCluster, RuntimeError> {
+        crate::netns::addr::validate_run_name(&cfg.run).map_err(RuntimeError::Other)?;
+        if cfg.hosts.is_empty() {
+            return Err(RuntimeError::Other("no SSH node given".into()));
+        }
+        let handle = clients.handle();
+        // Every master at once: a 5-node connect costs one handshake, not five.
+        let links: Vec<Result<SshLink, String>> = std::thread::scope(|s| {
+            let jobs: Vec<_> = cfg
+                .hosts
+                .iter()
+                .map(|h| {
+                    let handle = handle.clone();
+                    s.spawn(move || SshLink::connect(cfg, h, &handle))
+                })
+                .collect();
+            jobs.into_iter()
+                .map(|j| {
+                    j.join()
+                        .unwrap_or_else(|_| Err("connect thread panicked".into()))
+                })
+                .collect()
+        });
+        let mut ok = Vec::new();
+        for (i, link) in links.into_iter().enumerate() {
+            let link = link.map_err(|reason| RuntimeError::Unreachable {
+                node: NodeId::nth(i as u16 + 1).to_string(),
+                reason,
+            })?;
+            let host = link.host().clone();
+            ok.push((host, Arc::new(link) as Arc<dyn Exec>));
+        }
+        Self::from_links(&cfg.run, &cfg.root, cfg.sudo, ok, clients, owned)
+    }
+
+    /// Builds the cluster over already-open links (real ones, or recording ones in
+    /// unit tests): learns each node's address and the controller's from
+    /// `SSH_CONNECTION`, and (when `owned`) makes the run's directory on each node.
+    fn from_links(
+        run: &str,
+        root: &Path,
+        sudo: bool,
+        links: Vec<(Host, Arc<dyn Exec>)>,
+        clients: Clients,
+        owned: bool,
+    ) -> Result<SshCluster, RuntimeError> {
+        if links.len() > usize::from(u16::MAX) {
+            return Err(RuntimeError::Other("too many nodes".into()));
+        }
+        let mut nodes = Vec::new();
+        let mut exempt = BTreeSet::new();
+        for (i, (host, link)) in links.into_iter().enumerate() {
+            let id = NodeId::nth(i as u16 + 1);
+            let who = format!("{id} ({host})");
+            // Not through sudo: sudo clears SSH_CONNECTION.
+            let out = link
+                .run(&Cmd::new("printenv").arg("SSH_CONNECTION"))
+                .map_err(|e| RuntimeError::Unreachable {
+                    node: who.clone(),
+                    reason: e.to_string(),
+                })?;
+            let (controller, addr) =
+                remote::parse_ssh_connection(&out.stdout_lossy()).map_err(|reason| {
+                    RuntimeError::Unreachable {
+                        node: who.clone(),
+                        reason,
+                    }
+                })?;
+            exempt.insert(controller);
+            nodes.push(SshNode {
+                id,
+                host,
+                addr,
+                link,
+                slot: Mutex::new(Slot::default()),
+                binary: Mutex::new(None),
+            });
+        }
+        let cluster = SshCluster {
+            run: run.to_string(),
+            root: root.to_path_buf(),
+            sudo,
+            nodes,
+            exempt: exempt.into_iter().collect(),
+            clients,
+            local_binary: Mutex::new(None),
+            owned,
+        };
+        if owned {
+            // From here on, Drop removes what was made.
+            for n in &cluster.nodes {
+                cluster.exec_ok(n.id, &remote::mkdir(&cluster.dir_of(n)))?;
+            }
+        }
+        Ok(cluster)
+    }
+
+    /// The nodes with their hosts.
+    pub fn members(&self) -> &[SshNode] {
+        &self.nodes
+    }
+
+    fn member(&self, id: NodeId) -> Result<&SshNode, RuntimeError> {
+        usize::from(id.index())
+            .checked_sub(1)
+            .and_then(|i| self.nodes.get(i))
+            .ok_or_else(|| RuntimeError::NoSuchNode {
+                run: self.run.clone(),
+                node: id.to_string(),
+            })
+    }
+
+    fn dir_of(&self, n: &SshNode) -> PathBuf {
+        remote::node_dir(&self.root, &self.run, &n.id.to_string())
+    }
+
+    fn who(n: &SshNode) -> String {
+        format!("{} ({})", n.id, n.host)
+    }
+
+    fn lock(n: &SshNode) -> MutexGuard<'_, Slot> {
+        n.slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `cmd` (wrapped for sudo) on node `n`.
+    fn run_on(&self, n: &SshNode, cmd: &Cmd) -> Result<Output, RuntimeError> {
+        n.link
+            .output(&remote::wrap(cmd, self.sudo))
+            .map_err(|source| match source {
+                // The link could not run it at all: ssh itself failed.
+                ExecError::Spawn { source, .. } => RuntimeError::Unreachable {
+                    node: Self::who(n),
+                    reason: format!("`{cmd}`: {source}"),
+                },
+                source => RuntimeError::Exec {
+                    node: Self::who(n),
+                    what: format!("`{cmd}`"),
+                    source,
+                },
+            })
+    }
+
+    fn run_ok(&self, n: &SshNode, cmd: &Cmd) -> Result<Output, RuntimeError> {
+        let out = self.run_on(n, cmd)?;
+        if out.success() {
+            return Ok(out);
+        }
+        Err(RuntimeError::Exec {
+            node: Self::who(n),
+            what: format!("`{cmd}`"),
+            source: ExecError::Failed {
+                cmd: cmd.to_string(),
+                status: match out.code {
+                    Some(c) => format!("exit {c}"),
+                    None => "killed by a signal".into(),
+                },
+                stderr: out.stderr_lossy().trim().to_string(),
+            },
+        })
+    }
+
+    /// The group's state on the node, `None` when no live process is left.
+    fn group_state(&self, n: &SshNode, pgid: u32) -> Result<Option<ServiceState>, RuntimeError> {
+        let out = self.run_on(n, &remote::group_state(pgid))?;
+        Ok(remote::parse_group_state(&out.stdout_lossy()))
+    }
+
+    fn launch(&self, n: &SshNode, slot: &mut Slot) -> Result<u32, RuntimeError> {
+        if let Some(pgid) = slot.pgid {
+            if self.group_state(n, pgid)?.is_some() {
+                return Err(RuntimeError::AlreadyRunning {
+                    node: Self::who(n),
+                    pid: pgid,
+                });
+            }
+        }
+        let spec = slot
+            .spec
+            .clone()
+            .ok_or_else(|| RuntimeError::NoService { node: Self::who(n) })?;
+        let pidfile = self.dir_of(n).join(remote::PIDFILE);
+        let out = self.run_ok(n, &remote::launch(&spec, &pidfile))?;
+        let pgid = remote::parse_launched(&out.stdout_lossy()).map_err(|e| {
+            RuntimeError::Other(format!("{}: starting the service: {e}", Self::who(n)))
+        })?;
+        tracing::debug!(node = %n.id, host = %n.host, pgid, argv = ?spec.argv, "service started");
+        slot.pgid = Some(pgid);
+        slot.exited = false;
+        Ok(pgid)
+    }
+
+    /// SIGKILLs the slot's group and waits until no process of it is left.
+    fn kill_slot(&self, n: &SshNode, slot: &mut Slot) -> Result<bool, RuntimeError> {
+        let Some(pgid) = slot.pgid else {
+            return Ok(false);
+        };
+        if self.group_state(n, pgid)?.is_none() {
+            slot.pgid = None;
+            return Ok(false);
+        }
+        // A failing kill (the group just ended) is judged by the poll below.
+        self.run_on(n, &remote::signal(Signal::Kill, pgid))?;
+        let what = format!("process group {pgid} on {} to die", Self::who(n));
+        let mut err = None;
+        let gone = wait::poll_until(KILL_TIMEOUT, &what, || match self.group_state(n, pgid) {
+            Ok(None) => Some(true),
+            Ok(Some(_)) => None,
+            Err(e) => {
+                err = Some(e);
+                Some(false)
+            }
+        })?;
+        if let (false, Some(e)) = (gone, err) {
+            return Err(e);
+        }
+        slot.pgid = None;
+        slot.exited = false;
+        Ok(true)
+    }
+
+    /// The sha256 of this very binary (hashed once).
+    fn local_binary(&self) -> Result<(PathBuf, String), RuntimeError> {
+        let mut cached = self
+            .local_binary
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(b) = cached.as_ref() {
+            return Ok(b.clone());
+        }
+        let exe = std::env::current_exe().map_err(|source| RuntimeError::Io {
+            node: "controller".into(),
+            what: "finding the faultline binary".into(),
+            source,
+        })?;
+        let out = RealExec
+            .run(&remote::sha256(&exe).timeout(Duration::from_secs(60)))
+            .map_err(|source| RuntimeError::Exec {
+                node: "controller".into(),
+                what: "hashing the faultline binary".into(),
+                source,
+            })?;
+        let sha = remote::parse_sha256(&out.stdout_lossy()).ok_or_else(|| {
+            RuntimeError::Other(format!("sha256sum printed {:?}", out.stdout_lossy()))
+        })?;
+        *cached = Some((exe.clone(), sha.clone()));
+        Ok((exe, sha))
+    }
+
+    /// Tears down: kills every service, clears every chain, removes the run's
+    /// directories, closes the masters. Best effort: every step is tried, the first
+    /// failure is returned.
+    pub fn down(mut self) -> Result<(), RuntimeError> {
+        self.owned = false;
+        self.teardown()
+    }
+
+    fn teardown(&mut self) -> Result<(), RuntimeError> {
+        let mut first: Option<RuntimeError> = None;
+        let mut note = |r: Result<(), RuntimeError>| {
+            if let Err(e) = r {
+                tracing::warn!("ssh teardown: {e}");
+                first.get_or_insert(e);
+            }
+        };
+        for n in &self.nodes {
+            let mut slot = Self::lock(n);
+            note(self.kill_slot(n, &mut slot).map(|_| ()));
+            drop(slot);
+            note(self.clear_filter(n.id));
+            note(self.run_ok(n, &remote::remove(&self.dir_of(n))).map(|_| ()));
+            // The run's directory goes with its last node (shared file systems).
+            let _ = self.run_on(n, &remote::rmdir(&self.root.join(&self.run)));
+        }
+        match first {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes what runs left on every node: kills the process groups of their
+    /// pidfiles (only those of this boot), clears the `FAULTLINE` chain, deletes their
+    /// directories. `run`: only that run; `None`: every run under the root.
+    pub fn clean(&self, run: Option<&str>) -> Vec<(NodeId, Result<CleanReport, RuntimeError>)> {
+        self.nodes
+            .iter()
+            .map(|n| (n.id, self.clean_node(n, run)))
+            .collect()
+    }
+
+    fn clean_node(&self, n: &SshNode, run: Option<&str>) -> Result<CleanReport, RuntimeError> {
+        let mut report = CleanReport::default();
+        let boot = self.run_ok(n, &remote::read(Path::new(remote::BOOT_ID)))?;
+        let boot = boot.stdout_lossy().trim().to_string();
+        let found = self.run_on(n, &remote::find_pidfiles(&self.root, run))?;
+        for pidfile in found.stdout_lossy().lines().filter(|l| !l.is_empty()) {
+            let text = self.run_on(n, &remote::read(Path::new(pidfile)))?;
+            let Some((pgid, b)) = remote::parse_pidfile(&text.stdout_lossy()) else {
+                continue;
+            };
+            if b != boot {
+                continue;
+            }
+            let mut slot = Slot {
+                pgid: Some(pgid),
+                ..Slot::default()
+            };
+            if self.kill_slot(n, &mut slot)? {
+                report.groups.push(pgid);
+            }
+        }
+        self.clear_filter(n.id)?;
+        let dirs: Vec<PathBuf> = match run {
+            Some(run) => {
+                let d = self.root.join(run);
+                let listed = self.run_on(n, &Cmd::new("test").args(["-d"]).arg(&d))?;
+                if listed.success() {
+                    vec![d]
+                } else {
+                    Vec::new()
+                }
+            }
+            None => self
+                .run_on(n, &remote::find_runs(&self.root))?
+                .stdout_lossy()
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(PathBuf::from)
+                .collect(),
+        };
+        for d in dirs {
+            self.run_ok(n, &remote::remove(&d))?;
+            report.dirs.push(d);
+        }
+        Ok(report)
+    }
+}
+
+impl Runtime for SshCluster {
+    fn run_name(&self) -> &str {
+        &self.run
+    }
+
+    fn nodes(&self) -> Vec<NodeInfo> {
+        self.nodes
+            .iter()
+            .map(|n| NodeInfo {
+                id: n.id,
+                addr: n.addr,
+            })
+            .collect()
+    }
+
+    fn clients(&self) -> Result<ControlHandle, RuntimeError> {
+        Ok(self.clients.handle())
+    }
+
+    /// The controller's addresses as the nodes saw them (`SSH_CONNECTION`).
+    fn exempt(&self) -> Vec<Ipv4Addr> {
+        self.exempt.clone()
+    }
+
+    fn exec(&self, id: NodeId, cmd: &Cmd) -> Result<Output, RuntimeError> {
+        let n = self.member(id)?;
+        self.run_on(n, cmd)
+    }
+
+    fn node_dir(&self, id: NodeId) -> Result<PathBuf, RuntimeError> {
+        Ok(self.dir_of(self.member(id)?))
+    }
+
+    fn write_file(&self, id: NodeId, rel: &Path, bytes: &[u8]) -> Result<PathBuf, RuntimeError> {
+        let n = self.member(id)?;
+        let path = self.dir_of(n).join(rel);
+        self.run_ok(n, &remote::write(&path, "0644", bytes, UPLOAD_TIMEOUT))?;
+        Ok(path)
+    }
+
+    fn read_file(&self, id: NodeId, rel: &Path) -> Result<Vec<u8>, RuntimeError> {
+        let n = self.member(id)?;
+        let path = self.dir_of(n).join(rel);
+        Ok(self.run_ok(n, &remote::read(&path))?.stdout)
+    }
+
+    fn start_service(&self, id: NodeId, spec: ServiceSpec) -> Result<u32, RuntimeError> {
+        let n = self.member(id)?;
+        let mut slot = Self::lock(n);
+        slot.spec = Some(spec);
+        self.launch(n, &mut slot)
+    }
+
+    fn start(&self, id: NodeId) -> Result<u32, RuntimeError> {
+        let n = self.member(id)?;
+        let mut slot = Self::lock(n);
+        self.launch(n, &mut slot)
+    }
+
+    fn signal(&self, id: NodeId, signal: Signal) -> Result<bool, RuntimeError> {
+        let n = self.member(id)?;
+        let mut slot = Self::lock(n);
+        if signal == Signal::Kill {
+            return self.kill_slot(n, &mut slot);
+        }
+        let pgid = match slot.pgid {
+            Some(p) if self.group_state(n, p)?.is_some() => p,
+            _ => return Err(RuntimeError::NotRunning { node: Self::who(n) }),
+        };
+        self.run_ok(n, &remote::signal(signal, pgid))?;
+        Ok(true)
+    }
+
+    fn service_state(&self, id: NodeId) -> Result<ServiceState, RuntimeError> {
+        let n = self.member(id)?;
+        let mut slot = Self::lock(n);
+        let Some(pgid) = slot.pgid else {
+            return Ok(if slot.exited {
+                ServiceState::Exited(None)
+            } else {
+                ServiceState::Stopped
+            });
+        };
+        match self.group_state(n, pgid)? {
+            Some(state) => Ok(state),
+            None => {
+                // Ended on its own: its exit code stayed on the node.
+                slot.pgid = None;
+                slot.exited = true;
+                Ok(ServiceState::Exited(None))
+            }
+        }
+    }
+
+    /// Waits until a TCP connection from the clients' runtime to the node's port
+    /// succeeds.
+    fn wait_for_port(&self, id: NodeId, port: u16, timeout: Duration) -> Result<(), RuntimeError> {
+        let n = self.member(id)?;
+        let to = SocketAddr::from((n.addr, port));
+        let handle = self.clients.handle();
+        let deadline = Instant::now() + timeout;
+        let what = format!("{} to accept TCP connections on port {port}", Self::who(n));
+        wait::poll_until(timeout, &what, || {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(1), Duration::from_millis(500));
+            let attempt = handle.spawn(async move {
+                tokio::time::timeout(left, tokio::net::TcpStream::connect(to)).await
+            });
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            handle.spawn(async move {
+                let _ = tx.send(matches!(attempt.await, Ok(Ok(Ok(_)))));
+            });
+            rx.recv().ok().filter(|ok| *ok).map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// `<root>/bin/faultline-<sha256>` on the node: uploaded on first use unless a file
+    /// with that hash is already there.
+    fn faultline_binary(&self, id: NodeId) -> Result<PathBuf, RuntimeError> {
+        let n = self.member(id)?;
+        let mut cached = n
+            .binary
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(p) = cached.as_ref() {
+            return Ok(p.clone());
+        }
+        let (exe, sha) = self.local_binary()?;
+        let path = remote::binary_path(&self.root, &sha);
+        let present = self.run_on(n, &remote::sha256(&path))?;
+        if remote::parse_sha256(&present.stdout_lossy()).as_deref() != Some(sha.as_str()) {
+            let bytes = std::fs::read(&exe).map_err(|source| RuntimeError::Io {
+                node: "controller".into(),
+                what: format!("reading {}", exe.display()),
+                source,
+            })?;
+            let t = Instant::now();
+            // A unique temporary name, then an atomic rename: concurrent runs on one
+            // node never see half a binary.
+            let tmp = path.with_extension(format!("tmp-{}-{}", self.run, n.id));
+            self.run_ok(n, &remote::write(&tmp, "0755", &bytes, UPLOAD_TIMEOUT))?;
+            self.run_ok(n, &Cmd::new("mv").args(["-f", "--"]).arg(&tmp).arg(&path))?;
+            let check = self.run_ok(n, &remote::sha256(&path))?;
+            if remote::parse_sha256(&check.stdout_lossy()).as_deref() != Some(sha.as_str()) {
+                return Err(RuntimeError::Other(format!(
+                    "{}: the uploaded {} does not hash to {sha}",
+                    Self::who(n),
+                    path.display()
+                )));
+            }
+            tracing::info!(
+                "{}: uploaded faultline ({} bytes) in {:.2} s",
+                Self::who(n),
+                bytes.len(),
+                t.elapsed().as_secs_f64()
+            );
+        }
+        *cached = Some(path.clone());
+        Ok(path)
+    }
+
+    /// Downloads each file (`cat`) into `dest`; files missing on the node, or already
+    /// in `dest`, are skipped.
+    fn collect(&self, id: NodeId, files: &[PathBuf], dest: &Path) -> Result<(), RuntimeError> {
+        let n = self.member(id)?;
+        let dir = self.dir_of(n);
+        for f in files {
+            let path = if f.is_absolute() {
+                f.clone()
+            } else {
+                dir.join(f)
+            };
+            let Some(name) = path.file_name() else {
+                continue;
+            };
+            let target = dest.join(name);
+            if target.exists() {
+                continue;
+            }
+            let out = self.run_on(n, &remote::read(&path).timeout(UPLOAD_TIMEOUT))?;
+            if !out.success() {
+                tracing::debug!(
+                    "{}: not collecting {}: {}",
+                    Self::who(n),
+                    path.display(),
+                    out.stderr_lossy().trim()
+                );
+                continue;
+            }
+            std::fs::create_dir_all(dest)
+                .and_then(|_| std::fs::write(&target, &out.stdout))
+                .map_err(|source| RuntimeError::Io {
+                    node: Self::who(n),
+                    what: format!("writing {}", target.display()),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SshCluster {
+    fn drop(&mut self) {
+        if self.owned {
+            self.owned = false;
+            if let Err(e) = self.teardown() {
+                tracing::warn!("ssh run {} teardown on drop: {e}", self.run);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,401 @@
+//! The SSH runtime against real OpenSSH servers: each node of a namespace cluster runs
+//! Debian's `sshd` (key auth with a key pair generated per test) on its 198.18.x.y
+//! address, and the SSH runtime runs its `ssh` masters and its clients on the cluster's
+//! control-namespace runtime — so the host's interfaces, routes and iptables are never
+//! used. Needs root and `openssh-server` (scripts/setup.sh).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use runtime::exec::{Cmd, Exec, RealExec};
+use runtime::filter::FilterTable;
+use runtime::netns::Cluster;
+use runtime::service::group_alive;
+use runtime::ssh::{Host, HostKeyChecking, SshCluster, SshConfig};
+use runtime::wait::echo_round_trip;
+use runtime::{NodeId, Runtime, RuntimeError, ServiceSpec, ServiceState};
+
+use crate::support::{namespaces_of, run_name, HostGuard, ECHO_BIN};
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// A namespace cluster whose every node runs sshd, and the files a controller needs to
+/// log in: a key pair, an ssh_config naming the nodes n1..nN, an empty known_hosts.
+struct SshBed {
+    cluster: Cluster,
+    dir: PathBuf,
+}
+
+fn run(cmd: Cmd) -> String {
+    RealExec
+        .run(&cmd)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .stdout_lossy()
+}
+
+impl SshBed {
+    fn up(tag: &str, n: u16) -> SshBed {
+        assert!(
+            Path::new(SSHD).exists(),
+            "{SSHD} is missing: run scripts/setup.sh (openssh-server)"
+        );
+        let cluster = Cluster::up(&run_name(tag), n).expect("cluster up");
+        let dir = std::env::temp_dir().join(format!("fl-ssh-{}", cluster.record().run));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (key, comment) in [("host_ed25519", "host"), ("id_ed25519", "controller")] {
+            run(Cmd::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+                .arg(dir.join(key)));
+        }
+        std::fs::copy(dir.join("id_ed25519.pub"), dir.join("authorized_keys")).unwrap();
+        std::fs::write(dir.join("known_hosts"), "").unwrap();
+        let sshd_config = format!(
+            "Port 22\nHostKey {d}/host_ed25519\nAuthorizedKeysFile {d}/authorized_keys\n\
+             PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n\
+             LogLevel VERBOSE\nMaxSessions 50\nMaxStartups 50\n",
+            d = dir.display()
+        );
+        std::fs::write(dir.join("sshd_config"), sshd_config).unwrap();
+        let mut client = String::new();
+        for node in cluster.nodes() {
+            client.push_str(&format!(
+                "Host {id}\n  HostName {addr}\n  User root\n  IdentityFile {d}/id_ed25519\n  \
+                 IdentitiesOnly yes\n  UserKnownHostsFile {d}/known_hosts\n  \
+                 GlobalKnownHostsFile /dev/null\n",
+                id = node.id,
+                addr = node.addr,
+                d = dir.display()
+            ));
+        }
+        std::fs::write(dir.join("ssh_config"), client).unwrap();
+        // sshd insists on its privilege-separation directory.
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        for node in cluster.nodes() {
+            let spec = ServiceSpec::new(
+                [
+                    SSHD.to_string(),
+                    "-D".into(),
+                    "-e".into(),
+                    "-f".into(),
+                    dir.join("sshd_config").display().to_string(),
+                    "-o".into(),
+                    format!("ListenAddress={}", node.addr),
+                ],
+                &dir,
+                dir.join(format!("sshd-{}.log", node.id)),
+            );
+            cluster.start_service(node.id, spec).expect("sshd starts");
+        }
+        for node in cluster.node_ids() {
+            cluster
+                .wait_for_port(node, 22, Duration::from_secs(20))
+                .expect("sshd listens");
+        }
+        SshBed { cluster, dir }
+    }
+
+    /// A config reaching every node through the bed's ssh_config, files under `root`.
+    fn config(&self, run: &str) -> SshConfig {
+        let hosts = self
+            .cluster
+            .node_ids()
+            .iter()
+            .map(|n| Host::parse(&n.to_string()).unwrap())
+            .collect();
+        let mut cfg = SshConfig::new(run, hosts);
+        cfg.ssh_config = Some(self.dir.join("ssh_config"));
+        cfg.host_key_checking = HostKeyChecking::AcceptNew;
+        cfg.root = self.dir.join("root");
+        cfg.connect_timeout = Duration::from_secs(5);
+        cfg
+    }
+
+    fn connect(&self, run: &str) -> SshCluster {
+        SshCluster::connect_with(&self.config(run), self.cluster.control().unwrap())
+            .unwrap_or_else(|e| panic!("ssh connect: {e}"))
+    }
+
+    /// `iptables` inside a node's namespace (not over SSH: the test's own view).
+    fn iptables_in(&self, node: NodeId, args: &[&str]) -> runtime::exec::Output {
+        let ns = self.cluster.member(node).unwrap().ns.clone();
+        RealExec
+            .output(&Cmd::new("iptables").args(["-w", "5"]).args(args).netns(ns))
+            .unwrap()
+    }
+
+    fn down(self) {
+        let run = self.cluster.record().run.clone();
+        self.cluster.down().expect("cluster down");
+        assert!(namespaces_of(&run).is_empty(), "namespaces left");
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn echo_spec(rt: &dyn Runtime, node: NodeId, port: u16) -> ServiceSpec {
+    let addr = SocketAddr::from((rt.addr(node).unwrap(), port));
+    let dir = rt.node_dir(node).unwrap();
+    ServiceSpec::new(
+        [ECHO_BIN.to_string(), addr.to_string()],
+        &dir,
+        dir.join("echo.log"),
+    )
+}
+
+#[test]
+fn ssh_runs_commands_services_and_filters_and_survives_a_partition() {
+    let _host = HostGuard::new();
+    let bed = SshBed::up("ssh", 3);
+    let run = run_name("sshrun");
+    let ssh = bed.connect(&run);
+    let (n1, n2) = (NodeId::nth(1), NodeId::nth(2));
+    let ctl = bed.cluster.control_ns();
+
+    // Nodes and the controller, as the nodes saw them.
+    assert_eq!(ssh.nodes(), bed.cluster.nodes());
+    assert_eq!(ssh.exempt(), vec![bed.cluster.control_addr()]);
+    let out = ssh
+        .exec_ok(n1, &Cmd::new("ip").args(["-br", "addr"]))
+        .unwrap();
+    assert!(
+        out.stdout_lossy()
+            .contains(&bed.cluster.addr(n1).unwrap().to_string()),
+        "exec runs in n1's network: {}",
+        out.stdout_lossy()
+    );
+    // Arguments arrive intact through the remote shell.
+    let out = ssh
+        .exec_ok(
+            n1,
+            &Cmd::new("printf").args(["%s|", "a b", "$HOME", "'q'", ";x"]),
+        )
+        .unwrap();
+    assert_eq!(out.stdout_lossy(), "a b|$HOME|'q'|;x|");
+    let out = ssh
+        .exec(n1, &Cmd::new("sh").args(["-c", "exit 7"]))
+        .unwrap();
+    assert_eq!(
+        out.code,
+        Some(7),
+        "a remote exit code is an outcome, not an error"
+    );
+
+    // Files in the run's directory.
+    let p = ssh
+        .write_file(n1, Path::new("conf/a.txt"), b"hello\n")
+        .unwrap();
+    assert_eq!(p, bed.dir.join("root").join(&run).join("n1/conf/a.txt"));
+    assert_eq!(
+        ssh.read_file(n1, Path::new("conf/a.txt")).unwrap(),
+        b"hello\n"
+    );
+
+    // A service: start, pause, resume, kill, restart with the same command line.
+    let port = 7301;
+    let to = SocketAddr::from((ssh.addr(n2).unwrap(), port));
+    let pgid = ssh.start_service(n2, echo_spec(&ssh, n2, port)).unwrap();
+    ssh.wait_for_port(n2, port, Duration::from_secs(20))
+        .unwrap();
+    assert!(echo_round_trip(&ctl, to, Duration::from_secs(2)));
+    assert_eq!(ssh.service_state(n2).unwrap(), ServiceState::Running);
+    ssh.pause(n2).unwrap();
+    assert_eq!(ssh.service_state(n2).unwrap(), ServiceState::Paused);
+    assert!(
+        !echo_round_trip(&ctl, to, Duration::from_millis(300)),
+        "a paused service does not answer"
+    );
+    ssh.resume(n2).unwrap();
+    assert!(echo_round_trip(&ctl, to, Duration::from_secs(2)));
+    assert!(ssh.kill(n2).unwrap());
+    assert!(
+        group_alive(pgid as i32).is_empty(),
+        "the whole group is gone"
+    );
+    assert_eq!(ssh.service_state(n2).unwrap(), ServiceState::Stopped);
+    let again = ssh.start(n2).unwrap();
+    assert_ne!(again, pgid);
+    ssh.wait_for_port(n2, port, Duration::from_secs(20))
+        .unwrap();
+    assert!(echo_round_trip(&ctl, to, Duration::from_secs(2)));
+    assert!(matches!(
+        ssh.start(n2),
+        Err(RuntimeError::AlreadyRunning { .. })
+    ));
+
+    // A partition on n1 that even names the controller: SSH and the clients survive
+    // (the controller is exempt), n1 loses n2, and n1's own rules stay.
+    let sentinel = ["INPUT", "-s", "198.18.255.250/32", "-j", "ACCEPT"];
+    assert!(bed
+        .iptables_in(n1, &[&["-A"][..], &sentinel[..]].concat())
+        .success());
+    let n1_ns = bed.cluster.member(n1).unwrap().ns.clone();
+    assert!(echo_round_trip(&n1_ns, to, Duration::from_secs(2)));
+    let table = FilterTable {
+        drop_from: [ssh.addr(n2).unwrap(), bed.cluster.control_addr()]
+            .into_iter()
+            .collect(),
+        drop_to: [ssh.addr(n2).unwrap(), bed.cluster.control_addr()]
+            .into_iter()
+            .collect(),
+        loss: None,
+    };
+    ssh.apply_filter(n1, &table).unwrap();
+    assert!(
+        !echo_round_trip(&n1_ns, to, Duration::from_millis(500)),
+        "n1 is cut from n2"
+    );
+    for _ in 0..5 {
+        ssh.exec_ok(n1, &Cmd::new("true"))
+            .expect("SSH survives the partition");
+    }
+    assert!(bed
+        .iptables_in(n1, &[&["-C"][..], &sentinel[..]].concat())
+        .success());
+    ssh.clear_filter(n1).unwrap();
+    assert!(echo_round_trip(&n1_ns, to, Duration::from_secs(2)));
+    assert!(
+        !bed.iptables_in(n1, &["-n", "-L", "FAULTLINE"]).success(),
+        "chain gone"
+    );
+    assert!(bed
+        .iptables_in(n1, &[&["-C"][..], &sentinel[..]].concat())
+        .success());
+    assert!(bed
+        .iptables_in(n1, &[&["-D"][..], &sentinel[..]].concat())
+        .success());
+
+    // Logs come home.
+    let store = bed.dir.join("store");
+    ssh.collect(
+        n2,
+        &[PathBuf::from("echo.log"), PathBuf::from("missing.log")],
+        &store,
+    )
+    .unwrap();
+    assert!(store.join("echo.log").exists());
+
+    // Teardown leaves nothing: no group, no chain, no run directory.
+    ssh.apply_filter(n1, &table).unwrap();
+    ssh.down().unwrap();
+    assert!(group_alive(again as i32).is_empty());
+    assert!(!bed.iptables_in(n1, &["-n", "-L", "FAULTLINE"]).success());
+    assert!(
+        !bed.dir.join("root").join(&run).exists(),
+        "run directory removed"
+    );
+    bed.down();
+}
+
+#[test]
+fn ssh_uploads_the_binary_once_and_clean_removes_what_a_dead_controller_left() {
+    let bed = SshBed::up("sshclean", 2);
+    let run = run_name("dead");
+    let ssh = bed.connect(&run);
+    let n1 = NodeId::nth(1);
+    let bin = ssh.faultline_binary(n1).unwrap();
+    assert!(bin.starts_with(bed.dir.join("root/bin")));
+    let meta = std::fs::metadata(&bin).unwrap();
+    // Node 2 shares this machine's file system: the copy is already there.
+    assert_eq!(ssh.faultline_binary(NodeId::nth(2)).unwrap(), bin);
+    assert_eq!(
+        std::fs::metadata(&bin).unwrap().modified().unwrap(),
+        meta.modified().unwrap(),
+        "not uploaded twice"
+    );
+    ssh.exec_ok(n1, &Cmd::new("test").arg("-x").arg(&bin))
+        .expect("executable on the node");
+    assert_eq!(
+        std::fs::read(&bin).unwrap(),
+        std::fs::read(std::env::current_exe().unwrap()).unwrap()
+    );
+
+    // The controller dies with a service running and a partition in force.
+    let pgids: Vec<u32> = ssh
+        .node_ids()
+        .into_iter()
+        .map(|n| ssh.start_service(n, echo_spec(&ssh, n, 7302)).unwrap())
+        .collect();
+    let table = FilterTable {
+        drop_from: [ssh.addr(NodeId::nth(2)).unwrap()].into_iter().collect(),
+        ..FilterTable::default()
+    };
+    ssh.apply_filter(n1, &table).unwrap();
+    std::mem::forget(ssh); // as SIGKILL would: no teardown at all
+
+    let attached =
+        SshCluster::attach_with(&bed.config(&run), Some(bed.cluster.control().unwrap())).unwrap();
+    let reports = attached.clean(Some(&run));
+    drop(attached);
+    let mut killed = Vec::new();
+    for (node, r) in reports {
+        let r = r.unwrap_or_else(|e| panic!("{node}: {e}"));
+        killed.extend(r.groups);
+    }
+    killed.sort_unstable();
+    let mut want = pgids.clone();
+    want.sort_unstable();
+    assert_eq!(killed, want);
+    for p in pgids {
+        assert!(group_alive(p as i32).is_empty(), "group {p} left");
+    }
+    assert!(!bed.iptables_in(n1, &["-n", "-L", "FAULTLINE"]).success());
+    assert!(!bed.dir.join("root").join(&run).exists());
+    assert!(bed.dir.join("root/bin").exists(), "the binary cache stays");
+    bed.down();
+}
+
+#[test]
+fn ssh_failures_name_the_node_and_the_reason() {
+    let bed = SshBed::up("ssherr", 1);
+    let handle = bed.cluster.control().unwrap();
+
+    // A key the node does not know.
+    let mut cfg = bed.config(&run_name("badkey"));
+    run(Cmd::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(bed.dir.join("stranger")));
+    cfg.ssh_config = None;
+    cfg.hosts = vec![Host::parse(&bed.cluster.addr(NodeId::nth(1)).unwrap().to_string()).unwrap()];
+    cfg.user = Some("root".into());
+    cfg.private_key = Some(bed.dir.join("stranger"));
+    cfg.known_hosts = Some(bed.dir.join("known_hosts"));
+    let e = SshCluster::connect_with(&cfg, handle.clone()).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, RuntimeError::Unreachable { .. }), "{text}");
+    assert!(
+        text.starts_with("n1: ") && text.contains("Permission denied"),
+        "{text}"
+    );
+
+    // A host key that is not the known one, with strict checking.
+    std::fs::write(
+        bed.dir.join("known_hosts"),
+        format!(
+            "{} {}",
+            bed.cluster.addr(NodeId::nth(1)).unwrap(),
+            std::fs::read_to_string(bed.dir.join("stranger.pub")).unwrap()
+        ),
+    )
+    .unwrap();
+    cfg.private_key = Some(bed.dir.join("id_ed25519"));
+    cfg.host_key_checking = HostKeyChecking::Yes;
+    let text = SshCluster::connect_with(&cfg, handle.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("n1: ") && text.to_lowercase().contains("host key"),
+        "{text}"
+    );
+
+    // An address in the run's own subnet where no machine answers.
+    let slot = bed.cluster.slot();
+    let nobody = runtime::netns::addr::node_addr(slot, 9);
+    cfg.hosts = vec![Host::parse(&nobody.to_string()).unwrap()];
+    cfg.connect_timeout = Duration::from_secs(2);
+    let e = SshCluster::connect_with(&cfg, handle).unwrap_err();
+    assert!(matches!(e, RuntimeError::Unreachable { .. }), "{e}");
+    assert!(e.to_string().starts_with("n1: "), "{e}");
+    bed.down();
+}
