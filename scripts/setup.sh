@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages faultline and its tests need (idempotent; run as root).
 # etcd-server and zookeeper are the real targets of the integration tests, and
-# openssh-server runs (one sshd per namespace) as the SSH runtime's test nodes: their
-# system services must not start (faultline runs its own inside namespaces), so the
-# install runs under a policy-rc.d that forbids starting services, and where systemd
-# runs, their units are stopped and disabled afterwards.
+# openssh-server runs (one sshd per namespace) as the SSH runtime's test nodes; ruby
+# only checks that the Vagrantfile parses. Their system services must not start
+# (faultline runs its own inside namespaces), so the install runs under a policy-rc.d
+# that forbids starting services, and where systemd runs, their units are stopped and
+# disabled afterwards.
 set -euo pipefail
-pkgs=(iproute2 iptables procps etcd-server etcd-client zookeeper openssh-client openssh-server)
+pkgs=(iproute2 iptables procps etcd-server etcd-client zookeeper openssh-client openssh-server ruby)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,8 +3,9 @@
 //! connection is made.
 //!
 //! ```text
-//! "n1,n2,n3" ──parse_host_list──► [Host("n1"), Host("n2"), Host("n3")] ──► SshConfig.hosts
-//! nodes.txt  ──parse_nodes_file──► same (blank lines and `#` comments skipped)
+//! "n1,n2,n3" ──parse_host_list──► [Host("n1"), Host("n2"), Host("n3")] ──► SshConfig.nodes
+//! nodes.txt  ──parse_nodes_file──► [NodeSpec { host, addr }] (`HOST [ADDRESS]` lines; blank
+//!                                   lines and `#` comments skipped)
 //! "accept-new" ──HostKeyChecking::from_str──► StrictHostKeyChecking=accept-new
 //! ```
 //!
@@ -16,6 +17,7 @@
 //! `--ssh-private-key`, `--strict-host-key-checking`), ssh_config(5).
 
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -80,26 +82,65 @@ pub fn parse_host_list(list: &str) -> Result<Vec<Host>, String> {
     Ok(hosts)
 }
 
-/// A nodes file: one host per line; blank lines and lines starting with `#` are
-/// skipped. `file` names the file in errors (`FILE:LINE: …`).
-pub fn parse_nodes_file(file: &Path, text: &str) -> Result<Vec<Host>, String> {
-    let mut hosts: Vec<(Host, usize)> = Vec::new();
+/// One line of a nodes file: the SSH destination and, optionally, the address clients
+/// and peers use when it is not the one SSH reaches (a VM whose SSH goes through a NAT
+/// port forward, as with Vagrant's VirtualBox provider, but whose peers talk on a
+/// private network).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeSpec {
+    pub host: Host,
+    pub addr: Option<Ipv4Addr>,
+}
+
+impl From<Host> for NodeSpec {
+    fn from(host: Host) -> Self {
+        NodeSpec { host, addr: None }
+    }
+}
+
+/// A nodes file: one node per line, `HOST [ADDRESS]`; blank lines and lines starting
+/// with `#` are skipped. `file` names the file in errors (`FILE:LINE: …`).
+pub fn parse_nodes_file(file: &Path, text: &str) -> Result<Vec<NodeSpec>, String> {
+    let mut nodes: Vec<(NodeSpec, usize)> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let at = format!("{}:{}", file.display(), i + 1);
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let host = Host::parse(line).map_err(|e| format!("{at}: {e}"))?;
-        if let Some((_, first)) = hosts.iter().find(|(h, _)| *h == host) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (host, addr) = match fields.as_slice() {
+            [host] => (*host, None),
+            [host, addr] => {
+                let a = addr.parse::<Ipv4Addr>().map_err(|_| {
+                    format!("{at}: the address {addr:?} of {host} is not an IPv4 address")
+                })?;
+                (*host, Some(a))
+            }
+            _ => {
+                return Err(format!(
+                    "{at}: {} fields; a line is `HOST [ADDRESS]`",
+                    fields.len()
+                ))
+            }
+        };
+        let host = Host::parse(host).map_err(|e| format!("{at}: {e}"))?;
+        if let Some((_, first)) = nodes.iter().find(|(n, _)| n.host == host) {
             return Err(format!("{at}: {host} is already on line {first}"));
         }
-        hosts.push((host, i + 1));
+        if let Some((n, first)) = nodes.iter().find(|(n, _)| addr.is_some() && n.addr == addr) {
+            return Err(format!(
+                "{at}: address {} is already {}'s on line {first}",
+                addr.expect("checked"),
+                n.host
+            ));
+        }
+        nodes.push((NodeSpec { host, addr }, i + 1));
     }
-    if hosts.is_empty() {
+    if nodes.is_empty() {
         return Err(format!("{}: no host in the file", file.display()));
     }
-    Ok(hosts.into_iter().map(|(h, _)| h).collect())
+    Ok(nodes.into_iter().map(|(n, _)| n).collect())
 }
 
 /// `--strict-host-key-checking`: what `ssh` does with a host key it does not know.
@@ -151,8 +192,8 @@ impl fmt::Display for HostKeyChecking {
 pub struct SshConfig {
     /// The run's name (its directory on every node).
     pub run: String,
-    /// Node `n<i>` is `hosts[i-1]`.
-    pub hosts: Vec<Host>,
+    /// Node `n<i>` is `nodes[i-1]`.
+    pub nodes: Vec<NodeSpec>,
     /// Login name (`ssh -l`); `None` leaves it to the ssh config (or the local user).
     pub user: Option<String>,
     /// `ssh -i` (and `IdentitiesOnly=yes`); `None`: the agent and the default keys.
@@ -173,10 +214,10 @@ pub struct SshConfig {
 }
 
 impl SshConfig {
-    pub fn new(run: impl Into<String>, hosts: Vec<Host>) -> Self {
+    pub fn new(run: impl Into<String>, nodes: Vec<NodeSpec>) -> Self {
         SshConfig {
             run: run.into(),
-            hosts,
+            nodes,
             user: None,
             private_key: None,
             port: None,
@@ -222,13 +263,25 @@ mod tests {
     #[test]
     fn a_nodes_file_skips_comments_and_names_the_bad_line() {
         let f = Path::new("nodes.txt");
-        let hosts = parse_nodes_file(f, "# the VMs\nn1\n\n  n2  \n#n9\nn3\n").unwrap();
-        assert_eq!(hosts.len(), 3);
-        assert_eq!(hosts[1].as_str(), "n2");
+        let nodes =
+            parse_nodes_file(f, "# the VMs\nn1\n\n  n2  192.168.56.102\n#n9\nn3\n").unwrap();
+        assert_eq!(nodes.len(), 3);
+        assert_eq!(nodes[1].host.as_str(), "n2");
+        assert_eq!(nodes[1].addr, Some(Ipv4Addr::new(192, 168, 56, 102)));
+        assert_eq!(nodes[2].addr, None);
         let e = parse_nodes_file(f, "n1\nn2 n3\n").unwrap_err();
-        assert!(e.starts_with("nodes.txt:2: "), "{e}");
+        assert_eq!(
+            e,
+            "nodes.txt:2: the address \"n3\" of n2 is not an IPv4 address"
+        );
+        let e = parse_nodes_file(f, "n1\nn2 10.0.0.2 x\n").unwrap_err();
+        assert_eq!(e, "nodes.txt:2: 3 fields; a line is `HOST [ADDRESS]`");
         let e = parse_nodes_file(f, "n1\n\nn1\n").unwrap_err();
         assert_eq!(e, "nodes.txt:3: n1 is already on line 1");
+        let e = parse_nodes_file(f, "n1 10.0.0.1\nn2 10.0.0.1\n").unwrap_err();
+        assert_eq!(e, "nodes.txt:2: address 10.0.0.1 is already n1's on line 1");
+        let e = parse_nodes_file(f, "-F/etc/x\n").unwrap_err();
+        assert!(e.starts_with("nodes.txt:1: ") && e.contains("'-'"), "{e}");
         let e = parse_nodes_file(f, "# nothing\n\n").unwrap_err();
         assert_eq!(e, "nodes.txt: no host in the file");
     }

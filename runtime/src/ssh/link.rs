@@ -1,12 +1,14 @@
 //! One node's SSH connection: an `openssh` master (the system's `ssh -M`, multiplexed),
-//! behind the same [`Exec`] interface local commands use.
+//! behind the same [`Exec`] interface local commands use. Commands go over the master's
+//! control socket with `openssh`'s native mux client (no local `ssh` process per
+//! command).
 //!
 //! ```text
-//! SshCluster ──Exec::output(Cmd)──► SshLink ──► ssh -S <ctl> -T none -- 'prog' 'arg'…   (one per command)
+//! SshCluster ──Exec::output(Cmd)──► SshLink ──mux protocol on <ctl>──► 'prog' 'arg'… on the node
 //!                                      └─ master: ssh -M -f -N [-F cfg] [-l user] [-p port] [-i key] host
 //! ```
 //!
-//! Every `ssh` process (the master included) is spawned by a task on the given tokio
+//! The master `ssh` process is spawned by a task on the given tokio
 //! runtime, so it lives in that runtime's network: the controller's own, or — in the
 //! tests — a control namespace's ([`crate::ControlRuntime`]). Callers block on a
 //! channel, never on the runtime, so this works from any thread.
@@ -108,7 +110,7 @@ impl SshLink {
         let dest = host.as_str().to_string();
         let wait = cfg.connect_timeout + Duration::from_secs(5);
         let session = run_on(handle, async move {
-            tokio::time::timeout(wait, b.connect(dest)).await
+            tokio::time::timeout(wait, b.connect_mux(dest)).await
         })
         .ok_or_else(|| format!("{host}: the SSH runtime stopped while connecting"))?
         .map_err(|_| format!("{host}: ssh did not connect within {wait:?}"))?

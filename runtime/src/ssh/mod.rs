@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-pub use config::{parse_host_list, parse_nodes_file, Host, HostKeyChecking, SshConfig};
+pub use config::{parse_host_list, parse_nodes_file, Host, HostKeyChecking, NodeSpec, SshConfig};
 pub use link::SshLink;
 
 use crate::control::{ControlHandle, PlainRuntime};
@@ -161,18 +161,18 @@ impl SshCluster {
         owned: bool,
     ) -> Result<SshCluster, RuntimeError> {
         crate::netns::addr::validate_run_name(&cfg.run).map_err(RuntimeError::Other)?;
-        if cfg.hosts.is_empty() {
+        if cfg.nodes.is_empty() {
             return Err(RuntimeError::Other("no SSH node given".into()));
         }
         let handle = clients.handle();
         // Every master at once: a 5-node connect costs one handshake, not five.
         let links: Vec<Result<SshLink, String>> = std::thread::scope(|s| {
             let jobs: Vec<_> = cfg
-                .hosts
+                .nodes
                 .iter()
-                .map(|h| {
+                .map(|n| {
                     let handle = handle.clone();
-                    s.spawn(move || SshLink::connect(cfg, h, &handle))
+                    s.spawn(move || SshLink::connect(cfg, &n.host, &handle))
                 })
                 .collect();
             jobs.into_iter()
@@ -188,50 +188,68 @@ impl SshCluster {
                 node: NodeId::nth(i as u16 + 1).to_string(),
                 reason,
             })?;
-            let host = link.host().clone();
-            ok.push((host, Arc::new(link) as Arc<dyn Exec>));
+            let node = NodeSpec {
+                host: link.host().clone(),
+                addr: cfg.nodes[i].addr,
+            };
+            ok.push((node, Arc::new(link) as Arc<dyn Exec>));
         }
         Self::from_links(&cfg.run, &cfg.root, cfg.sudo, ok, clients, owned)
     }
 
     /// Builds the cluster over already-open links (real ones, or recording ones in
-    /// unit tests): learns each node's address and the controller's from
+    /// unit tests): learns each node's address (unless given) and the controller's from
     /// `SSH_CONNECTION`, and (when `owned`) makes the run's directory on each node.
     fn from_links(
         run: &str,
         root: &Path,
         sudo: bool,
-        links: Vec<(Host, Arc<dyn Exec>)>,
+        links: Vec<(NodeSpec, Arc<dyn Exec>)>,
         clients: Clients,
         owned: bool,
     ) -> Result<SshCluster, RuntimeError> {
         if links.len() > usize::from(u16::MAX) {
             return Err(RuntimeError::Other("too many nodes".into()));
         }
+        // Every node at once: the round trips overlap.
+        let learned: Vec<Result<(Ipv4Addr, Ipv4Addr), RuntimeError>> = std::thread::scope(|s| {
+            let jobs: Vec<_> = links
+                .iter()
+                .enumerate()
+                .map(|(i, (spec, link))| {
+                    let who = format!("{} ({})", NodeId::nth(i as u16 + 1), spec.host);
+                    s.spawn(move || -> Result<(Ipv4Addr, Ipv4Addr), RuntimeError> {
+                        let unreachable = |reason: String| RuntimeError::Unreachable {
+                            node: who.clone(),
+                            reason,
+                        };
+                        // Not through sudo: sudo clears SSH_CONNECTION.
+                        let out = link
+                            .run(&Cmd::new("printenv").arg("SSH_CONNECTION"))
+                            .map_err(|e| unreachable(e.to_string()))?;
+                        remote::parse_ssh_connection(&out.stdout_lossy()).map_err(unreachable)
+                    })
+                })
+                .collect();
+            jobs.into_iter()
+                .map(|j| {
+                    j.join().unwrap_or_else(|_| {
+                        Err(RuntimeError::Other("a node thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
         let mut nodes = Vec::new();
         let mut exempt = BTreeSet::new();
-        for (i, (host, link)) in links.into_iter().enumerate() {
-            let id = NodeId::nth(i as u16 + 1);
-            let who = format!("{id} ({host})");
-            // Not through sudo: sudo clears SSH_CONNECTION.
-            let out = link
-                .run(&Cmd::new("printenv").arg("SSH_CONNECTION"))
-                .map_err(|e| RuntimeError::Unreachable {
-                    node: who.clone(),
-                    reason: e.to_string(),
-                })?;
-            let (controller, addr) =
-                remote::parse_ssh_connection(&out.stdout_lossy()).map_err(|reason| {
-                    RuntimeError::Unreachable {
-                        node: who.clone(),
-                        reason,
-                    }
-                })?;
+        for (i, ((NodeSpec { host, addr: given }, link), seen)) in
+            links.into_iter().zip(learned).enumerate()
+        {
+            let (controller, addr) = seen?;
             exempt.insert(controller);
             nodes.push(SshNode {
-                id,
+                id: NodeId::nth(i as u16 + 1),
                 host,
-                addr,
+                addr: given.unwrap_or(addr),
                 link,
                 slot: Mutex::new(Slot::default()),
                 binary: Mutex::new(None),
@@ -249,11 +267,32 @@ impl SshCluster {
         };
         if owned {
             // From here on, Drop removes what was made.
-            for n in &cluster.nodes {
-                cluster.exec_ok(n.id, &remote::mkdir(&cluster.dir_of(n)))?;
-            }
+            cluster.each_node(|n| {
+                cluster
+                    .run_ok(n, &remote::mkdir(&cluster.dir_of(n)))
+                    .map(|_| ())
+            })?;
         }
         Ok(cluster)
+    }
+
+    /// Runs `f` for every node at once (one thread each); the first error in node
+    /// order, after all have finished.
+    fn each_node<T: Send>(
+        &self,
+        f: impl Fn(&SshNode) -> Result<T, RuntimeError> + Sync,
+    ) -> Result<Vec<T>, RuntimeError> {
+        let f = &f;
+        std::thread::scope(|s| {
+            let jobs: Vec<_> = self.nodes.iter().map(|n| s.spawn(move || f(n))).collect();
+            jobs.into_iter()
+                .map(|j| {
+                    j.join().unwrap_or_else(|_| {
+                        Err(RuntimeError::Other("a node thread panicked".into()))
+                    })
+                })
+                .collect()
+        })
     }
 
     /// The nodes with their hosts.
@@ -418,23 +457,27 @@ impl SshCluster {
     }
 
     fn teardown(&mut self) -> Result<(), RuntimeError> {
-        let mut first: Option<RuntimeError> = None;
-        let mut note = |r: Result<(), RuntimeError>| {
-            if let Err(e) = r {
-                tracing::warn!("ssh teardown: {e}");
-                first.get_or_insert(e);
-            }
-        };
-        for n in &self.nodes {
+        let this = &*self;
+        let results = this.each_node(|n| {
+            let mut first: Option<RuntimeError> = None;
+            let mut note = |r: Result<(), RuntimeError>| {
+                if let Err(e) = r {
+                    tracing::warn!("ssh teardown: {e}");
+                    first.get_or_insert(e);
+                }
+            };
             let mut slot = Self::lock(n);
-            note(self.kill_slot(n, &mut slot).map(|_| ()));
+            note(this.kill_slot(n, &mut slot).map(|_| ()));
             drop(slot);
-            note(self.clear_filter(n.id));
-            note(self.run_ok(n, &remote::remove(&self.dir_of(n))).map(|_| ()));
-            // The run's directory goes with its last node (shared file systems).
+            note(this.clear_filter(n.id));
+            note(this.run_ok(n, &remote::remove(&this.dir_of(n))).map(|_| ()));
+            Ok(first)
+        })?;
+        // The run's directory goes with its nodes' (shared file systems: the last one).
+        for n in &self.nodes {
             let _ = self.run_on(n, &remote::rmdir(&self.root.join(&self.run)));
         }
-        match first {
+        match results.into_iter().flatten().next() {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -444,10 +487,15 @@ impl SshCluster {
     /// pidfiles (only those of this boot), clears the `FAULTLINE` chain, deletes their
     /// directories. `run`: only that run; `None`: every run under the root.
     pub fn clean(&self, run: Option<&str>) -> Vec<(NodeId, Result<CleanReport, RuntimeError>)> {
-        self.nodes
-            .iter()
-            .map(|n| (n.id, self.clean_node(n, run)))
-            .collect()
+        match self.each_node(|n| Ok(self.clean_node(n, run))) {
+            Ok(reports) => self.nodes.iter().map(|n| n.id).zip(reports).collect(),
+            // Only a panicked thread gets here.
+            Err(e) => self
+                .nodes
+                .iter()
+                .map(|n| (n.id, Err(RuntimeError::Other(e.to_string()))))
+                .collect(),
+        }
     }
 
     fn clean_node(&self, n: &SshNode, run: Option<&str>) -> Result<CleanReport, RuntimeError> {

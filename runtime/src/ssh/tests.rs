@@ -135,7 +135,7 @@ fn fixture(sudo: bool, owned: bool) -> Fixture {
         .enumerate()
         .map(|(i, n)| {
             (
-                Host::parse(&format!("h{}", i + 1)).unwrap(),
+                NodeSpec::from(Host::parse(&format!("h{}", i + 1)).unwrap()),
                 Arc::clone(n) as Arc<dyn Exec>,
             )
         })

@@ -1,4 +1,5 @@
-//! Integration tests of the namespace cluster runtime (root required: CI is root).
+//! Integration tests of the node runtimes: namespaces, and SSH against real sshd servers
+//! inside namespaces (root required: CI is root).
 //! One binary, a module per feature; every test uses its own run name, so they run in
 //! parallel, and every cluster is an owned `Cluster` whose drop tears it down even when
 //! an assertion fails.
@@ -8,3 +9,4 @@ mod network;
 mod services;
 mod ssh;
 mod support;
+mod vagrant;

@@ -12,7 +12,7 @@ use runtime::exec::{Cmd, Exec, RealExec};
 use runtime::filter::FilterTable;
 use runtime::netns::Cluster;
 use runtime::service::group_alive;
-use runtime::ssh::{Host, HostKeyChecking, SshCluster, SshConfig};
+use runtime::ssh::{Host, HostKeyChecking, NodeSpec, SshCluster, SshConfig};
 use runtime::wait::echo_round_trip;
 use runtime::{NodeId, Runtime, RuntimeError, ServiceSpec, ServiceState};
 
@@ -103,7 +103,7 @@ impl SshBed {
             .cluster
             .node_ids()
             .iter()
-            .map(|n| Host::parse(&n.to_string()).unwrap())
+            .map(|n| NodeSpec::from(Host::parse(&n.to_string()).unwrap()))
             .collect();
         let mut cfg = SshConfig::new(run, hosts);
         cfg.ssh_config = Some(self.dir.join("ssh_config"));
@@ -357,7 +357,9 @@ fn ssh_failures_name_the_node_and_the_reason() {
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(bed.dir.join("stranger")));
     cfg.ssh_config = None;
-    cfg.hosts = vec![Host::parse(&bed.cluster.addr(NodeId::nth(1)).unwrap().to_string()).unwrap()];
+    cfg.nodes = vec![NodeSpec::from(
+        Host::parse(&bed.cluster.addr(NodeId::nth(1)).unwrap().to_string()).unwrap(),
+    )];
     cfg.user = Some("root".into());
     cfg.private_key = Some(bed.dir.join("stranger"));
     cfg.known_hosts = Some(bed.dir.join("known_hosts"));
@@ -392,10 +394,67 @@ fn ssh_failures_name_the_node_and_the_reason() {
     // An address in the run's own subnet where no machine answers.
     let slot = bed.cluster.slot();
     let nobody = runtime::netns::addr::node_addr(slot, 9);
-    cfg.hosts = vec![Host::parse(&nobody.to_string()).unwrap()];
+    cfg.nodes = vec![NodeSpec::from(Host::parse(&nobody.to_string()).unwrap())];
     cfg.connect_timeout = Duration::from_secs(2);
     let e = SshCluster::connect_with(&cfg, handle).unwrap_err();
     assert!(matches!(e, RuntimeError::Unreachable { .. }), "{e}");
     assert!(e.to_string().starts_with("n1: "), "{e}");
+    bed.down();
+}
+
+/// Prints what SSH costs against namespaces for 5 nodes (figures for docs/ssh.md; not
+/// asserted): connect (masters + SSH_CONNECTION + run directories), a service on every
+/// node up to its first answered round trip, and teardown.
+#[test]
+fn ssh_costs_for_five_nodes_are_printed() {
+    let bed = SshBed::up("sshcost", 5);
+    let run = run_name("cost");
+    let ctl = bed.cluster.control_ns();
+    let t = std::time::Instant::now();
+    let ssh = bed.connect(&run);
+    let connect = t.elapsed();
+    let t = std::time::Instant::now();
+    for n in ssh.node_ids() {
+        ssh.start_service(n, echo_spec(&ssh, n, 7303)).unwrap();
+    }
+    for n in ssh.node_ids() {
+        ssh.wait_for_port(n, 7303, Duration::from_secs(20)).unwrap();
+        let to = SocketAddr::from((ssh.addr(n).unwrap(), 7303));
+        assert!(echo_round_trip(&ctl, to, Duration::from_secs(2)));
+    }
+    let services = t.elapsed();
+    let mut execs: Vec<Duration> = (0..20)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            ssh.exec_ok(NodeId::nth(1), &Cmd::new("true")).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    execs.sort_unstable();
+    let one_exec = format!("min {:.2?} median {:.2?}", execs[0], execs[10]);
+    let t = std::time::Instant::now();
+    ssh.down().unwrap();
+    let down = t.elapsed();
+
+    // The same over namespaces, with the same services.
+    let t = std::time::Instant::now();
+    let ns = Cluster::up(&run_name("costns"), 5).unwrap();
+    let ns_up = t.elapsed();
+    let t = std::time::Instant::now();
+    for n in ns.node_ids() {
+        ns.start_service(n, echo_spec(&ns, n, 7303)).unwrap();
+    }
+    for n in ns.node_ids() {
+        ns.wait_for_port(n, 7303, Duration::from_secs(20)).unwrap();
+    }
+    let ns_services = t.elapsed();
+    let t = std::time::Instant::now();
+    ns.down().unwrap();
+    let ns_down = t.elapsed();
+    eprintln!(
+        "5 nodes: ssh connect {connect:.2?}, services up {services:.2?}, one exec (20) {one_exec}, \
+         teardown {down:.2?}; namespaces up {ns_up:.2?}, services up {ns_services:.2?}, \
+         teardown {ns_down:.2?}"
+    );
     bed.down();
 }
