@@ -37,7 +37,8 @@ pub const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
 /// from /dev/null, stdout and stderr appended to the log; writes `<pid> <boot id>` to
 /// the pidfile and prints the pid. `setsid` does not fork here, because a background
 /// job of a non-interactive shell is never a process-group leader, so `$!` is the
-/// group's id.
+/// group's id. It returns only once the child has called `setsid` (or ended; at most
+/// 10 s), so a signal to the group right after a start reaches it.
 pub const LAUNCH: &str = r#"set -e
 pidfile=$1 log=$2 cwd=$3
 shift 4
@@ -45,6 +46,12 @@ mkdir -p -- "$cwd" "$(dirname -- "$log")" "$(dirname -- "$pidfile")"
 cd -- "$cwd"
 setsid "$@" </dev/null >>"$log" 2>&1 &
 pid=$!
+i=0
+while [ "$(ps -o sid= -p "$pid" | tr -d ' ')" != "$pid" ] && [ "$i" -lt 1000 ]; do
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.01
+  i=$((i + 1))
+done
 echo "$pid $(cat /proc/sys/kernel/random/boot_id)" >"$pidfile"
 echo "$pid"
 "#;
