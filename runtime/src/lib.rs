@@ -35,6 +35,7 @@ pub mod fake;
 pub mod filter;
 pub mod netns;
 mod node;
+pub mod packages;
 pub mod service;
 pub mod ssh;
 pub mod wait;

@@ -195,6 +195,14 @@ fn ssh_runs_commands_services_and_filters_and_survives_a_partition() {
         Some(7),
         "a remote exit code is an outcome, not an error"
     );
+    let iptables = runtime::packages::Package {
+        name: "iptables",
+        units: &[],
+    };
+    assert!(
+        !runtime::packages::ensure(&ssh, n1, iptables).unwrap(),
+        "an installed package is found on the node, not installed again"
+    );
 
     // Files in the run's directory.
     let p = ssh
@@ -473,5 +481,31 @@ fn ssh_costs_for_five_nodes_are_printed() {
          teardown {down:.2?}; namespaces up {ns_up:.2?}, services up {ns_services:.2?}, \
          teardown {ns_down:.2?}"
     );
+    bed.down();
+}
+
+/// A node that dies mid-run (every process in its namespace killed, sshd and its
+/// sessions included) turns the next command into an `Unreachable` harness error that
+/// names the node, within the master's keep-alive bound, never a hang or an outcome.
+#[test]
+fn ssh_a_node_that_dies_is_a_harness_error_naming_it() {
+    let bed = SshBed::up("sshdie", 2);
+    let ssh = SshCluster::attach_with(
+        &bed.config(&run_name("die")),
+        Some(bed.cluster.control().unwrap()),
+    )
+    .unwrap();
+    let n2 = NodeId::nth(2);
+    ssh.exec_ok(n2, &Cmd::new("true")).unwrap();
+    let ns = bed.cluster.member(n2).unwrap().ns.clone();
+    runtime::netns::network::kill_all_in(&ns, Duration::from_secs(10)).expect("n2 dies");
+    let t = std::time::Instant::now();
+    let e = ssh.exec(n2, &Cmd::new("true")).unwrap_err();
+    assert!(matches!(e, RuntimeError::Unreachable { .. }), "{e}");
+    assert!(e.to_string().starts_with("n2 (n2): "), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    ssh.exec_ok(NodeId::nth(1), &Cmd::new("true"))
+        .expect("the other node is still reachable");
+    drop(ssh);
     bed.down();
 }
