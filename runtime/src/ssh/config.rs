@@ -143,6 +143,54 @@ pub fn parse_nodes_file(file: &Path, text: &str) -> Result<Vec<NodeSpec>, String
     Ok(nodes.into_iter().map(|(n, _)| n).collect())
 }
 
+/// What `--nodes` / `--nodes-file` ask for: namespace nodes on this machine, or SSH
+/// nodes (Jepsen's flags: a count and a host list exclude each other).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodesArg {
+    Count(u16),
+    Ssh(Vec<NodeSpec>),
+}
+
+impl NodesArg {
+    /// From the flags as given: `nodes` is `--nodes` (a count or `h1,h2,…`),
+    /// `nodes_file` is `--nodes-file`'s path and text, `ssh_flags` names the SSH-only
+    /// flags that were given (`--sudo`, `--ssh-config`, …). No flag: 5 namespace nodes.
+    pub fn from_flags(
+        nodes: Option<&str>,
+        nodes_file: Option<(&Path, &str)>,
+        ssh_flags: &[&str],
+    ) -> Result<NodesArg, String> {
+        let arg = match (nodes, nodes_file) {
+            (Some(_), Some(_)) => {
+                return Err("--nodes and --nodes-file exclude each other".into());
+            }
+            (None, Some((path, text))) => NodesArg::Ssh(parse_nodes_file(path, text)?),
+            (Some(v), None) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+                let n = v
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| format!("--nodes {v}: a count must be at least 1"))?;
+                NodesArg::Count(n)
+            }
+            (Some(v), None) => NodesArg::Ssh(
+                parse_host_list(v)?
+                    .into_iter()
+                    .map(NodeSpec::from)
+                    .collect(),
+            ),
+            (None, None) => NodesArg::Count(5),
+        };
+        if let (NodesArg::Count(n), Some(flag)) = (&arg, ssh_flags.first()) {
+            return Err(format!(
+                "{flag} is for SSH nodes, but --nodes {n} asks for namespace nodes \
+                 (give hosts: --nodes h1,h2,… or --nodes-file FILE)"
+            ));
+        }
+        Ok(arg)
+    }
+}
+
 /// `--strict-host-key-checking`: what `ssh` does with a host key it does not know.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum HostKeyChecking {
@@ -284,6 +332,44 @@ mod tests {
         assert!(e.starts_with("nodes.txt:1: ") && e.contains("'-'"), "{e}");
         let e = parse_nodes_file(f, "# nothing\n\n").unwrap_err();
         assert_eq!(e, "nodes.txt: no host in the file");
+    }
+
+    #[test]
+    fn nodes_is_a_count_or_hosts_and_excludes_a_nodes_file() {
+        let f = Path::new("nodes.txt");
+        assert_eq!(
+            NodesArg::from_flags(None, None, &[]),
+            Ok(NodesArg::Count(5))
+        );
+        assert_eq!(
+            NodesArg::from_flags(Some("3"), None, &[]),
+            Ok(NodesArg::Count(3))
+        );
+        let NodesArg::Ssh(hosts) = NodesArg::from_flags(Some("n1,n2"), None, &["--sudo"]).unwrap()
+        else {
+            panic!("a host list is SSH");
+        };
+        assert_eq!(hosts.len(), 2);
+        let NodesArg::Ssh(hosts) =
+            NodesArg::from_flags(None, Some((f, "n1 10.0.0.1\n")), &[]).unwrap()
+        else {
+            panic!("a nodes file is SSH");
+        };
+        assert_eq!(hosts[0].addr, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(
+            NodesArg::from_flags(Some("3"), Some((f, "n1\n")), &[]).unwrap_err(),
+            "--nodes and --nodes-file exclude each other"
+        );
+        assert!(NodesArg::from_flags(Some("0"), None, &[])
+            .unwrap_err()
+            .contains("at least 1"));
+        let e = NodesArg::from_flags(Some("5"), None, &["--ssh-config"]).unwrap_err();
+        assert!(e.starts_with("--ssh-config is for SSH nodes"), "{e}");
+        // A host that is all digits would be a count: hosts need a letter or a dot.
+        assert!(matches!(
+            NodesArg::from_flags(Some("10.0.0.1"), None, &[]),
+            Ok(NodesArg::Ssh(_))
+        ));
     }
 
     #[test]

@@ -39,7 +39,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-pub use config::{parse_host_list, parse_nodes_file, Host, HostKeyChecking, NodeSpec, SshConfig};
+pub use config::{
+    parse_host_list, parse_nodes_file, Host, HostKeyChecking, NodeSpec, NodesArg, SshConfig,
+};
 pub use link::SshLink;
 
 use crate::control::{ControlHandle, PlainRuntime};
