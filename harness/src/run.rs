@@ -201,6 +201,15 @@ pub fn run<W: Workload>(mut plan: Plan<W>) -> io::Result<RunOutcome> {
     let opts = plan.options.clone();
     let store = Store::new(&opts.store);
     let dir = store.create_run(&opts.test, SystemTime::now())?;
+    // The default fault mix takes the target's own failover figure: the run's header
+    // shows, and the stored test keeps, the mix that is played.
+    let failover = plan.target.failover();
+    if let Some(mix) = plan.faults.as_mut().and_then(|f| f.fit_to(failover)) {
+        eprintln!("  nemesis:   default mix: {mix}");
+        if let (Some(test), Ok(mix)) = (plan.test_json.as_object_mut(), serde_json::to_value(mix)) {
+            test.insert("nemesis_mix".into(), mix);
+        }
+    }
     dir.write_json(files::TEST, &plan.test_json)?;
     let note = Notes::open(&dir.file(files::LOG))?;
     let progress = Progress::new(plan.progress);

@@ -104,8 +104,6 @@ impl Mix {
     /// gaps 1 to 2 (at least 2 to 4 s).
     pub fn default_for(failover: Duration) -> Mix {
         let choice = |weight, fault| Choice { weight, fault };
-        let window_min = (failover * WINDOW_FAILOVERS).max(MIN_WINDOW);
-        let gap_min = failover.max(MIN_GAP);
         Mix {
             failover,
             choices: vec![
@@ -147,6 +145,25 @@ impl Mix {
                 ),
             ],
             window: Span {
+                min: Duration::ZERO,
+                max: Duration::ZERO,
+            },
+            gap: Span {
+                min: Duration::ZERO,
+                max: Duration::ZERO,
+            },
+        }
+        .scaled_to(failover)
+    }
+
+    /// The same faults, with windows and gaps for a target that fails over within
+    /// `failover` (a mix resolved before its target was known takes the target's figure).
+    pub fn scaled_to(self, failover: Duration) -> Mix {
+        let window_min = (failover * WINDOW_FAILOVERS).max(MIN_WINDOW);
+        let gap_min = failover.max(MIN_GAP);
+        Mix {
+            failover,
+            window: Span {
                 min: window_min,
                 max: window_min * 2,
             },
@@ -154,6 +171,7 @@ impl Mix {
                 min: gap_min,
                 max: gap_min * 2,
             },
+            ..self
         }
     }
 
@@ -282,6 +300,7 @@ mod tests {
         assert_eq!(zk.window.min, Duration::from_millis(7200));
         assert_eq!(zk.window.max, Duration::from_millis(14400));
         assert_eq!(zk.gap.min, Duration::from_millis(2400));
+        assert_eq!(raft.clone().scaled_to(Duration::from_millis(2400)), zk);
         for m in [&raft, &zk] {
             m.validate().unwrap();
             assert!(m.window.min >= m.failover * WINDOW_FAILOVERS);

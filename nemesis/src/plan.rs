@@ -301,6 +301,19 @@ impl Resolved {
         }
     }
 
+    /// Scales a mix to the target's failover figure (a plan resolved before its target
+    /// was known, e.g. with [`Plan::resolve`]); returns the mix, for the run's header and
+    /// `test.json`. Other plans are left alone (`None`).
+    pub fn fit_to(&mut self, failover: Duration) -> Option<&Mix> {
+        match self {
+            Resolved::Mix { mix, .. } => {
+                *mix = mix.clone().scaled_to(failover);
+                Some(mix)
+            }
+            _ => None,
+        }
+    }
+
     /// The mix this plan plays, when it is the default one.
     pub fn mix(&self) -> Option<&Mix> {
         match self {
@@ -522,6 +535,11 @@ mod tests {
         );
         assert_eq!(p.mix_for(Duration::from_millis(300)).as_ref(), raft.mix());
         assert!(zk.mix().unwrap().window.min > raft.mix().unwrap().window.min);
+        // Resolved before the target was known, then fitted to it: the same mix.
+        let mut early = p.resolve(3).unwrap().unwrap();
+        assert_eq!(early.mix().unwrap().failover, DEFAULT_FAILOVER);
+        assert_eq!(early.fit_to(Duration::from_millis(2400)), zk.mix());
+        assert_eq!(early.preview(20), zk.preview(20));
         assert_eq!(p.describe(), "default");
         assert!(!p.is_none());
         // Same seed, same schedule; another seed, another one.
