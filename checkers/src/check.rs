@@ -5,7 +5,8 @@
 //!                  ┌─ linearizability (per key) ─┐
 //! CheckInput ──────┼─ lock, list-append, …  ─────┼──► CheckerResult ×N ──merge──► Results
 //! (history,        ├─ split-brain (status log) ──┤     (valid|invalid|unknown,     (verdict, exit
-//!  status log,     └─ liveness (after the heal) ─┘      findings, details)          code, availability)
+//!  status log,     ├─ replica agreement (logs) ──┤      findings, details)          code, availability)
+//!  committed logs, └─ liveness (after the heal) ─┘
 //!  fault windows,
 //!  budget)
 //! ```
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::faults::{self, Availability, AvailabilityInput, FaultWindow};
 use crate::history::Record;
 use crate::linearizability::Budget;
+use crate::replica_agreement::LogReport;
 use crate::split_brain::Observation;
 use crate::verdict::Validity;
 use crate::InputError;
@@ -51,6 +53,9 @@ pub struct CheckInput<'a> {
     pub records: &'a [Record],
     /// Every node's status as the observer saw it; `None` when the target cannot report.
     pub status: Option<&'a [Observation]>,
+    /// Every node's committed log as it reported it after the run; `None` when the
+    /// target cannot report one (then the replica-agreement check does not run).
+    pub logs: Option<&'a [LogReport]>,
     /// When each fault was in force ([`faults::windows`] of `records`).
     pub faults: &'a [FaultWindow],
     pub budget: Budget,
@@ -258,6 +263,7 @@ mod tests {
         let input = CheckInput {
             records: &[],
             status: None,
+            logs: None,
             faults: &[],
             budget: Budget::default(),
             run: RunFacts {

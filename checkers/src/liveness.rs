@@ -165,6 +165,7 @@ mod tests {
             let input = CheckInput {
                 records,
                 status: None,
+                logs: None,
                 faults: &[],
                 budget: Default::default(),
                 run: RunFacts {

@@ -27,6 +27,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::{CheckInput, Checker, CheckerResult};
+use crate::verdict::Validity;
+use crate::InputError;
+
 /// Anomalies kept in full; the rest are counted in [`AgreementReport::more`].
 pub const MAX_ANOMALIES: usize = 100;
 
@@ -242,6 +246,44 @@ pub fn check(reports: &[LogReport]) -> AgreementReport {
     }
 }
 
+/// The replica-agreement check as a run's checker (its own JUnit case): the committed
+/// logs the nodes reported ([`CheckInput::logs`]). No report at all is unknown: nothing
+/// was compared.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplicaAgreement;
+
+impl Checker for ReplicaAgreement {
+    fn name(&self) -> &str {
+        "replica-agreement"
+    }
+
+    fn check(&self, input: &CheckInput<'_>) -> Result<CheckerResult, InputError> {
+        let reports = input.logs.unwrap_or_default();
+        if reports.is_empty() {
+            return Ok(CheckerResult::new(
+                self.name(),
+                Validity::Unknown,
+                vec!["no node reported its committed log".into()],
+            ));
+        }
+        let report = check(reports);
+        let summary = if report.valid {
+            vec![format!(
+                "{} nodes agree on {} committed positions ({} reports)",
+                report.nodes, report.positions, report.reports
+            )]
+        } else {
+            report.describe()
+        };
+        let valid = if report.valid {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        };
+        Ok(CheckerResult::new(self.name(), valid, summary).with_details(&report))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +377,56 @@ mod tests {
         late.from = 3;
         let r = check(&[report("n1", S, &[(1, "a"), (2, "b")]), late]);
         assert!(r.valid, "{:?}", r.describe());
+    }
+
+    #[test]
+    fn as_a_checker_it_reads_the_reported_logs() {
+        use crate::check::RunFacts;
+        use crate::linearizability::Budget;
+        let run = |logs: Option<&[LogReport]>| {
+            ReplicaAgreement
+                .check(&CheckInput {
+                    records: &[],
+                    status: None,
+                    logs,
+                    faults: &[],
+                    budget: Budget::default(),
+                    run: RunFacts {
+                        nodes: 2,
+                        round: 1,
+                        recovery_bound: 1,
+                        writes: &[],
+                    },
+                })
+                .expect("no input error")
+        };
+        let agree = [
+            report("n1", S, &[(1, "a"), (2, "b")]),
+            report("n2", S, &[(1, "a")]),
+        ];
+        let r = run(Some(&agree));
+        assert_eq!(
+            (r.name.as_str(), r.valid),
+            ("replica-agreement", Validity::Valid)
+        );
+        assert_eq!(
+            r.summary,
+            ["2 nodes agree on 2 committed positions (2 reports)"]
+        );
+        let differ = [
+            report("n1", S, &[(1, "a"), (2, "b")]),
+            report("n2", S, &[(1, "a"), (2, "c")]),
+        ];
+        let r = run(Some(&differ));
+        assert_eq!(r.valid, Validity::Invalid);
+        assert!(
+            r.summary[0].contains("diverged at position 2"),
+            "{:?}",
+            r.summary
+        );
+        assert_eq!(r.details["anomalies"][0]["kind"], "diverged");
+        assert_eq!(run(Some(&[])).valid, Validity::Unknown);
+        assert_eq!(run(None).valid, Validity::Unknown);
     }
 
     #[test]

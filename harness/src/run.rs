@@ -6,8 +6,9 @@
 //!   ├─ interpreter: workload generator ─► clients ─► history.jsonl
 //!   └─ fault plan thread: faults ─► history.jsonl (nemesis ops) ─► heal all
 //! heal-all ──► await healthy ──► final phase (e.g. a read of every key)
-//! cluster down (always) ──► check: workload checkers + split-brain + liveness
-//!                           ──► results.json ──► Plan::artifacts (junit.xml, report.html…)
+//!          ──► every node's committed log (committed.jsonl, targets that report one)
+//! cluster down (always) ──► check: workload checkers + split-brain + replica agreement
+//!                           + liveness ──► results.json ──► Plan::artifacts (junit.xml, report.html…)
 //! ```
 //!
 //! Invariants:
@@ -35,6 +36,7 @@ use checkers::check::{check_all, CheckInput, Checker, Results, RunFacts};
 use checkers::faults::{FaultEvent, FaultOutcome, FaultPhase};
 use checkers::linearizability::Budget;
 use checkers::liveness::Liveness;
+use checkers::replica_agreement::{LogReport, ReplicaAgreement};
 use checkers::split_brain::SplitBrain;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -54,8 +56,13 @@ use runtime::{NodeId, Runtime, RuntimeError};
 
 /// The status observations of a run.
 pub const STATUS_FILE: &str = "status.jsonl";
+/// Every node's committed log after the final phase, one `LogReport` per line (targets
+/// that can report one; the replica-agreement check reads it).
+pub const COMMITTED_FILE: &str = "committed.jsonl";
 /// The nemesis op the run records once every fault is healed (liveness counts from it).
 pub const HEAL_ALL: &str = "heal-all";
+/// How long the run waits for one node's committed log.
+const COMMITTED_WAIT: Duration = Duration::from_secs(15);
 
 /// The knobs of a run (plain data, saved in `test.json` by the caller).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -549,6 +556,10 @@ fn drive<W: Workload>(
             ));
         }
     }
+    if !*interrupted {
+        progress.phase("committed logs");
+        collect_committed(&plan.target, rt.as_ref(), &handle, &log, dir, note)?;
+    }
     done.store(true, Ordering::SeqCst);
     let _ = watcher.join();
     if let Some(o) = observer {
@@ -570,6 +581,80 @@ fn make_clients<W: Workload>(
 ) -> Result<Vec<W::Client>, HarnessError> {
     (0..plan.options.concurrency.max(1))
         .map(|k| (plan.clients)(rt, k).map_err(|source| HarnessError::Client { worker: k, source }))
+        .collect()
+}
+
+/// Asks every node for its committed log (when the target can report one) and writes
+/// the reports to [`COMMITTED_FILE`], timed on the history's clock. A node that does not
+/// answer is noted and left out: agreement is checked among those that did.
+fn collect_committed(
+    target: &Arc<dyn Target>,
+    rt: &dyn Runtime,
+    handle: &runtime::ControlHandle,
+    log: &HistoryLog,
+    dir: &RunDir,
+    note: &Notes,
+) -> Result<(), HarnessError> {
+    let nodes = rt.nodes();
+    let Some(first) = nodes.first() else {
+        return Ok(());
+    };
+    if target.committed_log(first.id, first.addr).is_none() {
+        return Ok(());
+    }
+    let io = |source| HarnessError::Io {
+        what: "writing the committed logs",
+        source,
+    };
+    let mut out = io::BufWriter::new(File::create(dir.file(COMMITTED_FILE)).map_err(io)?);
+    let mut reported = 0;
+    for n in &nodes {
+        let target = Arc::clone(target);
+        let (id, addr) = (n.id, n.addr);
+        let answer = handle
+            .block_on(async move {
+                match target.committed_log(id, addr) {
+                    Some(call) => tokio::time::timeout(COMMITTED_WAIT, call).await,
+                    None => Ok(Ok(Vec::new())),
+                }
+            })
+            .map_err(|_| HarnessError::Panicked("committed-log request"))?;
+        match answer {
+            Ok(Ok(entries)) => {
+                let report = LogReport {
+                    node: n.id.to_string(),
+                    time: log.now(),
+                    from: 0,
+                    entries,
+                };
+                serde_json::to_writer(&mut out, &report).map_err(|e| io(e.into()))?;
+                out.write_all(b"\n").map_err(io)?;
+                reported += 1;
+            }
+            Ok(Err(e)) => note.line(&format!("committed log of {}: {e}", n.id)),
+            Err(_) => note.line(&format!(
+                "committed log of {}: no answer within {COMMITTED_WAIT:?}",
+                n.id
+            )),
+        }
+    }
+    out.flush().map_err(io)?;
+    note.line(&format!(
+        "committed logs: {reported} of {} nodes reported",
+        nodes.len()
+    ));
+    Ok(())
+}
+
+/// Reads [`COMMITTED_FILE`]: one report per line; a bad line names its number.
+pub fn read_committed(path: &Path) -> Result<Vec<LogReport>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))
+        })
         .collect()
 }
 
@@ -600,7 +685,8 @@ fn collect_logs(target: &dyn Target, rt: &dyn Runtime, dir: &RunDir, note: &Note
 }
 
 /// Checks a stored run: the workload's checkers over `history.jsonl`, split-brain over
-/// `status.jsonl` (when the target reported status), and liveness after the heal;
+/// `status.jsonl` (when the target reported status), replica agreement over
+/// `committed.jsonl` (when the target reported committed logs), and liveness after the heal;
 /// availability per fault window comes with the results.
 pub fn check_run<W: Workload>(
     dir: &RunDir,
@@ -621,10 +707,17 @@ pub fn check_run<W: Workload>(
     } else {
         None
     };
+    let committed_path = dir.file(COMMITTED_FILE);
+    let logs = if committed_path.exists() {
+        Some(read_committed(&committed_path)?)
+    } else {
+        None
+    };
     let windows = checkers::faults::windows(&records);
     let input = CheckInput {
         records: &records,
         status: observations.as_deref(),
+        logs: logs.as_deref(),
         faults: &windows,
         budget: opts.budget(),
         run: RunFacts {
@@ -637,6 +730,9 @@ pub fn check_run<W: Workload>(
     let mut all = workload.checkers();
     if observations.is_some() {
         all.push(Box::new(SplitBrain));
+    }
+    if logs.is_some() {
+        all.push(Box::new(ReplicaAgreement));
     }
     all.push(Box::new(Liveness));
     let refs: Vec<&dyn Checker> = all.iter().map(|c| c.as_ref()).collect();

@@ -3,13 +3,15 @@
 //! ```text
 //! Target::setup(&dyn Runtime) ──► every node's service slot runs the system ──► healthy
 //! Target::status(node)        ──► NodeStatus (role, term, leader) ──► observer, primaries
+//! Target::committed_log(node) ──► (position, digest)* after the final phase ──► replica agreement
 //! ```
 //!
 //! The protocol is tiny, after Jepsen's `DB`: setting up, and knowing when the
 //! cluster serves requests. Killing, restarting and pausing need nothing from the
 //! target: its processes live in the nodes' service slots, which the runtime signals
-//! for every system alike. Reporting leaders is an optional capability: callers ask
-//! first ([`Target::status`] returns `None` when the system cannot say). A target never
+//! for every system alike. Reporting leaders and committed logs are optional
+//! capabilities: callers ask first ([`Target::status`] and [`Target::committed_log`]
+//! return `None` when the system cannot say). A target never
 //! names a namespace or a host: files go through [`Runtime::write_file`], commands
 //! through [`Runtime::exec`].
 //!
@@ -22,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
 
+use checkers::replica_agreement::LogEntry;
 use checkers::split_brain::Role;
 
 use runtime::{NodeId, Runtime, RuntimeError, ServiceSpec};
@@ -114,6 +117,18 @@ pub trait Target: Send + Sync + 'static {
         node: NodeId,
         addr: Ipv4Addr,
     ) -> Option<BoxFuture<'_, Result<NodeStatus, StatusError>>>;
+
+    /// Asks one node (at `addr`) for its committed log, one `(position, digest)` per
+    /// committed entry, for the replica-agreement check; `None` when the system cannot
+    /// report it. Runs on the clients' runtime, and never blocks it.
+    fn committed_log(
+        &self,
+        node: NodeId,
+        addr: Ipv4Addr,
+    ) -> Option<BoxFuture<'_, Result<Vec<LogEntry>, StatusError>>> {
+        let _ = (node, addr);
+        None
+    }
 
     /// Files on a node worth keeping with the run besides its service log (paths on the
     /// node, absolute or relative to its data directory).

@@ -67,6 +67,7 @@ mod tests {
         let input = CheckInput {
             records: &records,
             status: None,
+            logs: None,
             faults: &[],
             budget: crate::linearizability::Budget::default(),
             run: RunFacts {
