@@ -19,7 +19,7 @@ pub enum Bug {
 }
 
 impl Bug {
-    pub const ALL: [Bug; 13] = [
+    pub const ALL: [Bug; 14] = [
         Bug::Raft(raft::Bug::StaleRead),
         Bug::Raft(raft::Bug::ForgetVote),
         Bug::Raft(raft::Bug::AckBeforeCommit),
@@ -33,6 +33,7 @@ impl Bug {
         Bug::Zab(zab::Bug::DiffWithoutTrunc),
         Bug::Zab(zab::Bug::ExpireSessionsOnElection),
         Bug::Zab(zab::Bug::CountEpochNack),
+        Bug::Zab(zab::Bug::IgnoreClientZxid),
     ];
 
     pub fn name(self) -> &'static str {

@@ -51,10 +51,16 @@ pub enum Bug {
     /// (ZooKeeper's −1, "should not count as an ack"): two leaders in one epoch. Caught
     /// by the split-brain check (majorities-ring partitions).
     CountEpochNack,
+    /// A node serves a read from a client that has already seen a newer zxid than the
+    /// node has applied, instead of refusing it ("client must try another server", the
+    /// check in ZooKeeper's `ZooKeeperServer.processConnectRequest`): a client that
+    /// moves to a lagging server reads older state than it already read. Caught by the
+    /// monotonic-reads check (`--read-mode local`).
+    IgnoreClientZxid,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 7] = [
+    pub const ALL: [Bug; 8] = [
         Bug::StaleSync,
         Bug::ForgetAcceptedEpoch,
         Bug::AckBeforeFsync,
@@ -62,6 +68,7 @@ impl Bug {
         Bug::DiffWithoutTrunc,
         Bug::ExpireSessionsOnElection,
         Bug::CountEpochNack,
+        Bug::IgnoreClientZxid,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +80,7 @@ impl Bug {
             Bug::DiffWithoutTrunc => "diff-without-trunc",
             Bug::ExpireSessionsOnElection => "expire-sessions-on-election",
             Bug::CountEpochNack => "count-epoch-nack",
+            Bug::IgnoreClientZxid => "ignore-client-zxid",
         }
     }
 }

@@ -141,6 +141,16 @@ fn expire_sessions_on_election_is_caught() {
     );
 }
 
+#[test]
+fn ignore_client_zxid_is_caught() {
+    caught(
+        Bug::IgnoreClientZxid,
+        &["sequential consistency (a client's reads never go back)"],
+        50,
+        "default",
+    );
+}
+
 // `count-epoch-nack` needs one node in the discovery quorums of two would-be leaders that
 // picked the same epoch, accepting it from one and rejoining the other before that one
 // gives up: random faults do not reach it (`count_epoch_nack_in_random_schedules`). Its

@@ -130,15 +130,7 @@ impl<P: Protocol> Sim<P> {
                 }
             };
             if let Some((request, kind)) = req {
-                let reader = match &kind {
-                    PendingKind::Read { reader, .. } => *reader,
-                    _ => None,
-                };
-                let invoked = self.now;
-                let id = self.invoke(request, kind, faulty)?;
-                if let (Some(r), Some(id)) = (reader, id) {
-                    self.clients.reading[r] = Some((id, invoked));
-                }
+                self.invoke(request, kind, faulty)?;
             }
         }
         self.lock_clients(faulty)
@@ -173,6 +165,14 @@ impl<P: Protocol> Sim<P> {
         };
         self.clients.next_req += 1;
         let id = RequestId(self.clients.next_req);
+        // The reader is reading from now on, before the node steps: a read answered at
+        // once (a local read) is checked for its session like any other.
+        if let PendingKind::Read {
+            reader: Some(r), ..
+        } = &kind
+        {
+            self.clients.reading[*r] = Some((id, self.now));
+        }
         self.clients.pending.insert(
             (node, id),
             Pending {
