@@ -27,4 +27,4 @@ pub mod read_mode;
 pub mod zab;
 pub mod zookeeper;
 
-pub use read_mode::ReadMode;
+pub use read_mode::{ReadMode, ReadModeArg};

@@ -26,9 +26,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use checkers::check::{CheckInput, Checker, CheckerResult};
-use checkers::history::{History, Key as HistoryKey};
+use checkers::history::{History, Key as HistoryKey, Kind, Payload, PayloadError, Process};
 use checkers::linearizability::{check_register, Algorithm, Budget, Options};
 use checkers::model::{CasOp, CasRegister};
+use checkers::monotonic_reads::{MonotonicReads, PositionedValue};
 use checkers::verdict::{Method, Validity};
 use harness::generator::{Ctx, Generator, Poll};
 use harness::history::Codec;
@@ -56,13 +57,66 @@ pub enum RegisterOp {
 }
 
 /// What a completed operation returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RegisterResult {
     /// The value read (`None`: the key was never written).
     Read(Option<i64>),
+    /// The value read, and where it was served (reads weaker than linearizable).
+    ReadAt {
+        value: Option<i64>,
+        position: u64,
+        node: Option<String>,
+    },
     /// A write or a successful compare-and-set took effect.
     Done,
+}
+
+/// What the register workload's reads promise, and so how they are checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reads {
+    /// Reads are linearizable: checked with the writes, per key.
+    #[default]
+    Linearizable,
+    /// Reads are only sequentially consistent (ZooKeeper's plain reads): each read
+    /// records the position it was served at, the writes are checked for
+    /// linearizability without them, and each client's reads must never go back
+    /// (`checkers::monotonic_reads`).
+    Sequential,
+}
+
+/// A register op as the history records it: the cas-register model's payload, or a
+/// read that says where it was served (value `{"value": v, "position": p, "node": n}`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegisterPayload {
+    Cas(CasOp),
+    ReadAt(PositionedValue),
+}
+
+impl Payload for RegisterPayload {
+    fn f(&self) -> &'static str {
+        match self {
+            RegisterPayload::Cas(op) => op.f(),
+            RegisterPayload::ReadAt(_) => "read",
+        }
+    }
+
+    fn value(&self) -> serde_json::Value {
+        match self {
+            RegisterPayload::Cas(op) => op.value(),
+            RegisterPayload::ReadAt(v) => checkers::check::details(v),
+        }
+    }
+
+    fn decode(f: &str, value: &serde_json::Value, kind: Kind) -> Result<Self, PayloadError> {
+        if f == "read" && value.is_object() {
+            return serde_json::from_value(value.clone())
+                .map(RegisterPayload::ReadAt)
+                .map_err(|e| PayloadError(format!("a positioned read: {e}")));
+        }
+        CasOp::decode(f, value, kind).map(RegisterPayload::Cas)
+    }
 }
 
 /// An operation on a key.
@@ -223,11 +277,21 @@ pub fn key_name(key: Key) -> String {
 /// Runs register operations through any target's [`Kv`] client.
 pub struct RegisterClient<K> {
     kv: Arc<K>,
+    reads: Reads,
 }
 
 impl<K> RegisterClient<K> {
     pub fn new(kv: Arc<K>) -> Self {
-        RegisterClient { kv }
+        RegisterClient {
+            kv,
+            reads: Reads::Linearizable,
+        }
+    }
+
+    /// Reads with [`Reads::Sequential`] ask the target where each read was served.
+    pub fn with_reads(mut self, reads: Reads) -> Self {
+        self.reads = reads;
+        self
     }
 }
 
@@ -238,6 +302,22 @@ impl<K: Kv> Client for RegisterClient<K> {
     async fn invoke(&mut self, input: &KeyedOp) -> Completion<RegisterResult> {
         let name = key_name(input.key);
         match input.op {
+            RegisterOp::Read if self.reads == Reads::Sequential => {
+                match self.kv.read_positioned(&name).await {
+                    Ok(r) => match r.value.as_deref().map(str::parse::<i64>).transpose() {
+                        Ok(value) => Completion::Ok(RegisterResult::ReadAt {
+                            value,
+                            position: r.position,
+                            node: r.node,
+                        }),
+                        Err(_) => Completion::Fail(format!(
+                            "read a value that is not an integer: {:?}",
+                            r.value
+                        )),
+                    },
+                    Err(e) => read_error(e),
+                }
+            }
             RegisterOp::Read => match self.kv.read(&name).await {
                 Ok(None) => Completion::Ok(RegisterResult::Read(None)),
                 Ok(Some(s)) => match s.parse::<i64>() {
@@ -273,32 +353,48 @@ pub struct RegisterCodec;
 impl Codec for RegisterCodec {
     type Input = KeyedOp;
     type Output = RegisterResult;
-    type Payload = CasOp;
+    type Payload = RegisterPayload;
 
     fn key(&self, input: &KeyedOp) -> Option<HistoryKey> {
         i64::try_from(input.key).ok().map(HistoryKey::Int)
     }
 
-    fn invoked(&self, input: &KeyedOp) -> CasOp {
-        match input.op {
+    fn invoked(&self, input: &KeyedOp) -> RegisterPayload {
+        RegisterPayload::Cas(match input.op {
             RegisterOp::Read => CasOp::Read(None),
             RegisterOp::Write(v) => CasOp::Write(v),
             RegisterOp::Cas { from, to } => CasOp::Cas { from, to },
-        }
+        })
     }
 
-    fn completed(&self, input: &KeyedOp, completion: &Completion<RegisterResult>) -> CasOp {
+    fn completed(
+        &self,
+        input: &KeyedOp,
+        completion: &Completion<RegisterResult>,
+    ) -> RegisterPayload {
         match completion {
-            Completion::Ok(RegisterResult::Read(v)) => CasOp::Read(*v),
+            Completion::Ok(RegisterResult::Read(v)) => RegisterPayload::Cas(CasOp::Read(*v)),
+            Completion::Ok(RegisterResult::ReadAt {
+                value,
+                position,
+                node,
+            }) => RegisterPayload::ReadAt(PositionedValue {
+                value: serde_json::json!(value),
+                position: *position,
+                node: node.clone(),
+            }),
             _ => self.invoked(input),
         }
     }
 }
 
 /// The register workload's checker: linearizability per key with the cas-register
-/// model ([`check`]).
+/// model ([`check`]). With [`Reads::Sequential`] the reads are left out (they promise
+/// less) and the writes and compare-and-sets are checked on their own.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Linearizability;
+pub struct Linearizability {
+    pub reads: Reads,
+}
 
 impl Checker for Linearizability {
     fn name(&self) -> &str {
@@ -306,8 +402,22 @@ impl Checker for Linearizability {
     }
 
     fn check(&self, input: &CheckInput<'_>) -> Result<CheckerResult, checkers::InputError> {
-        let history = History::<CasOp>::from_records(input.records)?;
-        Ok(check(&history, input.budget))
+        if self.reads == Reads::Linearizable {
+            let history = History::<CasOp>::from_records(input.records)?;
+            return Ok(check(&history, input.budget));
+        }
+        let writes: Vec<checkers::history::Record> = input
+            .records
+            .iter()
+            .filter(|r| !(r.f == "read" && matches!(r.process, Process::Client(_))))
+            .cloned()
+            .collect();
+        let history = History::<CasOp>::from_records(&writes)?;
+        let mut result = check(&history, input.budget);
+        if let Some(first) = result.summary.first_mut() {
+            *first = format!("{first} (writes and compare-and-set only: reads are sequential)");
+        }
+        Ok(result)
     }
 }
 
@@ -370,6 +480,7 @@ fn read_error(e: KvError) -> Completion<RegisterResult> {
 /// The register workload, for any target whose client speaks [`Kv`].
 pub struct RegisterWorkload<K> {
     gen: Arc<std::sync::Mutex<RegisterGen>>,
+    reads: Reads,
     _kv: std::marker::PhantomData<fn() -> K>,
 }
 
@@ -377,8 +488,20 @@ impl<K> RegisterWorkload<K> {
     pub fn new(opts: RegisterOpts) -> Self {
         RegisterWorkload {
             gen: Arc::new(std::sync::Mutex::new(RegisterGen::new(opts))),
+            reads: Reads::Linearizable,
             _kv: std::marker::PhantomData,
         }
+    }
+
+    /// What the target's reads promise (default: linearizable); the clients must be
+    /// made with the same ([`RegisterClient::with_reads`]).
+    pub fn with_reads(mut self, reads: Reads) -> Self {
+        self.reads = reads;
+        self
+    }
+
+    pub fn reads(&self) -> Reads {
+        self.reads
     }
 }
 
@@ -422,7 +545,11 @@ impl<K: Kv> harness::run::Workload for RegisterWorkload<K> {
     }
 
     fn checkers(&self) -> Vec<Box<dyn Checker>> {
-        vec![Box::new(Linearizability)]
+        let linearizability = Box::new(Linearizability { reads: self.reads });
+        match self.reads {
+            Reads::Linearizable => vec![linearizability],
+            Reads::Sequential => vec![linearizability, Box::new(MonotonicReads)],
+        }
     }
 
     fn writes(&self) -> &'static [&'static str] {
@@ -526,10 +653,10 @@ mod tests {
             op: RegisterOp::Read,
         };
         assert_eq!(c.key(&read), Some(HistoryKey::Int(4)));
-        assert_eq!(c.invoked(&read), CasOp::Read(None));
+        assert_eq!(c.invoked(&read), RegisterPayload::Cas(CasOp::Read(None)));
         assert_eq!(
             c.completed(&read, &Completion::Ok(RegisterResult::Read(Some(9)))),
-            CasOp::Read(Some(9))
+            RegisterPayload::Cas(CasOp::Read(Some(9)))
         );
         let cas = KeyedOp {
             key: 4,
@@ -537,7 +664,7 @@ mod tests {
         };
         assert_eq!(
             c.completed(&cas, &Completion::Info("timeout".into())),
-            CasOp::Cas { from: 1, to: 2 }
+            RegisterPayload::Cas(CasOp::Cas { from: 1, to: 2 })
         );
     }
 
@@ -553,8 +680,12 @@ mod tests {
             key: 0,
             op: RegisterOp::Read,
         };
-        let op =
-            |i: u64, p: u64, kind, payload| Op::client(i, i * 10, p, kind, payload).with_key(0);
+        let op = |i: u64, p: u64, kind, payload: RegisterPayload| {
+            let RegisterPayload::Cas(payload) = payload else {
+                panic!("linearizable reads are cas-register ops: {payload:?}")
+            };
+            Op::client(i, i * 10, p, kind, payload).with_key(0)
+        };
         let ops = vec![
             op(0, 0, Kind::Invoke, c.invoked(&w)),
             op(
@@ -599,6 +730,125 @@ mod tests {
             valid.summary[0].contains("unique-values check"),
             "{:?}",
             valid.summary
+        );
+    }
+
+    /// The records of `ops` as a run writes and a check reads them.
+    fn written(ops: &[checkers::history::Op<RegisterPayload>]) -> Vec<checkers::history::Record> {
+        let mut w = checkers::history::HistoryWriter::new(Vec::new());
+        for op in ops {
+            w.append(op).unwrap();
+        }
+        let text = String::from_utf8(w.into_inner()).unwrap();
+        checkers::format::jsonl::parse(&text).unwrap()
+    }
+
+    #[test]
+    fn sequential_reads_record_positions_and_are_checked_for_monotonic_reads() {
+        use checkers::check::RunFacts;
+        use checkers::history::{Kind, Op};
+        use harness::run::Workload;
+        let c = RegisterCodec;
+        let w = KeyedOp {
+            key: 0,
+            op: RegisterOp::Write(1),
+        };
+        let r = KeyedOp {
+            key: 0,
+            op: RegisterOp::Read,
+        };
+        let read_at = |value, position| {
+            Completion::Ok(RegisterResult::ReadAt {
+                value,
+                position,
+                node: Some("n2".into()),
+            })
+        };
+        let op =
+            |i: u64, p: u64, kind, payload| Op::client(i, i * 10, p, kind, payload).with_key(0);
+        // Client 1 reads the write at position 5, then an older state: its reads went
+        // back. Neither read is linearizable (the write had completed), which is fine
+        // for sequential reads.
+        let ops = vec![
+            op(0, 0, Kind::Invoke, c.invoked(&w)),
+            op(
+                1,
+                0,
+                Kind::Ok,
+                c.completed(&w, &Completion::Ok(RegisterResult::Done)),
+            ),
+            op(2, 1, Kind::Invoke, c.invoked(&r)),
+            op(3, 1, Kind::Ok, c.completed(&r, &read_at(Some(1), 5))),
+            op(4, 1, Kind::Invoke, c.invoked(&r)),
+            op(5, 1, Kind::Ok, c.completed(&r, &read_at(None, 3))),
+        ];
+        let records = written(&ops);
+        assert_eq!(
+            records[3].value,
+            serde_json::json!({"value": 1, "position": 5, "node": "n2"})
+        );
+        let input = |records| CheckInput {
+            records,
+            status: None,
+            logs: None,
+            faults: &[],
+            budget: Budget::default(),
+            run: RunFacts {
+                nodes: 3,
+                round: 1,
+                recovery_bound: 1,
+                writes: &[],
+            },
+        };
+        let workload =
+            RegisterWorkload::<MemKv>::new(RegisterOpts::default()).with_reads(Reads::Sequential);
+        let results: Vec<CheckerResult> = workload
+            .checkers()
+            .iter()
+            .map(|ch| ch.check(&input(&records)).unwrap())
+            .collect();
+        assert_eq!(results[0].name, "linearizability");
+        assert_eq!(
+            results[0].valid,
+            Validity::Valid,
+            "{:?}",
+            results[0].summary
+        );
+        assert!(results[0].summary[0].contains("reads are sequential"));
+        assert_eq!(results[1].name, "monotonic-reads");
+        assert_eq!(
+            results[1].valid,
+            Validity::Invalid,
+            "{:?}",
+            results[1].summary
+        );
+        // The same history without the going-back read passes both.
+        let fine = written(&ops[..4]);
+        for ch in workload.checkers() {
+            assert_eq!(ch.check(&input(&fine)).unwrap().valid, Validity::Valid);
+        }
+        // Linearizable reads are checked as ever: the same stale read fails.
+        let lin = RegisterWorkload::<MemKv>::new(RegisterOpts::default());
+        let stale = written(&[
+            op(0, 0, Kind::Invoke, c.invoked(&w)),
+            op(
+                1,
+                0,
+                Kind::Ok,
+                c.completed(&w, &Completion::Ok(RegisterResult::Done)),
+            ),
+            op(2, 1, Kind::Invoke, c.invoked(&r)),
+            op(
+                3,
+                1,
+                Kind::Ok,
+                c.completed(&r, &Completion::Ok(RegisterResult::Read(None))),
+            ),
+        ]);
+        assert_eq!(lin.checkers().len(), 1);
+        assert_eq!(
+            lin.checkers()[0].check(&input(&stale)).unwrap().valid,
+            Validity::Invalid
         );
     }
 
@@ -650,6 +900,18 @@ mod tests {
                 Ok(false)
             }
         }
+    }
+
+    #[tokio::test]
+    async fn sequential_reads_ask_for_positions() {
+        let kv = Arc::new(MemKv::default());
+        let mut c = RegisterClient::new(Arc::clone(&kv)).with_reads(Reads::Sequential);
+        let read = KeyedOp {
+            key: 3,
+            op: RegisterOp::Read,
+        };
+        // MemKv cannot say where it read: a definite failure, never a made-up position.
+        assert!(matches!(c.invoke(&read).await, Completion::Fail(m) if m.contains("position")));
     }
 
     #[tokio::test]

@@ -19,6 +19,8 @@
 //!   and the one table of which errors are definite.
 //! * [`transport`]: peer messages over TCP; [`driver`]: the loop that steps a core,
 //!   fsyncs once per batch and only then sends and replies; [`node`]: the shared flags.
+//! * [`deploy`]: the target both protocols deploy as (`faultline node raft|zab` on every
+//!   node, status, committed logs) and the cluster client the workloads use.
 //! * [`committed`]: a node's committed log as `(position, digest)` for replica agreement.
 //! * [`sim`]: the deterministic simulation, generic over the protocol.
 //! * [`bug`]: the planted-bug switches of both protocols (one `Bug` over both) and switch sets.
@@ -27,6 +29,7 @@ pub mod api;
 pub mod bug;
 pub mod client;
 pub mod committed;
+pub mod deploy;
 pub mod driver;
 pub mod event;
 pub mod node;

@@ -16,6 +16,8 @@
 //! * [`storage`]: the history and the two epochs, durable in the order Zab needs.
 //! * [`node`]: the node program (`faultline node zab …`); [`api`]: its status;
 //!   [`client`]: the bundled client typed for it.
+//! * [`deploy`]: the Zab as a system under test ([`deploy::ZabTarget`]) and its cluster
+//!   client ([`deploy::ZabKv`]).
 //! * [`sim`]: the Zab in the bundled deterministic simulation, with Zab's invariants.
 //! * [`bug`]: the planted-bug switches.
 
@@ -23,6 +25,7 @@ pub mod api;
 pub mod bug;
 pub mod client;
 pub mod core;
+pub mod deploy;
 pub mod io;
 pub mod message;
 pub mod node;
