@@ -1,5 +1,6 @@
 //! `faultline bench`: the same register workload, on the same nodes with the same
-//! clients and no rate cap, against the bundled Raft and real systems, side by side.
+//! clients and no rate cap, against the bundled Raft and Zab and real systems, side by
+//! side.
 //!
 //! ```text
 //! for each target: faultline test-style run (register, rate off) ─► history.jsonl
@@ -21,6 +22,7 @@ use harness::run::RunOutcome;
 use runtime::Runtime;
 use targets::etcd::{EtcdOptions, EtcdTarget};
 use targets::raft::deploy::{RaftKv, RaftOptions, RaftTarget};
+use targets::zab::deploy::{ZabKv, ZabOptions, ZabTarget};
 use targets::zookeeper::{ZookeeperOptions, ZookeeperTarget};
 use targets::ReadMode;
 
@@ -191,6 +193,20 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
                 }),
             )
         }
+        TargetKind::Zab => {
+            let target = Arc::new(ZabTarget::new(ZabOptions::default(), args.seed));
+            test_cmd::run_workload(
+                &test,
+                json,
+                target,
+                faults,
+                None,
+                false,
+                Arc::new(move |rt: &dyn Runtime, k| {
+                    ZabKv::for_cluster(rt, k, op_timeout).map_err(Into::into)
+                }),
+            )
+        }
         TargetKind::Etcd => test_cmd::run_workload(
             &test,
             json,
@@ -226,7 +242,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
         return Ok(exit::BAD_INPUT);
     }
     if args.targets.contains(&TargetKind::Consul) {
-        eprintln!("error: --targets: faultline bench compares raft, etcd and zookeeper");
+        eprintln!("error: --targets: faultline bench compares raft, zab, etcd and zookeeper");
         return Ok(exit::BAD_INPUT);
     }
     let mut rows = Vec::new();

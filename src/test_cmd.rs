@@ -17,15 +17,17 @@ use runtime::exec::RealExec;
 use runtime::netns::Registry;
 use runtime::Runtime;
 use serde::{Deserialize, Serialize};
+use targets::bundled::Bug;
 use targets::consul::{ConsulOptions, ConsulTarget};
 use targets::etcd::{EtcdOptions, EtcdTarget};
 use targets::raft::deploy::{RaftKv, RaftOptions, RaftTarget};
-use targets::raft::Bug;
+use targets::zab::deploy::{ZabKv, ZabOptions, ZabTarget};
 use targets::zookeeper::{ZookeeperOptions, ZookeeperTarget};
 use targets::ReadMode;
+use targets::ReadModeArg;
 use workloads::kv::Kv;
 use workloads::lock::{Lock, LockClient, LockOpts, LockWorkload};
-use workloads::register::{RegisterClient, RegisterOpts, RegisterWorkload};
+use workloads::register::{Reads, RegisterClient, RegisterOpts, RegisterWorkload};
 
 use crate::exit;
 
@@ -41,16 +43,62 @@ pub enum TargetKind {
     Zookeeper,
     /// HashiCorp Consul (only where `consul` is on PATH or --consul-bin is given).
     Consul,
+    /// The bundled Zab (ZooKeeper's atomic broadcast) key-value and lock service.
+    Zab,
+}
+
+impl TargetKind {
+    /// The read mode the test's register clients use, checked against what this
+    /// target serves (the error names what it does serve).
+    pub fn read_mode(self, mode: Option<ReadModeArg>) -> Result<TargetReads, String> {
+        match self {
+            TargetKind::Raft => ReadModeArg::for_raft(mode).map(|()| TargetReads::Raft),
+            TargetKind::Zab => ReadModeArg::for_zab(mode).map(TargetReads::Zab),
+            real => ReadModeArg::for_real(mode, &value_name(real)).map(TargetReads::Real),
+        }
+    }
+
+    /// Checks that every `--bug` is a switch of this target.
+    pub fn check_bugs(self, bugs: &[Bug]) -> Result<(), String> {
+        let name = value_name(self);
+        match bugs.iter().find(|b| b.target() != name) {
+            Some(b) => Err(format!(
+                "--bug {b} is a switch of the bundled {}, not of --target {name}",
+                b.target()
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How a target's register reads are served, resolved from `--read-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetReads {
+    Raft,
+    Zab(targets::read_mode::ReadLevel),
+    Real(ReadMode),
+}
+
+impl TargetReads {
+    /// What the register workload's reads promise.
+    pub fn register_reads(self) -> Reads {
+        match self {
+            TargetReads::Zab(targets::read_mode::ReadLevel::Local) => Reads::Sequential,
+            _ => Reads::Linearizable,
+        }
+    }
 }
 
 /// Options of the real targets (etcd, ZooKeeper, Consul); stored with the test.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
 pub struct TargetOpts {
-    /// Register reads of a real target: linearizable (quorum) or serializable (local,
-    /// may be stale: the calibration mode).
-    #[arg(long, value_enum, default_value_t = ReadMode::Linearizable)]
+    /// Register reads: etcd, ZooKeeper, Consul: linearizable (the default) or
+    /// serializable (local, may be stale: the calibration mode); zab: quorum (the
+    /// default, linearizable), sync (ZooKeeper's sync then read, not linearizable) or
+    /// local (sequentially consistent: checked for monotonic reads); raft: linearizable.
+    #[arg(long, value_enum)]
     #[serde(default)]
-    pub read_mode: ReadMode,
+    pub read_mode: Option<ReadModeArg>,
     /// The etcd binary (default: `etcd` on PATH, installed with apt-get when missing).
     #[arg(long)]
     #[serde(default)]
@@ -70,8 +118,8 @@ impl TargetOpts {
     /// The flags that differ from the defaults, for the stored command.
     fn command_words(&self) -> Vec<String> {
         let mut w = Vec::new();
-        if self.read_mode != ReadMode::Linearizable {
-            w.extend(["--read-mode".to_string(), value_name(self.read_mode)]);
+        if let Some(m) = self.read_mode {
+            w.extend(["--read-mode".to_string(), m.name().to_string()]);
         }
         for (flag, v) in [
             ("--etcd-bin", &self.etcd_bin),
@@ -216,7 +264,8 @@ pub struct TestArgs {
     /// Where runs are stored.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
-    /// Plant a known bug in the bundled Raft (repeatable); see `faultline node raft --help`.
+    /// Plant a known bug in the bundled Raft or Zab (repeatable; the switch must be the
+    /// target's); see `faultline node raft --help` and `faultline node zab --help`.
     #[arg(long = "bug", value_enum)]
     pub bugs: Vec<Bug>,
     /// Per-operation timeout in milliseconds (past it the outcome is unknown); a lock
@@ -387,6 +436,14 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
         eprintln!("error: --lock-ttl-ms / --lock-max-hold-ms: {e}");
         return Ok(exit::BAD_INPUT);
     }
+    if let Err(e) = args.target.read_mode(args.target_opts.read_mode) {
+        eprintln!("error: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
+    if let Err(e) = args.target.check_bugs(&args.bugs) {
+        eprintln!("error: {e}");
+        return Ok(exit::BAD_INPUT);
+    }
     if args.target == TargetKind::Consul {
         if let Some(reason) = targets::consul::absent_reason(args.target_opts.consul_bin.as_deref())
         {
@@ -467,10 +524,28 @@ pub fn run_one(
     .map_err(anyhow::Error::msg)?;
     let test_json = serde_json::to_value(test)?;
     let op_timeout = opts.op_timeout;
+    let reads = test
+        .target
+        .read_mode(test.target_opts.read_mode)
+        .map_err(anyhow::Error::msg)?;
+    test.target
+        .check_bugs(&test.bugs)
+        .map_err(anyhow::Error::msg)?;
+    let real_mode = match reads {
+        TargetReads::Real(m) => m,
+        _ => ReadMode::Linearizable,
+    };
     let outcome = match test.target {
         TargetKind::Raft => {
             let raft = RaftOptions {
-                bugs: test.bugs.clone(),
+                bugs: test
+                    .bugs
+                    .iter()
+                    .filter_map(|b| match b {
+                        Bug::Raft(b) => Some(*b),
+                        Bug::Zab(_) => None,
+                    })
+                    .collect(),
                 ..RaftOptions::default()
             };
             run_workload(
@@ -485,10 +560,40 @@ pub fn run_one(
                 }),
             )?
         }
+        TargetKind::Zab => {
+            let zab = ZabOptions {
+                bugs: test
+                    .bugs
+                    .iter()
+                    .filter_map(|b| match b {
+                        Bug::Zab(b) => Some(*b),
+                        Bug::Raft(_) => None,
+                    })
+                    .collect(),
+                ..ZabOptions::default()
+            };
+            let level = match reads {
+                TargetReads::Zab(l) => l,
+                _ => targets::read_mode::ReadLevel::Quorum,
+            };
+            run_workload(
+                test,
+                test_json,
+                Arc::new(ZabTarget::new(zab, opts.seed)),
+                faults,
+                shutdown,
+                progress,
+                Arc::new(move |rt: &dyn Runtime, k| {
+                    ZabKv::for_cluster(rt, k, op_timeout)
+                        .map(|kv| kv.with_read_level(level))
+                        .map_err(Into::into)
+                }),
+            )?
+        }
         TargetKind::Etcd => {
             let etcd = EtcdOptions {
                 bin: test.target_opts.etcd_bin.clone(),
-                read_mode: test.target_opts.read_mode,
+                read_mode: real_mode,
                 ..EtcdOptions::default()
             };
             let mode = etcd.read_mode;
@@ -507,7 +612,7 @@ pub fn run_one(
         TargetKind::Zookeeper => {
             let zk = ZookeeperOptions {
                 dir: test.target_opts.zookeeper_dir.clone(),
-                read_mode: test.target_opts.read_mode,
+                read_mode: real_mode,
                 ..ZookeeperOptions::default()
             };
             let mode = zk.read_mode;
@@ -526,7 +631,7 @@ pub fn run_one(
         TargetKind::Consul => {
             let consul = ConsulOptions {
                 bin: test.target_opts.consul_bin.clone(),
-                read_mode: test.target_opts.read_mode,
+                read_mode: real_mode,
             };
             let mode = consul.read_mode;
             run_workload(
@@ -559,13 +664,16 @@ pub(crate) fn run_workload<K: Kv + Lock>(
     make: Clients<K>,
 ) -> anyhow::Result<RunOutcome> {
     let opts = test.options.clone();
+    let reads = register_reads(test);
     Ok(match test.workload {
         WorkloadKind::Register => run::run(RunPlan {
             options: opts.clone(),
             test_json,
             target,
-            workload: RegisterWorkload::<K>::new(register_opts(&opts, test.keys)),
-            clients: Box::new(move |rt, k| make(rt, k).map(|kv| RegisterClient::new(Arc::new(kv)))),
+            workload: RegisterWorkload::<K>::new(register_opts(&opts, test.keys)).with_reads(reads),
+            clients: Box::new(move |rt, k| {
+                make(rt, k).map(|kv| RegisterClient::new(Arc::new(kv)).with_reads(reads))
+            }),
             faults,
             shutdown,
             progress,
@@ -589,6 +697,13 @@ pub(crate) fn run_workload<K: Kv + Lock>(
             })?
         }
     })
+}
+
+/// What the test's register reads promise (sequential for the Zab's local reads).
+fn register_reads(test: &Test) -> Reads {
+    test.target
+        .read_mode(test.target_opts.read_mode)
+        .map_or(Reads::Linearizable, TargetReads::register_reads)
 }
 
 fn register_opts(opts: &RunOptions, keys: Option<u32>) -> RegisterOpts {
@@ -632,7 +747,8 @@ pub fn check_stored(dir: &Path) -> anyhow::Result<u8> {
         WorkloadKind::Register => run::recheck(
             &run,
             opts,
-            &RegisterWorkload::<RaftKv>::new(register_opts(opts, test.keys)),
+            &RegisterWorkload::<RaftKv>::new(register_opts(opts, test.keys))
+                .with_reads(register_reads(&test)),
             &report::RunArtifacts,
         ),
         WorkloadKind::Lock => run::recheck(
@@ -691,7 +807,7 @@ mod tests {
         let test2 = Test::from_args(&again.t, 9);
         assert_eq!(test.command, test2.command);
         assert_eq!(test2.nemesis, cli.t.nemesis);
-        assert_eq!(test2.bugs, vec![Bug::StaleRead]);
+        assert_eq!(test2.bugs, vec![Bug::Raft(targets::raft::Bug::StaleRead)]);
         assert_eq!(test.options.test, "raft-register-stale-read");
     }
 
@@ -792,7 +908,7 @@ mod tests {
         ]);
         let test = Test::from_args(&cli.t, 3);
         assert_eq!(test.target, TargetKind::Etcd);
-        assert_eq!(test.target_opts.read_mode, ReadMode::Serializable);
+        assert_eq!(test.target_opts.read_mode, Some(ReadModeArg::Serializable));
         assert!(test
             .command
             .contains("--read-mode serializable --etcd-bin /opt/etcd/etcd"));

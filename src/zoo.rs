@@ -1,5 +1,6 @@
-//! `faultline zoo`: the calibration table. Every planted Raft bug runs with the fault
-//! that exposes it, plus a control run without any bug, over several seeds; the table
+//! `faultline zoo`: the calibration table. Every planted bug of the bundled Raft and
+//! Zab runs with the fault
+//! that exposes it, plus control runs without any bug, over several seeds; the table
 //! says how often faultline caught each bug, with which checker, and how far into the
 //! run the first anomaly happened.
 
@@ -8,7 +9,10 @@ use std::path::PathBuf;
 use checkers::check::Results;
 use checkers::verdict::Validity;
 use harness::store::files;
-use targets::raft::Bug;
+use targets::bundled::Bug;
+use targets::raft::Bug as R;
+use targets::zab::Bug as Z;
+use targets::ReadModeArg;
 
 use crate::exit;
 use crate::test_cmd::{self, Concurrency, TargetKind, Test, TestArgs, WorkloadKind};
@@ -29,9 +33,12 @@ pub struct ZooArgs {
     /// Only these bugs (default: all, plus the control run).
     #[arg(long = "bug", value_enum)]
     pub bugs: Vec<Bug>,
-    /// Skip the control run.
+    /// Skip the control runs.
     #[arg(long)]
     pub no_control: bool,
+    /// Only the rows of these bundled targets (comma-separated; default: both).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub target: Vec<TargetKind>,
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
 }
@@ -44,25 +51,34 @@ struct Case {
     /// Mean seconds between nemesis steps.
     interval: u64,
     checker: &'static str,
+    /// The bundled target: the bug's, or for a control run the one it controls.
+    target: TargetKind,
+    /// `--read-mode` (default: the target's).
+    read_mode: Option<ReadModeArg>,
     /// False for a bug that process- and network-level faults cannot expose in real
     /// time (the deterministic simulation catches it): run only when asked by name.
     real_time: bool,
 }
 
 fn cases() -> Vec<Case> {
-    let case = |bug, workload, nemesis, interval, checker| Case {
+    let case = |bug: Option<Bug>, workload, nemesis, interval, checker| Case {
         bug,
         workload,
         nemesis,
         interval,
         checker,
+        target: match bug {
+            Some(Bug::Zab(_)) => TargetKind::Zab,
+            _ => TargetKind::Raft,
+        },
+        read_mode: None,
         real_time: true,
     };
     use WorkloadKind::{Lock, Register};
     vec![
         // A deposed leader must be cut off while the majority elects another.
         case(
-            Some(Bug::StaleRead),
+            Some(Bug::Raft(R::StaleRead)),
             Register,
             "partition:primaries",
             2,
@@ -70,7 +86,7 @@ fn cases() -> Vec<Case> {
         ),
         // A restarted node that had voted in the current term shows its vote gone.
         case(
-            Some(Bug::ForgetVote),
+            Some(Bug::Raft(R::ForgetVote)),
             Register,
             "kill:minority",
             2,
@@ -78,7 +94,7 @@ fn cases() -> Vec<Case> {
         ),
         // Acknowledged writes die with a leader cut off or killed before replicating.
         case(
-            Some(Bug::AckBeforeCommit),
+            Some(Bug::Raft(R::AckBeforeCommit)),
             Register,
             "partition:primaries,kill:primaries",
             2,
@@ -90,7 +106,7 @@ fn cases() -> Vec<Case> {
         Case {
             real_time: false,
             ..case(
-                Some(Bug::CommitOldTerm),
+                Some(Bug::Raft(R::CommitOldTerm)),
                 Register,
                 "kill:primaries,partition:primaries",
                 1,
@@ -99,20 +115,99 @@ fn cases() -> Vec<Case> {
         },
         // A new leader frees inherited locks at once: pause the leader during a hold.
         case(
-            Some(Bug::LockNoLeaseCheck),
+            Some(Bug::Raft(R::LockNoLeaseCheck)),
             Lock,
             "pause:primaries",
             2,
             "lock",
         ),
         case(
-            Some(Bug::CountRejectedVotes),
+            Some(Bug::Raft(R::CountRejectedVotes)),
             Register,
             "partition",
             2,
             "split-brain",
         ),
         case(None, Register, "partition,kill", 3, "-"),
+        // The Zab's switches (docs/zab.md). A deposed leader answers quorum reads.
+        case(
+            Some(Bug::Zab(Z::StaleSync)),
+            Register,
+            "partition:primaries",
+            2,
+            "linearizability",
+        ),
+        // A restarted node accepts one new epoch twice.
+        case(
+            Some(Bug::Zab(Z::ForgetAcceptedEpoch)),
+            Register,
+            "kill:minority",
+            2,
+            "split-brain",
+        ),
+        // ACKed but not durable: kill a majority (or all), then the leader.
+        case(
+            Some(Bug::Zab(Z::AckBeforeFsync)),
+            Register,
+            "kill:majority,kill:primaries",
+            2,
+            "linearizability",
+        ),
+        // currentEpoch before the history: kill followers during sync between leader
+        // kills.
+        case(
+            Some(Bug::Zab(Z::EpochBeforeHistory)),
+            Register,
+            "kill:minority,kill:primaries",
+            2,
+            "linearizability",
+        ),
+        // A deposed leader keeps a suffix no one committed; rotate leaders.
+        case(
+            Some(Bug::Zab(Z::DiffWithoutTrunc)),
+            Register,
+            "partition:primaries,kill:primaries",
+            2,
+            "replica-agreement",
+        ),
+        case(
+            Some(Bug::Zab(Z::ExpireSessionsOnElection)),
+            Lock,
+            "pause:primaries",
+            2,
+            "lock",
+        ),
+        // Random schedules, simulated or real, do not reach it (docs/zab.md).
+        Case {
+            real_time: false,
+            ..case(
+                Some(Bug::Zab(Z::CountEpochNack)),
+                Register,
+                "partition:majorities-ring",
+                1,
+                "split-brain",
+            )
+        },
+        // A client moved off a paused or killed node reads a lagging one.
+        Case {
+            read_mode: Some(ReadModeArg::Local),
+            ..case(
+                Some(Bug::Zab(Z::IgnoreClientZxid)),
+                Register,
+                "pause:minority,kill:minority",
+                2,
+                "monotonic-reads",
+            )
+        },
+        Case {
+            target: TargetKind::Zab,
+            ..case(None, Register, "partition,kill", 3, "-")
+        },
+        Case {
+            target: TargetKind::Zab,
+            read_mode: Some(ReadModeArg::Local),
+            ..case(None, Register, "partition,kill", 3, "-")
+        },
     ]
 }
 
@@ -125,6 +220,9 @@ pub fn run(args: ZooArgs) -> anyhow::Result<u8> {
     let mut rows = Vec::new();
     let mut simulation_only = Vec::new();
     for case in cases() {
+        if !args.target.is_empty() && !args.target.contains(&case.target) {
+            continue;
+        }
         match selected(&case, &args.bugs, args.no_control) {
             Selected::Run => {}
             Selected::SimulationOnly => {
@@ -172,8 +270,9 @@ pub fn run(args: ZooArgs) -> anyhow::Result<u8> {
     if !simulation_only.is_empty() {
         println!(
             "not run: {} (caught by the deterministic simulation, \
-             `cargo test -p targets --test raft`; real-time faults practically never expose \
-             it, see docs/raft.md; run it anyway with --bug)",
+             `cargo test -p targets --test raft` and `--test zab`; real-time faults \
+             practically never expose it, see docs/raft.md and docs/zab.md; run it anyway \
+             with --bug)",
             simulation_only.join(", ")
         );
     }
@@ -225,7 +324,7 @@ fn zoo_test(case: &Case, args: &ZooArgs, seed: u64) -> anyhow::Result<Test> {
         .collect::<Result<Vec<FaultArg>, String>>()
         .map_err(anyhow::Error::msg)?;
     let t = TestArgs {
-        target: TargetKind::Raft,
+        target: case.target,
         workload: case.workload,
         nemesis,
         nodes: 5,
@@ -242,7 +341,10 @@ fn zoo_test(case: &Case, args: &ZooArgs, seed: u64) -> anyhow::Result<Test> {
         name: Some(format!("zoo-{}", label(case))),
         check_time_limit: 60,
         no_progress: true,
-        target_opts: Default::default(),
+        target_opts: test_cmd::TargetOpts {
+            read_mode: case.read_mode,
+            ..Default::default()
+        },
         lock: Default::default(),
         keys: None,
     };
@@ -250,8 +352,15 @@ fn zoo_test(case: &Case, args: &ZooArgs, seed: u64) -> anyhow::Result<Test> {
 }
 
 fn label(case: &Case) -> String {
-    case.bug
-        .map_or_else(|| "control".to_string(), |b| b.name().to_string())
+    let mut l = match (case.bug, case.target) {
+        (Some(b), _) => b.name().to_string(),
+        (None, TargetKind::Raft) => "control".to_string(),
+        (None, t) => format!("control-{}", test_cmd::value_name(t)),
+    };
+    if let (None, Some(m)) = (case.bug, case.read_mode) {
+        l.push_str(&format!("-{m}"));
+    }
+    l
 }
 
 fn checker_invalid(results: &Results, name: &str) -> bool {
@@ -406,10 +515,20 @@ mod tests {
                 "ack-before-commit",
                 "lock-no-lease-check",
                 "count-rejected-votes",
-                "control"
+                "control",
+                "stale-sync",
+                "forget-accepted-epoch",
+                "ack-before-fsync",
+                "epoch-before-history",
+                "diff-without-trunc",
+                "expire-sessions-on-election",
+                "ignore-client-zxid",
+                "control-zab",
+                "control-zab-local",
             ]
         );
         assert!(all.contains(&("commit-old-term".into(), Selected::SimulationOnly)));
+        assert!(all.contains(&("count-epoch-nack".into(), Selected::SimulationOnly)));
         // Every switch has a row.
         for b in Bug::ALL {
             assert!(
@@ -422,11 +541,11 @@ mod tests {
     #[test]
     fn named_bugs_run_alone_even_simulation_only_ones() {
         assert_eq!(
-            picked(&[Bug::CommitOldTerm], false),
+            picked(&[Bug::Raft(R::CommitOldTerm)], false),
             [("commit-old-term".to_string(), Selected::Run)]
         );
         assert_eq!(
-            picked(&[Bug::StaleRead], false),
+            picked(&[Bug::Raft(R::StaleRead)], false),
             [("stale-read".to_string(), Selected::Run)]
         );
         assert!(!picked(&[], true).iter().any(|(l, _)| l == "control"));

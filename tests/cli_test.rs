@@ -291,9 +291,21 @@ fn bad_flags_exit_254() {
             "--lock-max-hold-ms",
             "2000",
         ],
+        // A read mode or a bug switch the target does not have.
+        &["test", "--target", "etcd", "--read-mode", "sync"],
+        &["test", "--target", "zab", "--read-mode", "serializable"],
+        &["test", "--target", "raft", "--read-mode", "local"],
+        &["test", "--target", "zab", "--bug", "stale-read"],
+        &["test", "--target", "raft", "--bug", "stale-sync"],
     ] {
         let (out, pid) = faultline(args);
         assert_eq!(out.status.code(), Some(254), "{args:?}: {}", text(&out));
         assert_no_leftovers(pid);
     }
+    let (out, _) = faultline(&["test", "--target", "etcd", "--read-mode", "sync"]);
+    assert!(
+        text(&out).contains("--read-mode sync is not served by --target etcd"),
+        "{}",
+        text(&out)
+    );
 }
