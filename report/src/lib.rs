@@ -45,7 +45,9 @@ pub mod plot;
 pub mod results;
 pub mod serve;
 pub mod stats;
+pub mod summary;
 pub mod timeline;
+pub mod torture;
 
 pub use assemble::{assemble, write_run_report};
 pub use input::{

@@ -18,8 +18,17 @@ use checkers::check::Results;
 
 /// JUnit XML: one test suite for the run, one test case per checker; a failure's text
 /// is the checker's summary.
-pub fn junit(results: &Results, suite: &str) -> String {
+pub fn junit(results: &Results, suite_name: &str) -> String {
     let mut report = Report::new("faultline");
+    report.add_test_suite(suite(results, suite_name));
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- junit rendering failed: {e} -->\n"))
+}
+
+/// One run's test suite: a test case per checker (also used by the torture runs'
+/// combined `junit.xml`).
+pub fn suite(results: &Results, suite: &str) -> TestSuite {
     let mut ts = TestSuite::new(suite);
     for c in &results.checkers {
         let mut status =
@@ -48,10 +57,7 @@ pub fn junit(results: &Results, suite: &str) -> String {
         case.set_time(Duration::from_millis(c.millis));
         ts.add_test_case(case);
     }
-    report.add_test_suite(ts);
-    report
-        .to_string()
-        .unwrap_or_else(|e| format!("<!-- junit rendering failed: {e} -->\n"))
+    ts
 }
 
 /// The terminal summary: one line per checker, then its summary lines indented, then

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! GET /                    runs, newest first: test, time, verdict, links
+//! GET /summary             per test over time: verdicts, new anomalies, failover trend
+//!                          (crate::summary, the same page as `faultline summary --format html`)
 //! GET /store/<path>        a directory listing, or a file with its content type
 //!        │
 //!        ▼ resolve(): no "..", canonical path must stay inside the store root
@@ -130,6 +132,18 @@ pub fn respond(root: &Path, path: &str) -> Reply {
             Err(e) => Reply::error(500, &format!("reading the store: {e}")),
         };
     }
+    if decoded == "/summary" {
+        return match crate::summary::load(root, None) {
+            Ok(runs) => Reply::html(
+                200,
+                crate::summary::html(&crate::summary::Summary::build(
+                    runs,
+                    format!("store `{}`", root.display()),
+                )),
+            ),
+            Err(e) => Reply::error(500, &format!("reading the store: {e}")),
+        };
+    }
     let Some(rel) = decoded
         .strip_prefix("/store/")
         .or_else(|| (decoded == "/store").then_some(""))
@@ -220,7 +234,8 @@ pub fn content_type(path: &Path) -> &'static str {
 fn index(root: &Path) -> io::Result<String> {
     let runs = Store::new(root).runs()?;
     let mut body = format!(
-        "<p>Store <code>{}</code>: {} runs, newest first.</p>",
+        "<p>Store <code>{}</code>: {} runs, newest first. \
+         <a href=\"/summary\">Summary per test over time</a></p>",
         esc(&root.display().to_string()),
         runs.len()
     );

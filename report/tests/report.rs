@@ -1371,13 +1371,13 @@ mod assemble {
     }
 }
 
-/// Issue 11: `results.json` and `report.html` agree on availability. One recorded run
-/// (a history with three fault windows and a status log) is checked and written
-/// through the real paths (`harness::run::recheck` with `report::RunArtifacts`), then
-/// both files are read back and compared figure by figure.
-mod availability_agrees {
+/// Recorded runs written and checked through the real paths: a history through
+/// `HistoryWriter` (fault events encoded as the run's `HistoryLog` does), a status log
+/// as the observer writes it, then `harness::run::recheck` with `report::RunArtifacts`
+/// (results.json, junit.xml, report.html).
+mod recorded {
     use std::io::Write;
-    use std::time::{Duration, UNIX_EPOCH};
+    use std::time::{Duration, SystemTime};
 
     use checkers::check::Results;
     use checkers::faults::{FaultEvent, FaultKind, FaultOutcome};
@@ -1385,12 +1385,11 @@ mod availability_agrees {
     use checkers::model::CasOp;
     use checkers::split_brain::{Observation, Role};
     use harness::run::{recheck, RunOptions};
-    use harness::store::{files, Store};
-    use report::describe::{at, dur};
+    use harness::store::{files, RunDir, Store};
     use workloads::kv::{Kv, KvError};
     use workloads::register::{RegisterOpts, RegisterWorkload};
 
-    const MS: u64 = 1_000_000;
+    pub const MS: u64 = 1_000_000;
 
     /// The register workload needs a client type; a recheck never opens one.
     struct NeverOpened;
@@ -1407,11 +1406,65 @@ mod availability_agrees {
         }
     }
 
-    /// A 5-second run on one key: process 0 writes every 100 ms (failing while a
-    /// fault has no leader to serve it), process 1 reads; three faults (two pauses and
-    /// a partition); leaders n1 (term 1), n2 (term 2, after the first pause), n3 (term
-    /// 3, after the partition); the third pause hits a follower.
-    fn record(run: &harness::store::RunDir) {
+    /// What a recorded run looks like.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Scenario {
+        /// How long the cluster is without a leader after the first pause (the
+        /// partition's gap is three quarters of it, the observer seeing the new leader
+        /// at its next 100 ms round), ms; below 1000.
+        pub leader_gap: u64,
+        /// n1 still claims to lead term 3 while n3 does (2.5 s to 2.7 s).
+        pub two_leaders: bool,
+    }
+
+    pub const STEADY: Scenario = Scenario {
+        leader_gap: 400,
+        two_leaders: false,
+    };
+
+    pub fn options(test: &str, root: &std::path::Path) -> RunOptions {
+        RunOptions {
+            test: test.into(),
+            nodes: 5,
+            concurrency: 2,
+            rate: None,
+            time_limit: Duration::from_secs(5),
+            op_timeout: Duration::from_secs(1),
+            recovery_timeout: Duration::from_secs(10),
+            seed: 1,
+            store: root.to_path_buf(),
+            observe_interval: Duration::from_millis(100),
+            check_time_limit: Duration::from_secs(10),
+            check_memory_limit: 1 << 30,
+        }
+    }
+
+    /// A new run directory of `test` started at `at`, with its `test.json` and its
+    /// recorded history and status (not yet checked).
+    pub fn record_run(root: &std::path::Path, test: &str, at: SystemTime, s: Scenario) -> RunDir {
+        let run = Store::new(root).create_run(test, at).expect("run dir");
+        run.write_json(
+            files::TEST,
+            &serde_json::json!({ "options": options(test, root) }),
+        )
+        .expect("test.json");
+        record(&run, s);
+        run
+    }
+
+    /// Checks a recorded run as `faultline check <run dir>` does.
+    pub fn check(run: &RunDir, test: &str, root: &std::path::Path) -> Results {
+        let workload = RegisterWorkload::<NeverOpened>::new(RegisterOpts::default());
+        recheck(run, &options(test, root), &workload, &report::RunArtifacts).expect("checked")
+    }
+
+    /// A 5-second run on one key: process 0 writes every 100 ms (failing while there
+    /// is no leader to serve it), process 1 reads; three faults (a pause of the leader,
+    /// a partition of the next leader, a pause of a follower); leaders n1 (term 1), n2
+    /// (term 2) and n3 (term 3).
+    fn record(run: &RunDir, s: Scenario) {
+        let gap1 = s.leader_gap;
+        let gap2 = s.leader_gap * 3 / 4;
         let faults: [(u64, u64, FaultEvent, FaultEvent); 3] = [
             (
                 500,
@@ -1439,9 +1492,9 @@ mod availability_agrees {
                 FaultEvent::stop(FaultKind::Pause, FaultOutcome::Installed).with_nodes(["n5"]),
             ),
         ];
-        // (when a write fails: no leader) the first two faults until their new leader.
-        let unavailable = |t: u64| (500..900).contains(&t) || (2000..2300).contains(&t);
-        let mut events: Vec<(u64, u8, Op<CasOp>)> = Vec::new();
+        let unavailable =
+            |ms: u64| (500..500 + gap1).contains(&ms) || (2000..2000 + gap2).contains(&ms);
+        let mut ops: Vec<(u64, Result<Op<CasOp>, FaultEvent>)> = Vec::new();
         let mut value = 0i64;
         for step in 0..50u64 {
             let t = step * 100 * MS;
@@ -1451,46 +1504,25 @@ mod availability_agrees {
                 Kind::Ok
             };
             let write = CasOp::Write(step as i64 + 1);
-            events.push((
-                t,
-                1,
-                Op::client(0, t, 0, Kind::Invoke, write.clone()).with_key(1i64),
-            ));
-            events.push((
-                t + 10 * MS,
-                1,
-                Op::client(0, t + 10 * MS, 0, kind, write).with_key(1i64),
-            ));
+            let client = |t: u64, p: u64, kind: Kind, op: CasOp| {
+                (t, Ok(Op::client(0, t, p, kind, op).with_key(1i64)))
+            };
+            ops.push(client(t, 0, Kind::Invoke, write.clone()));
+            ops.push(client(t + 10 * MS, 0, kind, write));
             if kind == Kind::Ok {
                 value = step as i64 + 1;
             }
-            let read = t + 50 * MS;
-            events.push((
-                read,
-                1,
-                Op::client(0, read, 1, Kind::Invoke, CasOp::Read(None)).with_key(1i64),
-            ));
-            events.push((
-                read + 5 * MS,
-                1,
-                Op::client(0, read + 5 * MS, 1, Kind::Ok, CasOp::Read(Some(value))).with_key(1i64),
-            ));
+            ops.push(client(t + 50 * MS, 1, Kind::Invoke, CasOp::Read(None)));
+            ops.push(client(t + 55 * MS, 1, Kind::Ok, CasOp::Read(Some(value))));
         }
+        for (start, stop, begin, end) in faults {
+            ops.push((start * MS, Err(begin)));
+            ops.push((stop * MS, Err(end)));
+        }
+        ops.push((4500 * MS, Err(FaultEvent::heal_all())));
+        ops.sort_by_key(|(t, _)| *t);
         let mut writer = HistoryWriter::create(&run.file(files::HISTORY)).expect("history");
-        let mut nemesis: Vec<(u64, FaultEvent)> = Vec::new();
-        for (start, stop, s, e) in faults {
-            nemesis.push((start * MS, s));
-            nemesis.push((stop * MS, e));
-        }
-        nemesis.push((4500 * MS, FaultEvent::heal_all()));
-        // Merge client ops and nemesis events by time, numbering them as a run does.
-        let mut all: Vec<(u64, Result<Op<CasOp>, FaultEvent>)> = events
-            .into_iter()
-            .map(|(t, _, op)| (t, Ok(op)))
-            .chain(nemesis.into_iter().map(|(t, e)| (t, Err(e))))
-            .collect();
-        all.sort_by_key(|(t, _)| *t);
-        for (index, (t, op)) in all.into_iter().enumerate() {
+        for (index, (t, op)) in ops.into_iter().enumerate() {
             let index = index as u64;
             match op {
                 Ok(mut op) => {
@@ -1511,13 +1543,17 @@ mod availability_agrees {
         writer.sync().expect("sync");
 
         // Status every 100 ms from five nodes, as the observer writes it.
-        let leader_at = |t: u64| -> Option<(&'static str, u64)> {
-            match t {
-                0..500 => Some(("n1", 1)),
-                500..900 => None,
-                900..2000 => Some(("n2", 2)),
-                2000..2300 => None,
-                _ => Some(("n3", 3)),
+        let leader_at = |ms: u64| -> (Option<&'static str>, u64) {
+            if ms < 500 {
+                (Some("n1"), 1)
+            } else if ms < 500 + gap1 {
+                (None, 1)
+            } else if ms < 2000 {
+                (Some("n2"), 2)
+            } else if ms < 2000 + gap2 {
+                (None, 2)
+            } else {
+                (Some("n3"), 3)
             }
         };
         let mut status =
@@ -1525,10 +1561,10 @@ mod availability_agrees {
         for step in 0..50u64 {
             let ms = step * 100;
             for node in ["n1", "n2", "n3", "n4", "n5"] {
-                let (leader, term) = match leader_at(ms) {
-                    Some((l, term)) => (Some(l), term),
-                    None => (None, if ms < 2000 { 1 } else { 2 }),
-                };
+                let (mut leader, term) = leader_at(ms);
+                if s.two_leaders && node == "n1" && (2500..2700).contains(&ms) {
+                    leader = Some("n1");
+                }
                 let o = Observation {
                     time: ms * MS,
                     node: node.into(),
@@ -1546,6 +1582,19 @@ mod availability_agrees {
             }
         }
     }
+}
+
+/// Issue 11: `results.json` and `report.html` agree on availability. One recorded run
+/// (a history with three fault windows and a status log) is checked and written
+/// through the real paths, then both files are read back and compared figure by figure.
+mod availability_agrees {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use checkers::check::Results;
+    use harness::store::files;
+    use report::describe::{at, dur};
+
+    use super::recorded::{check, record_run, MS, STEADY};
 
     /// The availability table of `report.html`, one row of cell texts per fault.
     fn table(page: &str) -> Vec<Vec<String>> {
@@ -1570,32 +1619,9 @@ mod availability_agrees {
     fn results_json_and_report_html_show_the_same_availability() {
         let root = std::env::temp_dir().join(format!("fl-report-agree-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let run = Store::new(&root)
-            .create_run(
-                "raft-register",
-                UNIX_EPOCH + Duration::from_secs(1_795_945_200),
-            )
-            .expect("run dir");
-        let opts = RunOptions {
-            test: "raft-register".into(),
-            nodes: 5,
-            concurrency: 2,
-            rate: None,
-            time_limit: Duration::from_secs(5),
-            op_timeout: Duration::from_secs(1),
-            recovery_timeout: Duration::from_secs(10),
-            seed: 1,
-            store: root.clone(),
-            observe_interval: Duration::from_millis(100),
-            check_time_limit: Duration::from_secs(10),
-            check_memory_limit: 1 << 30,
-        };
-        run.write_json(files::TEST, &serde_json::json!({ "options": opts }))
-            .expect("test.json");
-        record(&run);
-
-        let workload = RegisterWorkload::<NeverOpened>::new(RegisterOpts::default());
-        let checked = recheck(&run, &opts, &workload, &report::RunArtifacts).expect("checked");
+        let at_time = UNIX_EPOCH + Duration::from_secs(1_795_945_200);
+        let run = record_run(&root, "raft-register", at_time, STEADY);
+        let checked = check(&run, "raft-register", &root);
 
         let stored: Results =
             serde_json::from_slice(&std::fs::read(run.file(files::RESULTS)).expect("results.json"))
@@ -1629,6 +1655,148 @@ mod availability_agrees {
             ];
             assert_eq!(row, &want, "report.html vs results.json for {}", w.fault);
         }
+        std::fs::remove_dir_all(&root).expect("cleanup");
+    }
+}
+
+/// Issue 15: `faultline summary` over a store with runs of two tests, each run written
+/// and checked through the real paths: the new anomaly and the slower failover are
+/// reported in markdown and in HTML, and a damaged or half-written run is listed as
+/// incomplete without stopping the summary.
+mod summary_across_runs {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use harness::store::files;
+    use report::summary::{self, RunState, Summary};
+
+    use super::recorded::{check, record_run, Scenario, STEADY};
+
+    const DAY: u64 = 86_400;
+
+    fn day(n: u64) -> SystemTime {
+        // 2026-11-27 01:00:00 UTC plus n days.
+        UNIX_EPOCH + Duration::from_secs(1_795_741_200 + n * DAY)
+    }
+
+    #[test]
+    fn the_new_anomaly_and_the_slower_failover_are_reported_in_both_formats() {
+        let root = std::env::temp_dir().join(format!("fl-report-summary-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let checked = |test: &str, n: u64, s: Scenario| {
+            let run = record_run(&root, test, day(n), s);
+            check(&run, test, &root);
+            run
+        };
+        // raft-register: valid, (half-written: the controller was killed), valid, invalid.
+        checked("raft-register", 0, STEADY);
+        record_run(&root, "raft-register", day(1), STEADY);
+        checked("raft-register", 2, STEADY);
+        checked(
+            "raft-register",
+            3,
+            Scenario {
+                two_leaders: true,
+                ..STEADY
+            },
+        );
+        // etcd-register: valid, (damaged results.json), valid, slower failover.
+        checked("etcd-register", 0, STEADY);
+        let damaged = checked("etcd-register", 1, STEADY);
+        let text = std::fs::read_to_string(damaged.file(files::RESULTS)).expect("results");
+        std::fs::write(damaged.file(files::RESULTS), &text[..text.len() / 2]).expect("damage");
+        checked("etcd-register", 2, STEADY);
+        checked(
+            "etcd-register",
+            3,
+            Scenario {
+                leader_gap: 900,
+                two_leaders: false,
+            },
+        );
+
+        let runs = summary::load(&root, None).expect("the store lists");
+        assert_eq!(runs.len(), 8);
+        let s = Summary::build(runs, "store `test`");
+        assert_eq!(s.counts(), (8, 2));
+        let names: Vec<&str> = s.tests.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["etcd-register", "raft-register"]);
+        let (etcd, raft) = (&s.tests[0], &s.tests[1]);
+        assert!(raft.regressed && etcd.regressed);
+
+        let new_anomaly = "new since 2026-11-29 01:00:00: split-brain, two leaders in term 3: n3";
+        assert!(
+            raft.regressions.iter().any(|l| l.starts_with(new_anomaly)),
+            "{:?}",
+            raft.regressions
+        );
+        let slower = "failover p50 300 ms → 700 ms (time to a new leader)";
+        assert!(
+            etcd.regressions.iter().any(|l| l == slower),
+            "{:?}",
+            etcd.regressions
+        );
+        // The anomaly's history: first and last seen in the newest raft run.
+        assert_eq!(raft.anomalies.len(), 1, "{:?}", raft.anomalies);
+        assert_eq!(raft.anomalies[0].seen.label(), "split-brain/two-leaders");
+        assert_eq!(raft.anomalies[0].first, raft.runs[3].stamp);
+        // Incomplete runs are listed with the reason.
+        match (&raft.runs[1].state, &etcd.runs[1].state) {
+            (RunState::Incomplete(half), RunState::Incomplete(damaged)) => {
+                assert!(half.contains("no results.json"), "{half}");
+                assert!(damaged.starts_with("results.json: EOF"), "{damaged}");
+            }
+            other => panic!("both should be incomplete: {other:?}"),
+        }
+
+        let md = summary::markdown(&s);
+        assert!(
+            md.contains("## raft-register") && md.contains("## etcd-register"),
+            "{md}"
+        );
+        assert!(
+            md.contains(&format!("- **regression:** {new_anomaly}")),
+            "{md}"
+        );
+        assert!(md.contains(&format!("- **regression:** {slower}")), "{md}");
+        assert!(
+            md.contains("| 2026-11-28 01:00:00 | incomplete: no results.json"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 2026-11-28 01:00:00 | incomplete: results.json: EOF"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| split-brain/two-leaders | 2026-11-30 01:00:00 | 2026-11-30 01:00:00 | 1 |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 2026-11-30 01:00:00 | valid | – | 3 | 700 ms |"),
+            "{md}"
+        );
+
+        let html = summary::html(&s);
+        assert!(
+            html.contains(&format!("<li>{}", report::describe::esc(new_anomaly))),
+            "{html}"
+        );
+        assert!(html.contains(&format!("<li>{slower}</li>")), "{html}");
+        assert_eq!(html.matches("<svg").count(), 2, "a trend chart per test");
+        assert!(
+            html.contains("<title>2026-11-30 01:00:00: 700 ms</title>"),
+            "{html}"
+        );
+        assert!(html.contains("<span class=\"v incomplete\">incomplete</span>"));
+
+        // The serve page is the same summary.
+        let reply = report::serve::respond(&root, "/summary");
+        assert_eq!(reply.status, 200);
+
+        // --since: a cut-off stamp leaves the older runs out.
+        let recent = summary::load(&root, Some("20261129T000000")).expect("lists");
+        assert_eq!(recent.len(), 4);
         std::fs::remove_dir_all(&root).expect("cleanup");
     }
 }
