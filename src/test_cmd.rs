@@ -234,10 +234,12 @@ pub struct TestArgs {
     #[arg(long, value_enum, default_value_t = WorkloadKind::Register)]
     pub workload: WorkloadKind,
     /// Faults, comma-separated: partition[:KIND], kill[:SPEC], pause[:SPEC], loss[:P],
-    /// all, none. KIND: one, halves, random-halves, majority, minority-third,
-    /// majorities-ring, bridge, primaries, one-way. SPEC: one, minority, majority,
-    /// minority-third, primaries, all, or nodes like n1,n3.
-    #[arg(long, value_delimiter = ',', value_parser = str::parse::<FaultArg>, default_value = "partition,kill")]
+    /// all, none, or default (the mix: leader-aimed windows scaled to the target's
+    /// failover time; --nemesis-interval does not apply). KIND: one, halves,
+    /// random-halves, majority, minority-third, majorities-ring, bridge, primaries,
+    /// one-way. SPEC: one, minority, majority, minority-third, primaries, all, or nodes
+    /// like n1,n3.
+    #[arg(long, value_delimiter = ',', value_parser = str::parse::<FaultArg>, default_value = "default")]
     pub nemesis: Vec<FaultArg>,
     /// Number of nodes.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=200))]

@@ -2,9 +2,19 @@
 //! Zab runs with the fault
 //! that exposes it, plus control runs without any bug, over several seeds; the table
 //! says how often faultline caught each bug, with which checker, and how far into the
-//! run the first anomaly happened.
+//! run the first anomaly happened. A second column runs every row again with the
+//! defaults (no `--nemesis`: the default mix, 60 s): what a user who does not know which
+//! fault exposes a bug gets. With `--target etcd,zookeeper` the real systems' rows join:
+//! serializable reads (stale under partitions: must be caught) and linearizable reads
+//! (the control: must stay valid).
+//!
+//! ```text
+//! cases × columns (picked, defaults) × seeds ──► jobs (--jobs at once, one cluster each)
+//!   ──► test_cmd::run_one ──► verdicts ──► one row per case
+//! ```
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use checkers::check::Results;
 use checkers::verdict::Validity;
@@ -36,11 +46,39 @@ pub struct ZooArgs {
     /// Skip the control runs.
     #[arg(long)]
     pub no_control: bool,
-    /// Only the rows of these bundled targets (comma-separated; default: both).
+    /// Only the rows of these targets (comma-separated; default: the bundled Raft and
+    /// Zab). etcd and zookeeper rows (serializable reads must be caught, linearizable ones
+    /// stay valid) run only when named.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub target: Vec<TargetKind>,
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
+    /// Columns to measure: `picked` (each row with the fault that exposes it, for
+    /// --time-limit) and `defaults` (no --nemesis: the default mix, for
+    /// --defaults-time-limit).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "picked,defaults"
+    )]
+    pub columns: Vec<Column>,
+    /// Seconds per run of the defaults column (`faultline test`'s default).
+    #[arg(long, default_value_t = 60)]
+    pub defaults_time_limit: u64,
+    /// Runs at once, each on its own cluster (a loaded machine slows elections down:
+    /// note the load average the table prints).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub jobs: u32,
+}
+
+/// A column of the zoo table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Column {
+    /// Each row's hand-picked fault.
+    Picked,
+    /// No `--nemesis`: the default mix.
+    Defaults,
 }
 
 /// One row of the zoo: a bug, how to expose it, and which checker should say so.
@@ -75,7 +113,7 @@ fn cases() -> Vec<Case> {
         real_time: true,
     };
     use WorkloadKind::{Lock, Register};
-    vec![
+    let mut cases = vec![
         // A deposed leader must be cut off while the majority elects another.
         case(
             Some(Bug::Raft(R::StaleRead)),
@@ -208,7 +246,29 @@ fn cases() -> Vec<Case> {
             read_mode: Some(ReadModeArg::Local),
             ..case(None, Register, "partition,kill", 3, "-")
         },
-    ]
+    ];
+    // The real systems: local reads are stale under partitions (docs/targets.md's
+    // calibration); quorum reads are the control.
+    for target in [TargetKind::Etcd, TargetKind::Zookeeper] {
+        for (read_mode, checker) in [
+            (ReadModeArg::Serializable, "linearizability"),
+            (ReadModeArg::Linearizable, "-"),
+        ] {
+            cases.push(Case {
+                target,
+                read_mode: Some(read_mode),
+                ..case(None, Register, "partition", 5, checker)
+            });
+        }
+    }
+    cases
+}
+
+impl Case {
+    /// A row that must stay valid.
+    fn control(&self) -> bool {
+        self.bug.is_none() && self.read_mode != Some(ReadModeArg::Serializable)
+    }
 }
 
 /// `faultline zoo`.
@@ -217,56 +277,89 @@ pub fn run(args: ZooArgs) -> anyhow::Result<u8> {
         eprintln!("error: faultline zoo needs root (it runs faultline test)");
         return Ok(exit::BAD_INPUT);
     }
-    let mut rows = Vec::new();
     let mut simulation_only = Vec::new();
+    let mut picked_cases = Vec::new();
     for case in cases() {
-        if !args.target.is_empty() && !args.target.contains(&case.target) {
+        let real = matches!(case.target, TargetKind::Etcd | TargetKind::Zookeeper);
+        let named = args.target.contains(&case.target);
+        if (!args.target.is_empty() || real) && !named {
             continue;
         }
         match selected(&case, &args.bugs, args.no_control) {
-            Selected::Run => {}
-            Selected::SimulationOnly => {
-                simulation_only.push(label(&case));
-                continue;
-            }
-            Selected::No => continue,
+            Selected::Run => picked_cases.push(case),
+            Selected::SimulationOnly => simulation_only.push(label(&case)),
+            Selected::No => {}
         }
-        let mut detected = 0;
-        let mut right_checker = 0;
-        let mut harness_errors = 0;
-        let mut first: Vec<f64> = Vec::new();
-        for i in 0..args.runs {
-            let seed = args.seed + u64::from(i);
-            let test = zoo_test(&case, &args, seed)?;
-            eprintln!("zoo: {} seed {seed}: {}", label(&case), test.command);
-            let outcome = test_cmd::run_one(&test, false, None)?;
-            if outcome.harness_error.is_some() {
-                harness_errors += 1;
-                continue;
-            }
-            if outcome.results.valid == Validity::Invalid {
-                detected += 1;
-                if case.bug.is_some() && checker_invalid(&outcome.results, case.checker) {
-                    right_checker += 1;
-                }
-                if let Some(t) = first_anomaly_secs(&outcome.dir) {
-                    first.push(t);
-                }
+    }
+    let mut jobs = Vec::new();
+    for (c, case) in picked_cases.iter().enumerate() {
+        for &column in &args.columns {
+            for i in 0..args.runs {
+                let seed = args.seed + u64::from(i);
+                jobs.push((c, column, zoo_test(case, column, &args, seed)?));
             }
         }
-        rows.push(Row {
-            label: label(&case),
+    }
+    let load_before = load_average();
+    let tallies = Mutex::new(vec![
+        [Tally::default(), Tally::default()];
+        picked_cases.len()
+    ]);
+    let queue = Mutex::new(jobs.into_iter());
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..args.jobs {
+            s.spawn(|| loop {
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                let Some((c, column, test)) = next else {
+                    return;
+                };
+                let case = &picked_cases[c];
+                eprintln!("zoo: {} ({column:?}): {}", label(case), test.command);
+                let outcome = match test_cmd::run_one(&test, false, None) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        failure
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_or_insert(e);
+                        return;
+                    }
+                };
+                let first = (outcome.results.valid == Validity::Invalid)
+                    .then(|| first_anomaly_secs(&outcome.dir))
+                    .flatten();
+                eprintln!(
+                    "zoo: {} ({column:?}) seed {}: {:?} {}",
+                    label(case),
+                    test.options.seed,
+                    outcome.results.valid,
+                    outcome.dir.display()
+                );
+                let mut t = tallies.lock().unwrap_or_else(|e| e.into_inner());
+                t[c][column as usize].add(case, &outcome, first);
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    let tallies = tallies.into_inner().unwrap_or_else(|e| e.into_inner());
+    let rows: Vec<Row> = picked_cases
+        .iter()
+        .zip(tallies)
+        .map(|(case, [picked, defaults])| Row {
+            label: label(case),
+            target: case.target,
             nemesis: case.nemesis,
             checker: case.checker,
-            detected,
-            right_checker,
-            harness_errors,
+            picked: args.columns.contains(&Column::Picked).then_some(picked),
+            defaults: args.columns.contains(&Column::Defaults).then_some(defaults),
             runs: args.runs,
-            median_first: median(&mut first),
-            control: case.bug.is_none(),
-        });
-    }
-    print_table(&rows, args.time_limit);
+            control: case.control(),
+        })
+        .collect();
+    print_table(&rows, &args, &load_before, &load_average());
     if !simulation_only.is_empty() {
         println!(
             "not run: {} (caught by the deterministic simulation, \
@@ -276,13 +369,16 @@ pub fn run(args: ZooArgs) -> anyhow::Result<u8> {
             simulation_only.join(", ")
         );
     }
-    // Exit 0 only when every bug was caught at least once and the control stayed valid.
+    // Exit 0 only when every bug was caught at least once in every column measured and
+    // every control stayed valid.
     let ok = rows.iter().all(|r| {
-        if r.control {
-            r.detected == 0
-        } else {
-            r.right_checker > 0
-        }
+        [&r.picked, &r.defaults].into_iter().flatten().all(|t| {
+            if r.control {
+                t.detected == 0
+            } else {
+                t.right_checker > 0
+            }
+        })
     });
     Ok(if ok { exit::VALID } else { exit::INVALID })
 }
@@ -307,7 +403,7 @@ fn selected(case: &Case, bugs: &[Bug], no_control: bool) -> Selected {
             bugs.contains(&b)
         }
         Some(b) => bugs.is_empty() || bugs.contains(&b),
-        None => !no_control && bugs.is_empty(),
+        None => !(no_control && case.control()) && bugs.is_empty(),
     };
     if run {
         Selected::Run
@@ -316,13 +412,27 @@ fn selected(case: &Case, bugs: &[Bug], no_control: bool) -> Selected {
     }
 }
 
-fn zoo_test(case: &Case, args: &ZooArgs, seed: u64) -> anyhow::Result<Test> {
-    let nemesis = case
-        .nemesis
-        .split(',')
-        .map(str::parse::<nemesis::FaultArg>)
-        .collect::<Result<Vec<FaultArg>, String>>()
-        .map_err(anyhow::Error::msg)?;
+/// The test of one run: the row's own fault in the picked column; no `--nemesis` (the
+/// default mix), the default interval and `--defaults-time-limit` in the defaults one.
+fn zoo_test(case: &Case, column: Column, args: &ZooArgs, seed: u64) -> anyhow::Result<Test> {
+    let (nemesis, interval, time_limit, suffix) = match column {
+        Column::Picked => (
+            case.nemesis
+                .split(',')
+                .map(str::parse::<nemesis::FaultArg>)
+                .collect::<Result<Vec<FaultArg>, String>>()
+                .map_err(anyhow::Error::msg)?,
+            case.interval,
+            args.time_limit,
+            "",
+        ),
+        Column::Defaults => (
+            vec![FaultArg::Default],
+            5,
+            args.defaults_time_limit,
+            "-defaults",
+        ),
+    };
     let t = TestArgs {
         target: case.target,
         workload: case.workload,
@@ -330,15 +440,15 @@ fn zoo_test(case: &Case, args: &ZooArgs, seed: u64) -> anyhow::Result<Test> {
         nodes: 5,
         concurrency: Concurrency::PerNode(2),
         rate: 200.0,
-        time_limit: args.time_limit,
-        nemesis_interval: case.interval,
+        time_limit,
+        nemesis_interval: interval,
         seed: Some(seed),
         test_count: 1,
         store: args.store.clone(),
         bugs: case.bug.into_iter().collect(),
         op_timeout_ms: 3000,
         recovery_timeout: 20,
-        name: Some(format!("zoo-{}", label(case))),
+        name: Some(format!("zoo-{}{suffix}", label(case))),
         check_time_limit: 60,
         no_progress: true,
         target_opts: test_cmd::TargetOpts {
@@ -361,6 +471,61 @@ fn label(case: &Case) -> String {
         l.push_str(&format!("-{m}"));
     }
     l
+}
+
+/// `/proc/loadavg`'s three figures (the machine is shared: the table says how loaded).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// One column's verdicts for one row.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    detected: u32,
+    right_checker: u32,
+    harness_errors: u32,
+    first: Vec<f64>,
+}
+
+impl Tally {
+    fn add(&mut self, case: &Case, outcome: &harness::run::RunOutcome, first: Option<f64>) {
+        if outcome.harness_error.is_some() {
+            self.harness_errors += 1;
+            return;
+        }
+        if outcome.results.valid == Validity::Invalid {
+            self.detected += 1;
+            if !case.control() && checker_invalid(&outcome.results, case.checker) {
+                self.right_checker += 1;
+            }
+            self.first.extend(first);
+        }
+    }
+
+    /// `9/10 (9 by lock), median 12.3 s`, or for a control `0/10 (all valid)`.
+    fn cell(&self, runs: u32, control: bool) -> String {
+        let errors = if self.harness_errors > 0 {
+            format!(", {} harness errors", self.harness_errors)
+        } else {
+            String::new()
+        };
+        if control {
+            let valid = if self.detected == 0 && self.harness_errors == 0 {
+                " (all valid)"
+            } else {
+                ""
+            };
+            return format!("{}/{runs}{valid}{errors}", self.detected);
+        }
+        let median =
+            median(&mut self.first.clone()).map_or(String::new(), |m| format!(", median {m:.1} s"));
+        format!(
+            "{}/{runs} ({} by that checker{median}){errors}",
+            self.detected, self.right_checker
+        )
+    }
 }
 
 fn checker_invalid(results: &Results, name: &str) -> bool {
@@ -447,44 +612,46 @@ fn median(v: &mut [f64]) -> Option<f64> {
 
 struct Row {
     label: String,
+    target: TargetKind,
     nemesis: &'static str,
     checker: &'static str,
-    detected: u32,
-    right_checker: u32,
-    harness_errors: u32,
+    picked: Option<Tally>,
+    defaults: Option<Tally>,
     runs: u32,
-    median_first: Option<f64>,
     control: bool,
 }
 
-fn print_table(rows: &[Row], time_limit: u64) {
+fn print_table(rows: &[Row], args: &ZooArgs, load_before: &str, load_after: &str) {
     println!();
-    println!("| bug | nemesis | expected checker | detected / runs | by that checker | median s to first anomaly |");
+    println!("| row | target | nemesis | expected checker | caught with that nemesis | caught with the defaults |");
     println!("|---|---|---|---|---|---|");
+    let cell = |t: &Option<Tally>, r: &Row| {
+        t.as_ref()
+            .map_or("-".to_string(), |t| t.cell(r.runs, r.control))
+    };
     for r in rows {
-        let errors = if r.harness_errors > 0 {
-            format!(" ({} harness errors)", r.harness_errors)
-        } else {
-            String::new()
-        };
         println!(
-            "| {} | `{}` | {} | {}/{}{} | {} | {} |",
+            "| {} | {} | `{}` | {} | {} | {} |",
             r.label,
+            test_cmd::value_name(r.target),
             r.nemesis,
             r.checker,
-            r.detected,
-            r.runs,
-            errors,
-            if r.control {
-                "-".to_string()
-            } else {
-                r.right_checker.to_string()
-            },
-            r.median_first
-                .map_or("-".to_string(), |s| format!("{s:.1}")),
+            cell(&r.picked, r),
+            cell(&r.defaults, r),
         );
     }
-    println!("({time_limit} s per run, 5 nodes, 10 clients, 200 ops/s)");
+    println!(
+        "(that nemesis: {} s per run; the defaults: no --nemesis, {} s per run; seeds {}–{}; \
+         5 nodes, 10 clients, 200 ops/s; {} run(s) at once; load average {} at the start, \
+         {} at the end)",
+        args.time_limit,
+        args.defaults_time_limit,
+        args.seed,
+        args.seed + u64::from(args.runs) - 1,
+        args.jobs,
+        load_before,
+        load_after
+    );
 }
 
 #[cfg(test)]
@@ -494,6 +661,8 @@ mod tests {
     fn picked(bugs: &[Bug], no_control: bool) -> Vec<(String, Selected)> {
         cases()
             .iter()
+            // etcd and ZooKeeper rows run only when named (`run` filters them).
+            .filter(|c| !matches!(c.target, TargetKind::Etcd | TargetKind::Zookeeper))
             .map(|c| (label(c), selected(c, bugs, no_control)))
             .filter(|(_, s)| *s != Selected::No)
             .collect()
@@ -549,5 +718,66 @@ mod tests {
             [("stale-read".to_string(), Selected::Run)]
         );
         assert!(!picked(&[], true).iter().any(|(l, _)| l == "control"));
+    }
+
+    #[test]
+    fn real_systems_rows_calibrate_and_control() {
+        let all = cases();
+        for t in [TargetKind::Etcd, TargetKind::Zookeeper] {
+            let rows: Vec<&Case> = all.iter().filter(|c| c.target == t).collect();
+            assert_eq!(rows.len(), 2, "{t:?}");
+            assert!(rows
+                .iter()
+                .any(|c| !c.control() && c.checker == "linearizability"));
+            assert!(rows.iter().any(|c| c.control()));
+        }
+        // Bug switches leave them out.
+        let etcd = all.iter().find(|c| c.target == TargetKind::Etcd).unwrap();
+        assert_eq!(
+            selected(etcd, &[Bug::Raft(R::StaleRead)], false),
+            Selected::No
+        );
+    }
+
+    #[test]
+    fn the_defaults_column_runs_without_a_nemesis_flag() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            z: ZooArgs,
+        }
+        let args = Cli::parse_from(["x", "--runs", "10", "--time-limit", "30"]).z;
+        assert_eq!(args.columns, [Column::Picked, Column::Defaults]);
+        let all = cases();
+        let lock = all
+            .iter()
+            .find(|c| c.bug == Some(Bug::Raft(R::LockNoLeaseCheck)))
+            .unwrap();
+        let t = zoo_test(lock, Column::Defaults, &args, 3).unwrap();
+        assert_eq!(t.nemesis, [FaultArg::Default]);
+        assert_eq!(t.options.time_limit, std::time::Duration::from_secs(60));
+        assert_eq!(
+            t.workload,
+            WorkloadKind::Lock,
+            "the lock bug keeps its workload"
+        );
+        assert!(t.command.contains("--nemesis default"), "{}", t.command);
+        let p = zoo_test(lock, Column::Picked, &args, 3).unwrap();
+        assert_eq!(
+            p.nemesis,
+            [FaultArg::Pause(Some(nemesis::NodeSpec::Primaries))]
+        );
+        assert_eq!(p.options.time_limit, std::time::Duration::from_secs(30));
+        let zk = all
+            .iter()
+            .find(|c| c.target == TargetKind::Zookeeper && !c.control())
+            .unwrap();
+        let t = zoo_test(zk, Column::Defaults, &args, 3).unwrap();
+        assert!(
+            t.command.contains("--read-mode serializable"),
+            "{}",
+            t.command
+        );
     }
 }

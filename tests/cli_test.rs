@@ -275,10 +275,83 @@ fn a_lock_without_lease_check_is_caught_and_a_correct_lock_is_valid() {
     panic!("lock-no-lease-check was not caught with seeds {tried:?}");
 }
 
+/// Issue 15: with no `--nemesis` the run plays the default mix, prints it in its header,
+/// stores it in test.json, and its windows last at least their minimum.
+#[test]
+fn issue_15_the_default_mix_is_printed_stored_and_played() {
+    let store = scratch("mix");
+    let s = store.to_str().unwrap();
+    let args = [
+        "test",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "9",
+        "--seed",
+        "15",
+        "--store",
+        s,
+        "--no-progress",
+    ];
+    let (out, pid) = faultline(&args);
+    assert_no_leftovers(pid);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("nemesis:   default mix: 40% partition:primaries, 20% kill:primaries")
+            && stderr.contains("(target failover 300 ms)"),
+        "{stderr}"
+    );
+    let run = std::fs::canonicalize(store.join("latest")).expect("store/latest points at the run");
+    let test: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("test.json")).unwrap()).unwrap();
+    assert_eq!(test["nemesis"], serde_json::json!(["default"]), "{test}");
+    assert!(test["command"]
+        .as_str()
+        .unwrap()
+        .contains("--nemesis default"));
+    let mix = &test["nemesis_mix"];
+    assert_eq!(
+        mix["failover"],
+        serde_json::json!({"secs": 0, "nanos": 300_000_000})
+    );
+    assert_eq!(
+        mix["window"]["min"],
+        serde_json::json!({"secs": 3, "nanos": 0})
+    );
+    assert_eq!(mix["choices"].as_array().map(Vec::len), Some(6), "{mix}");
+    // Every window played lasted at least 3 s (the heal at the limit included).
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let mut started = None;
+    let mut windows = 0;
+    for line in history.lines() {
+        let op: serde_json::Value = serde_json::from_str(line).unwrap();
+        let (Some(f), Some(t)) = (op["f"].as_str(), op["time"].as_u64()) else {
+            continue;
+        };
+        if op["process"] != "nemesis" {
+            continue;
+        }
+        if f.starts_with("start-") {
+            started = Some(t);
+        } else if let (true, Some(s)) = (f.starts_with("stop-") || f == "heal-all", started) {
+            assert!(
+                t - s >= 3_000_000_000,
+                "a {} ms window: {line}",
+                (t - s) / 1_000_000
+            );
+            started = None;
+            windows += 1;
+        }
+    }
+    assert!(windows >= 1, "no window in 9 s: {history}");
+}
+
 #[test]
 fn bad_flags_exit_254() {
     for args in [
         &["test", "--nemesis", "partition:sideways"][..],
+        &["test", "--nemesis", "default,kill"],
         &["test", "--concurrency", "0"],
         &["test", "--workload", "queue"],
         &["test", "--nodes", "0"],
