@@ -29,6 +29,7 @@
 //! ```
 
 pub mod check;
+pub mod election;
 pub mod elle;
 pub mod faults;
 pub mod format;
