@@ -72,6 +72,7 @@ struct State {
 pub struct RecordingRuntime {
     run: String,
     nodes: Vec<NodeInfo>,
+    service_nodes: Vec<NodeInfo>,
     dir: PathBuf,
     state: Mutex<State>,
     clients: Mutex<Option<PlainRuntime>>,
@@ -87,6 +88,7 @@ impl RecordingRuntime {
                     addr: crate::netns::addr::node_addr(0, i),
                 })
                 .collect(),
+            service_nodes: Vec::new(),
             dir: PathBuf::from("/fake/run"),
             state: Mutex::new(State {
                 next_pid: 1000,
@@ -94,6 +96,19 @@ impl RecordingRuntime {
             }),
             clients: Mutex::new(None),
         }
+    }
+
+    /// Adds `k` service nodes after the system's (`n<N+1>`…, see
+    /// [`Runtime::service_nodes`]).
+    pub fn with_service_nodes(mut self, k: u16) -> Self {
+        let n = self.nodes.len() as u16;
+        self.service_nodes = (n + 1..=n + k)
+            .map(|i| NodeInfo {
+                id: NodeId::nth(i),
+                addr: crate::netns::addr::node_addr(0, i),
+            })
+            .collect();
+        self
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -155,7 +170,12 @@ impl RecordingRuntime {
     }
 
     fn check(&self, node: NodeId) -> Result<(), RuntimeError> {
-        if self.nodes.iter().any(|n| n.id == node) {
+        if self
+            .nodes
+            .iter()
+            .chain(&self.service_nodes)
+            .any(|n| n.id == node)
+        {
             Ok(())
         } else {
             Err(RuntimeError::NoSuchNode {
@@ -173,6 +193,10 @@ impl Runtime for RecordingRuntime {
 
     fn nodes(&self) -> Vec<NodeInfo> {
         self.nodes.clone()
+    }
+
+    fn service_nodes(&self) -> Vec<NodeInfo> {
+        self.service_nodes.clone()
     }
 
     fn clients(&self) -> Result<ControlHandle, RuntimeError> {
@@ -384,5 +408,20 @@ mod tests {
         rt.start(n1).unwrap();
         assert!(rt.start(n1).is_err(), "already running");
         assert!(rt.exec(NodeId::nth(3), &Cmd::new("true")).is_err());
+    }
+
+    #[test]
+    fn service_nodes_follow_the_system_s_and_take_every_per_node_call() {
+        let rt = RecordingRuntime::new(3).with_service_nodes(2);
+        assert_eq!(rt.node_ids(), [1, 2, 3].map(NodeId::nth));
+        let extra: Vec<NodeId> = rt.service_nodes().iter().map(|n| n.id).collect();
+        assert_eq!(extra, [NodeId::nth(4), NodeId::nth(5)]);
+        let n5 = NodeId::nth(5);
+        assert_eq!(rt.addr(n5).unwrap(), crate::netns::addr::node_addr(0, 5));
+        rt.start_service(n5, ServiceSpec::new(["candidate"], "/d", "/d/log"))
+            .unwrap();
+        rt.pause(n5).unwrap();
+        assert_eq!(rt.service_state(n5).unwrap(), ServiceState::Paused);
+        assert!(rt.exec(NodeId::nth(6), &Cmd::new("true")).is_err());
     }
 }

@@ -123,8 +123,18 @@ pub trait Runtime: Send + Sync {
     /// The run's name (unique among live controllers).
     fn run_name(&self) -> &str;
 
-    /// Every node, in order `n1..nN`.
+    /// Every node of the system under test, in order `n1..nN`: what targets deploy to
+    /// and partitions split.
     fn nodes(&self) -> Vec<NodeInfo>;
+
+    /// Nodes beside the system's, for the test's own services (the election workload's
+    /// candidates): named after the system's (`n<N+1>`…), reachable from them and from
+    /// the controller, never deployed to by a target. Every per-node method (exec,
+    /// services, signals, files, filters, collect) accepts them, so the nemesis can
+    /// fault them like any node. Empty unless the run asked for some.
+    fn service_nodes(&self) -> Vec<NodeInfo> {
+        Vec::new()
+    }
 
     /// Where client code runs: a tokio runtime whose sockets reach the nodes.
     fn clients(&self) -> Result<ControlHandle, RuntimeError>;
@@ -191,10 +201,11 @@ pub trait Runtime: Send + Sync {
         self.nodes().into_iter().map(|n| n.id).collect()
     }
 
-    /// A node's address.
+    /// A node's address (a system node or a service node).
     fn addr(&self, node: NodeId) -> Result<Ipv4Addr, RuntimeError> {
         self.nodes()
             .into_iter()
+            .chain(self.service_nodes())
             .find(|n| n.id == node)
             .map(|n| n.addr)
             .ok_or_else(|| RuntimeError::NoSuchNode {

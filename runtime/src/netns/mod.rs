@@ -4,6 +4,8 @@
 //! Cluster::up("r1", 5)
 //!   prereq::check ─► clean stale runs ─► registry.claim (slot s) ─► netns::apply
 //!   ├─ fl-r1-n1 … fl-r1-n5   eth0 198.18.s.1 … .5/24     one service slot per node
+//!   ├─ fl-r1-n6 …            service nodes (ClusterConfig::service_nodes): same, but
+//!   │                        not the system's; see Runtime::service_nodes
 //!   ├─ fl-r1-ctl             eth0 198.18.s.254/24        ControlRuntime (tokio) for clients
 //!   └─ fl-r1-br              br0 + v-n1 … v-ctl          pure L2, no address
 //! Cluster::down / Drop ─► kill services ─► cleanup::teardown (namespaces, registry)
@@ -89,6 +91,9 @@ pub struct ClusterConfig {
     pub registry: Registry,
     /// Worker threads of the control runtime.
     pub control_workers: usize,
+    /// Extra nodes after the `nodes` of the system under test, for the test's own
+    /// services (`n<nodes+1>` …): [`Runtime::service_nodes`].
+    pub service_nodes: u16,
 }
 
 impl ClusterConfig {
@@ -100,7 +105,14 @@ impl ClusterConfig {
             exec: Arc::new(RealExec),
             registry: Registry::default(),
             control_workers: 2,
+            service_nodes: 0,
         }
+    }
+
+    /// Adds `k` service nodes beside the system's nodes.
+    pub fn service_nodes(mut self, k: u16) -> Self {
+        self.service_nodes = k;
+        self
     }
 
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -129,6 +141,8 @@ pub struct Cluster {
     control_workers: usize,
     control_init: Mutex<()>,
     owned: bool,
+    /// How many of `nodes` (the last ones) are service nodes.
+    service_nodes: u16,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -152,10 +166,12 @@ impl Cluster {
     /// builds the network. On failure everything created so far is removed.
     pub fn up_with(cfg: ClusterConfig) -> Result<Cluster, ClusterError> {
         addr::validate_run_name(&cfg.run).map_err(ClusterError::BadInput)?;
-        if !(1..=addr::MAX_NODES).contains(&cfg.nodes) {
+        let total = cfg.nodes.saturating_add(cfg.service_nodes);
+        if cfg.nodes == 0 || total > addr::MAX_NODES {
             return Err(ClusterError::BadInput(format!(
-                "node count {} must be in 1..={}",
+                "node count {} plus {} service nodes must be in 1..={}",
                 cfg.nodes,
+                cfg.service_nodes,
                 addr::MAX_NODES
             )));
         }
@@ -170,8 +186,9 @@ impl Cluster {
         }
         let record = cfg
             .registry
-            .claim(&cfg.run, cfg.nodes, Some(Owner::current()))?;
-        let cluster = Cluster::from_record(record, cfg.dir, cfg.exec, cfg.registry, true);
+            .claim(&cfg.run, total, Some(Owner::current()))?;
+        let mut cluster = Cluster::from_record(record, cfg.dir, cfg.exec, cfg.registry, true);
+        cluster.service_nodes = cfg.service_nodes;
         cluster.ensure_dir()?;
         // From here on `cluster`'s Drop tears everything down if we fail.
         netns::apply(
@@ -228,6 +245,7 @@ impl Cluster {
             control_workers: 2,
             control_init: Mutex::new(()),
             owned,
+            service_nodes: 0,
         }
     }
 
@@ -406,7 +424,19 @@ impl Runtime for Cluster {
     }
 
     fn nodes(&self) -> Vec<NodeInfo> {
-        self.nodes
+        let system = self.nodes.len() - usize::from(self.service_nodes);
+        self.nodes[..system]
+            .iter()
+            .map(|n| NodeInfo {
+                id: n.id,
+                addr: n.addr,
+            })
+            .collect()
+    }
+
+    fn service_nodes(&self) -> Vec<NodeInfo> {
+        let system = self.nodes.len() - usize::from(self.service_nodes);
+        self.nodes[system..]
             .iter()
             .map(|n| NodeInfo {
                 id: n.id,

@@ -139,3 +139,42 @@ fn bad_input_is_rejected_before_anything_is_created() {
     let err = Cluster::up(&run_name("zero"), 0).unwrap_err();
     assert!(err.to_string().contains("node count"), "{err}");
 }
+
+#[test]
+fn service_nodes_are_namespaces_beside_the_system_s_and_removed_with_them() {
+    let _host = HostGuard::new();
+    let run = run_name("svc");
+    let cluster =
+        Cluster::up_with(runtime::netns::ClusterConfig::new(run.clone(), 2).service_nodes(2))
+            .expect("cluster up");
+    assert_eq!(cluster.node_ids(), [NodeId::nth(1), NodeId::nth(2)]);
+    let extra: Vec<NodeId> = cluster.service_nodes().iter().map(|n| n.id).collect();
+    assert_eq!(extra, [NodeId::nth(3), NodeId::nth(4)]);
+    assert_eq!(
+        namespaces_of(&run).into_iter().collect::<BTreeSet<_>>(),
+        addr::all_ns(&run, 4).into_iter().collect::<BTreeSet<_>>()
+    );
+    // A service node is addressed like the system's nodes; it and they reach each
+    // other and the controller.
+    let n4 = NodeId::nth(4);
+    assert_eq!(
+        cluster.addr(n4).unwrap(),
+        addr::node_addr(cluster.slot(), 4)
+    );
+    start_echo_everywhere(&cluster, 7004);
+    for n in extra.clone() {
+        cluster
+            .start_service(n, crate::support::echo_spec(&cluster, n, 7004))
+            .expect("echo starts on a service node");
+        cluster
+            .wait_for_port(n, 7004, Duration::from_secs(20))
+            .expect("the controller reaches a service node");
+    }
+    let all: Vec<NodeId> = (1..=4).map(NodeId::nth).collect();
+    assert_eq!(
+        cluster.reachability(7004, Duration::from_secs(2)),
+        probe::full_matrix(&all)
+    );
+    cluster.down().expect("cluster down");
+    assert!(namespaces_of(&run).is_empty());
+}
