@@ -16,6 +16,8 @@ pub enum NodeProgram {
     Raft(targets::raft::RaftArgs),
     /// A member of the bundled Zab key-value and lock service (see docs/zab.md).
     Zab(targets::zab::ZabArgs),
+    /// An election candidate service (the election workload; see docs/election.md).
+    Candidate(targets::election::CandidateArgs),
 }
 
 pub fn run(args: NodeArgs) -> anyhow::Result<u8> {
@@ -23,6 +25,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<u8> {
     match args.program {
         NodeProgram::Raft(a) => targets::raft::node::run(a),
         NodeProgram::Zab(a) => targets::zab::node::run(a),
+        NodeProgram::Candidate(a) => targets::election::run(a),
     }
 }
 

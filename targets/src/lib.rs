@@ -20,6 +20,7 @@
 pub mod apt;
 pub mod bundled;
 pub mod consul;
+pub mod election;
 pub mod etcd;
 pub mod failover;
 pub mod raft;

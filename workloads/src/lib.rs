@@ -8,6 +8,7 @@
 //! A workload never names a particular system: it defines a small API trait (`Kv`, …)
 //! that each target's client implements.
 
+pub mod election;
 pub mod kv;
 pub mod list_append;
 pub mod lock;

@@ -1,0 +1,288 @@
+//! A candidate service: campaigns through an election recipe on the coordination
+//! system, and while it believes it leads, writes to the fenced resource with its token
+//! at a steady rate, reporting every belief change and write.
+//!
+//! ```text
+//!            ┌──────────── campaign (every ttl/4 while someone else leads) ◄──────────┐
+//!            ▼                                                                        │
+//!   Recipe::campaign ─► Some(token) ─► report leader ─► loop:                         │
+//!                                        ├─ lease mode: own-clock lease ran out? ─────┤ step-down
+//!                                        ├─ every ttl/3: Recipe::renew ─► Lost ───────┤ step-down
+//!                                        │                              └► Unsure: naive trusts on
+//!                                        └─ every write interval: write(token) to the resource
+//! ```
+//!
+//! Modes: `naive` trusts its leadership until the service says otherwise (a renew
+//! answered "someone else holds it"); `lease` also steps down once its lease could have
+//! run out, by its own clock, counted from when it *sent* the request that granted or
+//! renewed it, minus a safety margin; `fenced` is `naive`, and the resource rejects
+//! writes with a token older than one it accepted. A pause between the lease check and
+//! the write it guards is the window `lease` cannot close (see docs/election.md).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use checkers::election::Mode;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+use super::wire::{Reply, Report};
+use crate::lock::{Lock, LockError};
+
+/// How renewing a leadership went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Renewal {
+    /// Still held; the token to write with from now on.
+    Held { token: u64 },
+    /// The service said someone else leads (definite).
+    Lost(String),
+    /// No definite answer (timeout, unreachable node).
+    Unsure(String),
+}
+
+/// An election recipe on one coordination system.
+pub trait Recipe: Send + Sync + 'static {
+    /// One attempt to become leader: `Ok(Some(token))` leads, `Ok(None)` someone else
+    /// does, `Err` no answer from the service.
+    fn campaign(&self) -> impl Future<Output = Result<Option<u64>, String>> + Send;
+    /// Keeps the leadership granted with `token` alive.
+    fn renew(&self, token: u64) -> impl Future<Output = Renewal> + Send;
+    /// The lease the service grants.
+    fn ttl(&self) -> Duration;
+}
+
+/// The bundled systems' recipe: their lock API with a lease. Campaigning is acquiring
+/// the election's lock; renewing is acquiring it again as the same client (the service
+/// re-grants it with a fresh lease and a new, larger token); someone else holding it
+/// means leadership was lost.
+pub struct LockRecipe<L> {
+    lock: L,
+    name: String,
+    client: String,
+    ttl: Duration,
+}
+
+impl<L: Lock> LockRecipe<L> {
+    /// `name`: the election's lock; `client`: this incarnation's identity.
+    pub fn new(lock: L, name: String, client: String, ttl: Duration) -> Self {
+        LockRecipe {
+            lock,
+            name,
+            client,
+            ttl,
+        }
+    }
+}
+
+impl<L: Lock> Recipe for LockRecipe<L> {
+    async fn campaign(&self) -> Result<Option<u64>, String> {
+        match self.lock.acquire(&self.name, &self.client, self.ttl).await {
+            Ok(token) => Ok(Some(token)),
+            Err(LockError::Busy(_)) => Ok(None),
+            Err(LockError::Definite(e)) | Err(LockError::Indeterminate(e)) => Err(e),
+        }
+    }
+
+    async fn renew(&self, _token: u64) -> Renewal {
+        match self.lock.acquire(&self.name, &self.client, self.ttl).await {
+            Ok(token) => Renewal::Held { token },
+            Err(LockError::Busy(holder)) => Renewal::Lost(format!("the lock is held by {holder}")),
+            Err(LockError::Definite(e)) | Err(LockError::Indeterminate(e)) => Renewal::Unsure(e),
+        }
+    }
+
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+}
+
+/// A candidate's settings (plain data: the `faultline node candidate` flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateConfig {
+    pub name: String,
+    pub mode: Mode,
+    /// The resource on the controller.
+    pub resource: SocketAddr,
+    pub write_interval: Duration,
+    /// Lease mode steps down this long before its own-clock lease ends.
+    pub lease_margin: Duration,
+    /// How long the service may take to answer the first campaign.
+    pub start_timeout: Duration,
+}
+
+/// Why a candidate stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CandidateError {
+    #[error("candidate {name}: the resource at {addr}: {source}")]
+    Resource {
+        name: String,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("candidate {name}: cannot reach the coordination service within {waited:?}: {last}")]
+    Unreachable {
+        name: String,
+        waited: Duration,
+        last: String,
+    },
+}
+
+struct Link {
+    lines: Lines<BufReader<OwnedReadHalf>>,
+    write: OwnedWriteHalf,
+}
+
+impl Link {
+    async fn send(&mut self, report: &Report) -> std::io::Result<Reply> {
+        let mut line = serde_json::to_string(report).map_err(std::io::Error::other)?;
+        line.push('\n');
+        self.write.write_all(line.as_bytes()).await?;
+        let answer = self.lines.next_line().await?.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the resource hung up")
+        })?;
+        match serde_json::from_str(&answer).map_err(std::io::Error::other)? {
+            Reply::Refused { why } => Err(std::io::Error::other(format!("refused: {why}"))),
+            reply => Ok(reply),
+        }
+    }
+}
+
+/// Runs the candidate until the resource goes away (the run ended) or an error.
+pub async fn run<R: Recipe>(cfg: CandidateConfig, recipe: R) -> Result<(), CandidateError> {
+    let io = |source| CandidateError::Resource {
+        name: cfg.name.clone(),
+        addr: cfg.resource,
+        source,
+    };
+    let stream = TcpStream::connect(cfg.resource).await.map_err(io)?;
+    let _ = stream.set_nodelay(true);
+    let (read, write) = stream.into_split();
+    let mut link = Link {
+        lines: BufReader::new(read).lines(),
+        write,
+    };
+    link.send(&Report::Hello {
+        candidate: cfg.name.clone(),
+        mode: cfg.mode,
+    })
+    .await
+    .map_err(io)?;
+
+    // The first answer from the service, within the start timeout.
+    let started = Instant::now();
+    let first = loop {
+        match recipe.campaign().await {
+            Ok(v) => break v,
+            Err(last) if started.elapsed() >= cfg.start_timeout => {
+                let _ = link.send(&Report::Unreachable { why: last.clone() }).await;
+                return Err(CandidateError::Unreachable {
+                    name: cfg.name.clone(),
+                    waited: cfg.start_timeout,
+                    last,
+                });
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    link.send(&Report::Ready).await.map_err(io)?;
+    let retry = (recipe.ttl() / 4).max(Duration::from_millis(50));
+    let mut granted = first.map(|t| (t, started));
+    loop {
+        let (token, sent) = match granted.take() {
+            Some(g) => g,
+            None => {
+                tokio::time::sleep(retry).await;
+                let sent = Instant::now();
+                match recipe.campaign().await {
+                    Ok(Some(token)) => (token, sent),
+                    Ok(None) | Err(_) => continue,
+                }
+            }
+        };
+        lead(&cfg, &recipe, &mut link, token, sent)
+            .await
+            .map_err(io)?;
+    }
+}
+
+/// One tenure: from the grant (requested at `sent`) to the step-down.
+async fn lead<R: Recipe>(
+    cfg: &CandidateConfig,
+    recipe: &R,
+    link: &mut Link,
+    first: u64,
+    sent: Instant,
+) -> std::io::Result<()> {
+    let ttl = recipe.ttl();
+    let lease = cfg.mode == Mode::Lease;
+    // Own-clock lease end, less the safety margin.
+    let mut deadline = sent + ttl.saturating_sub(cfg.lease_margin);
+    let left = |deadline: Instant| {
+        lease.then(|| {
+            deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis() as u64
+        })
+    };
+    link.send(&Report::Leader {
+        token: first,
+        lease_ms: left(deadline),
+    })
+    .await?;
+    let mut token = first;
+    let renew_every = ttl / 3;
+    let mut next_renew = Instant::now() + renew_every;
+    let mut next_write = Instant::now();
+    loop {
+        if lease && Instant::now() >= deadline {
+            return step_down(link, first, "its lease ran out by its own clock").await;
+        }
+        // Work before keepalive: a service that wakes from a pause finishes the write
+        // it was about to make before its keepalive can tell it anything.
+        if Instant::now() >= next_write {
+            link.send(&Report::Write {
+                token,
+                lease_ms: left(deadline),
+            })
+            .await?;
+            next_write += cfg.write_interval;
+            if next_write < Instant::now() {
+                // Behind (e.g. after a pause): one write now, then the steady rate.
+                next_write = Instant::now() + cfg.write_interval;
+            }
+            continue;
+        }
+        if Instant::now() >= next_renew {
+            let sent = Instant::now();
+            match recipe.renew(token).await {
+                Renewal::Held { token: t } => {
+                    token = t;
+                    deadline = sent + ttl.saturating_sub(cfg.lease_margin);
+                }
+                Renewal::Lost(why) => {
+                    return step_down(link, first, &format!("the service said so: {why}")).await
+                }
+                Renewal::Unsure(_) => {}
+            }
+            next_renew = Instant::now() + renew_every;
+            continue;
+        }
+        let mut wake = next_renew.min(next_write);
+        if lease {
+            wake = wake.min(deadline);
+        }
+        tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
+    }
+}
+
+async fn step_down(link: &mut Link, token: u64, reason: &str) -> std::io::Result<()> {
+    link.send(&Report::StepDown {
+        token,
+        reason: reason.to_string(),
+    })
+    .await
+    .map(drop)
+}
