@@ -206,7 +206,22 @@ fn a_leader_paused_past_its_lease_splits_naive_brains_and_fenced_rejects_its_wri
     let report = election::check(&election::events(&records).unwrap(), &[]);
     let by_mode: BTreeMap<Mode, &ModeReport> = report.modes.iter().map(|m| (m.mode, m)).collect();
     for m in &report.modes {
-        eprintln!("{}", m.sentence());
+        let longest = m
+            .overlaps
+            .iter()
+            .map(|o| o.end - o.start)
+            .max()
+            .unwrap_or(0);
+        eprintln!(
+            "figures: {} | overlaps {} (longest {} ms) | stale writes accepted {} | fenced off {} | failover p50 {} ms | {}",
+            m.mode,
+            m.overlaps.len(),
+            longest / 1_000_000,
+            m.stale_writes.len(),
+            m.writes_fenced,
+            m.failover_percentile(50).map_or(0, |n| n / 1_000_000),
+            m.sentence()
+        );
     }
 
     let naive = by_mode[&Mode::Naive];

@@ -286,3 +286,127 @@ async fn step_down(link: &mut Link, token: u64, reason: &str) -> std::io::Result
     .await
     .map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use harness::history::HistoryLog;
+
+    use super::*;
+    use crate::election::resource::{Resource, Start};
+
+    /// A service that never answers.
+    struct Silent;
+
+    impl Recipe for Silent {
+        async fn campaign(&self) -> Result<Option<u64>, String> {
+            Err("connection refused".into())
+        }
+        async fn renew(&self, _: u64) -> Renewal {
+            Renewal::Unsure("connection refused".into())
+        }
+        fn ttl(&self) -> Duration {
+            Duration::from_millis(400)
+        }
+    }
+
+    /// A service that grants at once, with a token that grows on every renewal.
+    struct Granting(AtomicU64);
+
+    impl Recipe for Granting {
+        async fn campaign(&self) -> Result<Option<u64>, String> {
+            Ok(Some(self.0.fetch_add(1, Ordering::SeqCst)))
+        }
+        async fn renew(&self, _: u64) -> Renewal {
+            Renewal::Held {
+                token: self.0.fetch_add(1, Ordering::SeqCst),
+            }
+        }
+        fn ttl(&self) -> Duration {
+            Duration::from_millis(300)
+        }
+    }
+
+    async fn resource(dir: &std::path::Path) -> (Arc<Resource>, SocketAddr) {
+        let log = Arc::new(HistoryLog::create(&dir.join("history.jsonl"), Instant::now()).unwrap());
+        let resource = Resource::new(log, 0);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(Arc::clone(&resource).serve(listener));
+        (resource, addr)
+    }
+
+    fn config(name: &str, mode: Mode, resource: SocketAddr) -> CandidateConfig {
+        CandidateConfig {
+            name: name.into(),
+            mode,
+            resource,
+            write_interval: Duration::from_millis(20),
+            lease_margin: Duration::from_millis(50),
+            start_timeout: Duration::from_millis(300),
+        }
+    }
+
+    fn tempdir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("fl-cand-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[tokio::test]
+    async fn a_candidate_that_cannot_reach_the_service_is_an_error_naming_it() {
+        let dir = tempdir("silent");
+        let (resource, addr) = resource(&dir).await;
+        let err = run(config("c7", Mode::Naive, addr), Silent)
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("candidate c7: cannot reach the coordination service"),
+            "{msg}"
+        );
+        assert!(msg.contains("connection refused"), "{msg}");
+        assert_eq!(
+            resource.starts().get("c7"),
+            Some(&Start::Unreachable("connection refused".into()))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_leader_reports_before_it_writes_and_lease_mode_carries_its_lease() {
+        let dir = tempdir("granting");
+        let (resource, addr) = resource(&dir).await;
+        let task = tokio::spawn(run(
+            config("c1", Mode::Lease, addr),
+            Granting(AtomicU64::new(5)),
+        ));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while resource.writes().0 < 20 {
+            assert!(Instant::now() < deadline, "no writes within 10 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        task.abort();
+        let _ = task.await;
+        let bytes = std::fs::read(dir.join("history.jsonl")).unwrap();
+        let (_, records) =
+            checkers::format::read(&bytes, Some(checkers::format::Format::Jsonl)).unwrap();
+        let events = checkers::election::events(&records).unwrap();
+        assert!(matches!(events[0].what, checkers::election::What::Leader));
+        assert_eq!(events[0].token, 5);
+        // Renewals bring larger tokens; every lease-mode write says what lease is left.
+        let writes: Vec<_> = events[1..]
+            .iter()
+            .filter(|e| e.lease_ms.is_some())
+            .collect();
+        assert!(writes.len() >= 20);
+        assert!(writes.iter().all(|e| e.lease_ms.unwrap() <= 250));
+        assert!(writes.last().unwrap().token > 5, "renewed tokens are used");
+        let report = checkers::election::check(&events, &[]);
+        assert!(report.modes[0].valid);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
