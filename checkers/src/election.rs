@@ -849,6 +849,7 @@ mod tests {
         let input = CheckInput {
             records: &h.0,
             status: None,
+            logs: None,
             faults: &faults,
             budget: Default::default(),
             run: crate::check::RunFacts {

@@ -5,6 +5,8 @@
 //! CandidateArgs ──► recipe for --target ──► workloads::election::candidate::run
 //!   raft: LockRecipe over RaftKv (acquire the election's lock with a lease; renew by
 //!         acquiring again as the same client; tokens are grant positions)
+//!   zab:  the same over ZabKv (the lease is the client's session timeout; tokens are
+//!         zxids)
 //! ```
 //!
 //! The candidate's client identity is its name plus its process id, so a restarted
@@ -19,12 +21,15 @@ use workloads::election::candidate::{self, CandidateConfig, LockRecipe};
 use workloads::election::{election_name, Mode};
 
 use crate::raft::deploy::{RaftKv, HOP_TIMEOUT};
+use crate::zab::deploy::ZabKv;
 
 /// The systems a candidate can campaign on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum System {
     /// The bundled Raft's lock API with a lease.
     Raft,
+    /// The bundled Zab's lock API (a session with a timeout).
+    Zab,
 }
 
 /// Flags of `faultline node candidate`.
@@ -89,6 +94,12 @@ pub fn run(args: CandidateArgs) -> anyhow::Result<u8> {
     match args.target {
         System::Raft => {
             let kv = RaftKv::new(&args.nodes, args.home, HOP_TIMEOUT)
+                .map_err(|e| anyhow::anyhow!("candidate {}: {e}", args.name))?;
+            let recipe = LockRecipe::new(kv, election_name(args.mode), client, ttl);
+            rt.block_on(candidate::run(cfg, recipe))?;
+        }
+        System::Zab => {
+            let kv = ZabKv::new(&args.nodes, args.home, HOP_TIMEOUT)
                 .map_err(|e| anyhow::anyhow!("candidate {}: {e}", args.name))?;
             let recipe = LockRecipe::new(kv, election_name(args.mode), client, ttl);
             rt.block_on(candidate::run(cfg, recipe))?;

@@ -13,6 +13,7 @@ use runtime::{NodeId, Runtime, ServiceSpec};
 use workloads::election::resource::{Resource, Start};
 
 const RAFT: &str = env!("CARGO_BIN_EXE_faultline-raft-node");
+const ZAB: &str = env!("CARGO_BIN_EXE_faultline-zab-node");
 const CANDIDATE: &str = env!("CARGO_BIN_EXE_faultline-candidate");
 const TTL_MS: u64 = 1500;
 
@@ -31,7 +32,8 @@ fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T
     }
 }
 
-fn start_raft(cluster: &Cluster) {
+/// Starts the bundled `system` (`raft` or `zab`) on the system's nodes.
+fn start_system(cluster: &Cluster, system: &str) {
     let peers: Vec<String> = cluster
         .nodes()
         .iter()
@@ -40,7 +42,7 @@ fn start_raft(cluster: &Cluster) {
     for n in cluster.nodes() {
         let dir = cluster.node_dir(n.id).unwrap();
         let argv = vec![
-            RAFT.to_string(),
+            if system == "raft" { RAFT } else { ZAB }.to_string(),
             "--id".into(),
             n.id.to_string(),
             "--peers".into(),
@@ -65,6 +67,7 @@ fn start_raft(cluster: &Cluster) {
 fn start_candidates(
     cluster: &Cluster,
     resource: std::net::SocketAddr,
+    system: &str,
     modes: &[Mode],
     per_mode: usize,
 ) -> Vec<(String, Mode, NodeId)> {
@@ -89,7 +92,7 @@ fn start_candidates(
                 "--mode".into(),
                 mode.to_string(),
                 "--target".into(),
-                "raft".into(),
+                system.into(),
                 "--nodes".into(),
                 endpoints.join(","),
                 "--home".into(),
@@ -114,18 +117,30 @@ fn start_candidates(
 }
 
 #[test]
-fn a_leader_paused_past_its_lease_splits_naive_brains_and_fenced_rejects_its_write() {
-    let store = std::env::temp_dir().join(format!("faultline-election-{}", std::process::id()));
+fn a_raft_leader_paused_past_its_lease_splits_naive_brains_and_fenced_rejects_its_write() {
+    paused_leader("raft");
+}
+
+#[test]
+fn a_zab_leader_paused_past_its_session_splits_naive_brains_and_fenced_rejects_its_write() {
+    paused_leader("zab");
+}
+
+fn paused_leader(system: &str) {
+    let store = std::env::temp_dir().join(format!(
+        "faultline-election-{system}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&store);
     let modes = [Mode::Naive, Mode::Lease, Mode::Fenced];
     let per_mode = 2;
     let cluster = Cluster::up_with(
-        ClusterConfig::new(format!("el{}", std::process::id()), 3)
+        ClusterConfig::new(format!("el{system}{}", std::process::id()), 3)
             .service_nodes((modes.len() * per_mode) as u16)
             .dir(&store),
     )
     .expect("cluster up");
-    start_raft(&cluster);
+    start_system(&cluster, system);
 
     let log = Arc::new(HistoryLog::create(&store.join("history.jsonl"), Instant::now()).unwrap());
     let resource = Resource::new(Arc::clone(&log), 0);
@@ -136,7 +151,7 @@ fn a_leader_paused_past_its_lease_splits_naive_brains_and_fenced_rejects_its_wri
         .unwrap()
         .expect("the resource binds the controller's address");
     let server = handle.spawn(Arc::clone(&resource).serve(listener));
-    let candidates = start_candidates(&cluster, addr, &modes, per_mode);
+    let candidates = start_candidates(&cluster, addr, system, &modes, per_mode);
     let node_of: BTreeMap<&str, NodeId> = candidates
         .iter()
         .map(|(c, _, n)| (c.as_str(), *n))
@@ -213,7 +228,7 @@ fn a_leader_paused_past_its_lease_splits_naive_brains_and_fenced_rejects_its_wri
             .max()
             .unwrap_or(0);
         eprintln!(
-            "figures: {} | overlaps {} (longest {} ms) | stale writes accepted {} | fenced off {} | failover p50 {} ms | {}",
+            "figures: {system} {} | overlaps {} (longest {} ms) | stale writes accepted {} | fenced off {} | failover p50 {} ms | {}",
             m.mode,
             m.overlaps.len(),
             longest / 1_000_000,
