@@ -14,17 +14,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use harness::run::RunOutcome;
-use runtime::Runtime;
-use targets::etcd::{EtcdOptions, EtcdTarget};
-use targets::raft::deploy::{RaftKv, RaftOptions, RaftTarget};
-use targets::zab::deploy::{ZabKv, ZabOptions, ZabTarget};
-use targets::zookeeper::{ZookeeperOptions, ZookeeperTarget};
-use targets::ReadMode;
+use targets::registry::Launch;
 
 use crate::exit;
 use crate::test_cmd::{self, Concurrency, TargetKind, TestArgs, WorkloadKind};
@@ -153,7 +147,7 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
     let t = TestArgs {
         target: kind,
         workload: WorkloadKind::Register,
-        nemesis: vec![nemesis::FaultArg::None],
+        nemesis: nemesis::FaultList(vec![nemesis::FaultArg::None]),
         nodes: args.nodes,
         concurrency: Concurrency::Fixed(args.concurrency),
         rate: 0.0,
@@ -165,74 +159,26 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
         bugs: Vec::new(),
         op_timeout_ms: 3000,
         recovery_timeout: 30,
-        name: Some(format!("bench-{}", test_cmd::value_name(kind))),
+        name: Some(format!("bench-{}", kind.name())),
         check_time_limit: 120,
         no_progress: true,
         target_opts: Default::default(),
         lock: Default::default(),
         keys: None,
     };
-    let test = test_cmd::Test::from_args(&t, args.seed);
-    let json = serde_json::to_value(&test)?;
-    let op_timeout = test.options.op_timeout;
+    let test = test_cmd::test_from_args(&t, args.seed);
     let faults = kill_leader_halfway(test.options.time_limit)
         .resolve(args.seed)
         .map_err(anyhow::Error::msg)?;
-    match kind {
-        TargetKind::Raft => {
-            let target = Arc::new(RaftTarget::new(RaftOptions::default(), args.seed));
-            test_cmd::run_workload(
-                &test,
-                json,
-                target,
-                faults,
-                None,
-                false,
-                Arc::new(move |rt: &dyn Runtime, k| {
-                    RaftKv::for_cluster(rt, k, op_timeout).map_err(Into::into)
-                }),
-            )
-        }
-        TargetKind::Zab => {
-            let target = Arc::new(ZabTarget::new(ZabOptions::default(), args.seed));
-            test_cmd::run_workload(
-                &test,
-                json,
-                target,
-                faults,
-                None,
-                false,
-                Arc::new(move |rt: &dyn Runtime, k| {
-                    ZabKv::for_cluster(rt, k, op_timeout).map_err(Into::into)
-                }),
-            )
-        }
-        TargetKind::Etcd => test_cmd::run_workload(
-            &test,
-            json,
-            Arc::new(EtcdTarget::new(EtcdOptions::default())),
+    Ok(targets::registry::run(
+        &test,
+        Launch {
             faults,
-            None,
-            false,
-            Arc::new(move |rt: &dyn Runtime, k| {
-                targets::etcd::client_for(rt, k, op_timeout, ReadMode::Linearizable)
-                    .map_err(Into::into)
-            }),
-        ),
-        TargetKind::Zookeeper => test_cmd::run_workload(
-            &test,
-            json,
-            Arc::new(ZookeeperTarget::new(ZookeeperOptions::default())),
-            faults,
-            None,
-            false,
-            Arc::new(move |rt: &dyn Runtime, k| {
-                targets::zookeeper::client_for(rt, k, op_timeout, ReadMode::Linearizable)
-                    .map_err(Into::into)
-            }),
-        ),
-        TargetKind::Consul => anyhow::bail!("faultline bench does not cover consul"),
-    }
+            shutdown: None,
+            progress: false,
+            artifacts: report::run_artifacts(),
+        },
+    )?)
 }
 
 /// `faultline bench`.
@@ -248,7 +194,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
     let mut rows = Vec::new();
     let mut worst = exit::VALID;
     for kind in &args.targets {
-        let name = test_cmd::value_name(*kind);
+        let name = kind.name().to_string();
         eprintln!(
             "bench: {name} ({} nodes, {} clients, {} s, rate off)",
             args.nodes, args.concurrency, args.time_limit

@@ -26,7 +26,7 @@ use targets::ReadModeArg;
 
 use crate::exit;
 use crate::test_cmd::{self, Concurrency, TargetKind, Test, TestArgs, WorkloadKind};
-use nemesis::FaultArg;
+use nemesis::{FaultArg, FaultList};
 
 /// Flags of `faultline zoo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -419,16 +419,14 @@ fn zoo_test(case: &Case, column: Column, args: &ZooArgs, seed: u64) -> anyhow::R
     let (nemesis, interval, time_limit, suffix) = match column {
         Column::Picked => (
             case.nemesis
-                .split(',')
-                .map(str::parse::<nemesis::FaultArg>)
-                .collect::<Result<Vec<FaultArg>, String>>()
+                .parse::<FaultList>()
                 .map_err(anyhow::Error::msg)?,
             case.interval,
             args.time_limit,
             "",
         ),
         Column::Defaults => (
-            vec![FaultArg::Default],
+            FaultList(vec![FaultArg::Default]),
             5,
             args.defaults_time_limit,
             "-defaults",
@@ -459,14 +457,14 @@ fn zoo_test(case: &Case, column: Column, args: &ZooArgs, seed: u64) -> anyhow::R
         lock: Default::default(),
         keys: None,
     };
-    Ok(Test::from_args(&t, seed))
+    Ok(test_cmd::test_from_args(&t, seed))
 }
 
 fn label(case: &Case) -> String {
     let mut l = match (case.bug, case.target) {
         (Some(b), _) => b.name().to_string(),
         (None, TargetKind::Raft) => "control".to_string(),
-        (None, t) => format!("control-{}", test_cmd::value_name(t)),
+        (None, t) => format!("control-{}", t.name()),
     };
     if let (None, Some(m)) = (case.bug, case.read_mode) {
         l.push_str(&format!("-{m}"));
@@ -634,7 +632,7 @@ fn print_table(rows: &[Row], args: &ZooArgs, load_before: &str, load_after: &str
         println!(
             "| {} | {} | `{}` | {} | {} | {} |",
             r.label,
-            test_cmd::value_name(r.target),
+            r.target.name(),
             r.nemesis,
             r.checker,
             cell(&r.picked, r),
@@ -756,17 +754,17 @@ mod tests {
             .find(|c| c.bug == Some(Bug::Raft(R::LockNoLeaseCheck)))
             .unwrap();
         let t = zoo_test(lock, Column::Defaults, &args, 3).unwrap();
-        assert_eq!(t.nemesis, [FaultArg::Default]);
+        assert_eq!(t.faults.nemesis, [FaultArg::Default]);
         assert_eq!(t.options.time_limit, std::time::Duration::from_secs(60));
         assert_eq!(
-            t.workload,
+            t.workload.kind,
             WorkloadKind::Lock,
             "the lock bug keeps its workload"
         );
         assert!(t.command.contains("--nemesis default"), "{}", t.command);
         let p = zoo_test(lock, Column::Picked, &args, 3).unwrap();
         assert_eq!(
-            p.nemesis,
+            p.faults.nemesis,
             [FaultArg::Pause(Some(nemesis::NodeSpec::Primaries))]
         );
         assert_eq!(p.options.time_limit, std::time::Duration::from_secs(30));

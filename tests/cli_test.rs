@@ -355,6 +355,9 @@ fn bad_flags_exit_254() {
         &["test", "--concurrency", "0"],
         &["test", "--workload", "queue"],
         &["test", "--nodes", "0"],
+        &["test", "--bug", "stale-sync"],
+        &["test", "--rate", "NaN"],
+        &["test", "--nemesis", "kill,n3"],
         &[
             "test",
             "--workload",

@@ -22,3 +22,4 @@ pub mod progress;
 pub mod run;
 pub mod store;
 pub mod target;
+pub mod test;

@@ -47,6 +47,6 @@ pub use fault::{Fault, FaultEvent, FaultKind, FaultOutcome, FaultPhase};
 pub use grudge::{Grudge, PartitionKind};
 pub use mix::{Mix, Span};
 pub use nemesis::{FaultInjector, LeaderQuery, Nemesis, NetFaults};
-pub use plan::{FaultArg, Plan, Resolved, Timed, DEFAULT_FAILOVER};
+pub use plan::{FaultArg, FaultList, Plan, Resolved, Timed, DEFAULT_FAILOVER};
 pub use schedule::{Schedule, ScheduleConfig, Step};
 pub use spec::NodeSpec;

@@ -22,7 +22,7 @@ use std::time::Duration;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use runtime::Runtime;
+use runtime::{NodeId, Runtime};
 use serde::{Deserialize, Serialize};
 
 use crate::fault::{Fault, FaultEvent, FaultKind};
@@ -97,6 +97,45 @@ impl fmt::Display for FaultArg {
             FaultArg::Loss(None) => f.write_str("loss"),
             FaultArg::Loss(Some(p)) => write!(f, "loss:{p}"),
         }
+    }
+}
+
+/// `--nemesis`: faults separated by commas. A node list belongs to the kill or pause
+/// before it, so `kill:n1,n3,partition` is a kill of n1 and n3, then partitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultList(pub Vec<FaultArg>);
+
+impl FromStr for FaultList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut items: Vec<String> = Vec::new();
+        for part in s.split(',').map(str::trim) {
+            let continues_nodes = part.parse::<NodeId>().is_ok()
+                && items.last().is_some_and(|prev| {
+                    let (kind, spec) = prev.split_once(':').unwrap_or((prev, ""));
+                    matches!(kind, "kill" | "pause")
+                        && spec.split(',').all(|n| n.parse::<NodeId>().is_ok())
+                });
+            match items.last_mut() {
+                Some(prev) if continues_nodes => {
+                    prev.push(',');
+                    prev.push_str(part);
+                }
+                _ => items.push(part.to_string()),
+            }
+        }
+        items
+            .iter()
+            .map(|i| i.parse::<FaultArg>())
+            .collect::<Result<_, _>>()
+            .map(FaultList)
+    }
+}
+
+impl fmt::Display for FaultList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<String> = self.0.iter().map(FaultArg::to_string).collect();
+        f.write_str(&words.join(","))
     }
 }
 
@@ -449,6 +488,28 @@ impl FaultInjector for PerKindSpecs<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_list_in_a_fault_list_stays_with_its_kill_or_pause() {
+        for s in [
+            "partition,kill",
+            "kill:n1,n3,partition:bridge",
+            "pause:n2,kill:one,loss:0.2",
+            "partition:one-way,pause:n1,n2,n3",
+        ] {
+            let list: FaultList = s.parse().unwrap();
+            assert_eq!(list.to_string(), s);
+        }
+        let list: FaultList = "kill:n1,n3,partition".parse().unwrap();
+        assert_eq!(
+            list.0,
+            ["kill:n1,n3".parse().unwrap(), FaultArg::Partition(None)]
+        );
+        // A node name after anything but a node list is an error, not a guess.
+        for bad in ["kill,n3", "kill:one,n2", "partition,n1", "n1"] {
+            assert!(bad.parse::<FaultList>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn items_parse_with_optional_specs_and_print_back() {

@@ -16,6 +16,7 @@
 //! * [`failover`]: a client's request at its home node, then the others while it was
 //!   never sent.
 //! * [`apt`]: installing a real target's Debian package when it is missing.
+//! * [`registry`]: the one table of targets × workloads, and the test's target spec.
 
 pub mod apt;
 pub mod bundled;
@@ -25,6 +26,7 @@ pub mod etcd;
 pub mod failover;
 pub mod raft;
 pub mod read_mode;
+pub mod registry;
 pub mod zab;
 pub mod zookeeper;
 

@@ -13,3 +13,4 @@ pub mod kv;
 pub mod list_append;
 pub mod lock;
 pub mod register;
+pub mod spec;
