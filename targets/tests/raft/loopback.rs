@@ -1,5 +1,6 @@
-//! Three real node processes on 127.0.0.1: election, writes, linearizable reads, CAS,
-//! transactions, locks, surviving a leader kill, and restarting from disk.
+//! Three real node processes on a loopback address of their own: election, writes,
+//! linearizable reads, CAS, transactions, locks, surviving a leader kill, and restarting
+//! from disk.
 
 use std::time::{Duration, Instant};
 

@@ -1,9 +1,10 @@
 //! Test support: a loopback cluster of real node processes of either bundled protocol
-//! (127.0.0.1 only), killed and cleaned up by a guard even when a test fails, and polling
+//! (on a 127.77.x.y address of its own), killed and cleaned up by a guard even when a test fails, and polling
 //! helpers with deadlines.
 
+use std::fs::File;
 use std::future::Future;
-use std::net::TcpListener;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -67,18 +68,35 @@ where
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("an ephemeral port on 127.0.0.1")
+/// Ports on the cluster's own address: node i's peer port and API port.
+const PEER_PORT: u16 = 47_100;
+const API_PORT: u16 = 47_300;
+
+/// A loopback address for one cluster, 127.77.<a>.<b> (Linux routes all of 127/8 to
+/// `lo`), held by an exclusive lock on a file for as long as the returned guard lives.
+/// Nodes then use fixed ports on it: no port is chosen by binding port 0 and released
+/// before the node binds it, which another process could take in between.
+fn claim_loopback() -> (Ipv4Addr, File) {
+    let dir = std::env::temp_dir().join("faultline-loopback");
+    std::fs::create_dir_all(&dir).expect("creating the loopback claims directory");
+    for a in 0..=255u8 {
+        for b in 1..=254u8 {
+            let addr = Ipv4Addr::new(127, 77, a, b);
+            let file = File::create(dir.join(addr.to_string())).expect("creating a claim file");
+            if file.try_lock().is_ok() {
+                return (addr, file);
+            }
+        }
+    }
+    panic!("every 127.77.x.y address is claimed by a running test");
 }
 
 pub struct Cluster<S> {
     pub dir: PathBuf,
     pub ids: Vec<String>,
-    peer_ports: Vec<u16>,
-    api_ports: Vec<u16>,
+    addr: Ipv4Addr,
+    /// Keeps `addr` this cluster's until it is dropped.
+    _claim: File,
     children: Vec<Option<Child>>,
     extra_args: Vec<String>,
     pub clients: Vec<Client<S>>,
@@ -92,20 +110,22 @@ impl<S: Member> Cluster<S> {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("creating the cluster directory");
         let ids: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
-        let peer_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-        let api_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-        let clients = api_ports
-            .iter()
-            .map(|p| {
-                Client::new(format!("http://127.0.0.1:{p}"), Duration::from_secs(3))
-                    .expect("building an HTTP client")
+        assert!(n <= 100, "a loopback cluster has at most 100 nodes");
+        let (addr, claim) = claim_loopback();
+        let clients = (0..n)
+            .map(|i| {
+                Client::new(
+                    format!("http://{addr}:{}", API_PORT + i as u16),
+                    Duration::from_secs(3),
+                )
+                .expect("building an HTTP client")
             })
             .collect();
         let mut c = Cluster {
             dir,
             ids,
-            peer_ports,
-            api_ports,
+            addr,
+            _claim: claim,
             children: (0..n).map(|_| None).collect(),
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             clients,
@@ -120,8 +140,8 @@ impl<S: Member> Cluster<S> {
         let peers: Vec<String> = self
             .ids
             .iter()
-            .zip(&self.peer_ports)
-            .map(|(id, p)| format!("{id}=127.0.0.1:{p}"))
+            .enumerate()
+            .map(|(j, id)| format!("{id}={}:{}", self.addr, PEER_PORT + j as u16))
             .collect();
         let mut a = vec![
             "--id".to_string(),
@@ -129,7 +149,7 @@ impl<S: Member> Cluster<S> {
             "--peers".into(),
             peers.join(","),
             "--api".into(),
-            format!("127.0.0.1:{}", self.api_ports[i]),
+            format!("{}:{}", self.addr, API_PORT + i as u16),
             "--data-dir".into(),
             self.data_dir(i).display().to_string(),
             "--request-timeout-ms".into(),

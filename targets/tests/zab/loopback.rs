@@ -1,6 +1,7 @@
-//! Three real Zab node processes on 127.0.0.1: election, writes, reads at every level,
-//! CAS, locks with zxid tokens, surviving a leader kill, replicas that agree on their
-//! committed logs, restarting from disk, and refusing a damaged data directory.
+//! Three real Zab node processes on a loopback address of their own: election, writes,
+//! reads at every level, CAS, locks with zxid tokens, surviving a leader kill, replicas
+//! that agree on their committed logs, restarting from disk, and refusing a damaged data
+//! directory.
 
 use std::time::{Duration, Instant};
 
