@@ -93,9 +93,24 @@ fn keyword(token: &str) -> Option<&str> {
     token.strip_prefix(':').filter(|k| !k.is_empty())
 }
 
+/// A line that is an op by itself, as Jepsen's `history.txt` writes them
+/// (`4⇥:invoke⇥:write⇥3`, no logger): a process, then one of the four op types. Only
+/// that strict shape counts, so a stray line of another log is never taken for an op.
+fn bare(line: &str) -> Option<&str> {
+    let (first, rest) = next_token(line);
+    let (kind, _) = next_token(rest);
+    let process_like = first.parse::<u64>().is_ok() || keyword(first).is_some();
+    (process_like && keyword(kind).and_then(Kind::parse).is_some()).then_some(line)
+}
+
+/// A line's op text: what follows the `jepsen.util` logger, or a bare op line.
+fn op_text(line: &str) -> Option<&str> {
+    after_logger(line).or_else(|| bare(line))
+}
+
 /// True if the line carries a Jepsen op (used by format detection).
 pub(crate) fn is_op_line(line: &str) -> bool {
-    after_logger(line).and_then(head).is_some()
+    op_text(line).and_then(head).is_some()
 }
 
 /// Parses a Jepsen log text.
@@ -104,7 +119,7 @@ pub fn parse(text: &str) -> Result<Vec<Record>, InputError> {
     let mut stamps = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
-        let Some(after) = after_logger(raw) else {
+        let Some(after) = op_text(raw) else {
             continue;
         };
         let Some((process, kind, rest)) = head(after) else {
@@ -270,6 +285,7 @@ fn days_from_civil(y: i64, m: u64, d: u64) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use crate::format::Format;
     use serde_json::json;
 
     use super::*;
@@ -302,6 +318,36 @@ mod tests {
                 "{line:?}"
             );
         }
+    }
+
+    #[test]
+    fn jepsen_history_txt_lines_need_no_logger() {
+        // `history.txt` in a Jepsen store directory: the same columns, nothing before.
+        let r = parse(
+            "0\t:invoke\t:write\t1\n0\t:info\t:write\t:timed-out\n\
+             1   :invoke   :read   nil\n1   :ok   :read   1\n\
+             :nemesis\t:info\t:start\tnil\n\
+             2 :invoke :cas [1 2]\n2 :fail :cas [1 2] :precondition-failed\n",
+        )
+        .unwrap();
+        assert_eq!(r.len(), 7);
+        assert_eq!(
+            (r[1].kind, &r[1].value, &r[1].error),
+            (Kind::Info, &json!(1), &Some(json!("timed-out")))
+        );
+        assert_eq!(r[4].process, Process::Nemesis);
+        assert_eq!(
+            (&r[6].value, &r[6].error),
+            (&json!([1, 2]), &Some(json!("precondition-failed")))
+        );
+        assert_eq!(
+            Format::detect("0\t:invoke\t:read\tnil\n").unwrap(),
+            Format::JepsenLog
+        );
+        // Only the strict shape is an op: a number and a keyword that is not a type are
+        // another log's line.
+        assert!(!is_op_line("200 :status :ok"));
+        assert!(!is_op_line("3 apples"));
     }
 
     #[test]
