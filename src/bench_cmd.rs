@@ -155,6 +155,7 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
         nemesis_interval: 5,
         seed: Some(args.seed),
         test_count: 1,
+        fail_fast: false,
         store: args.store.clone(),
         bugs: Vec::new(),
         op_timeout_ms: 3000,

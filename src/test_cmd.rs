@@ -11,6 +11,7 @@ use harness::run::{RunOptions, RunOutcome};
 use harness::store::{files, RunDir};
 use harness::test::Faults;
 use nemesis::FaultList;
+use report::torture::TortureRun;
 use runtime::exec::RealExec;
 use runtime::netns::Registry;
 use targets::bundled::Bug;
@@ -136,9 +137,14 @@ pub struct TestArgs {
     /// Seed of every random choice (ops, schedule, faults); printed and stored.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Runs, with seeds seed, seed+1, …; the exit code is the worst verdict.
+    /// Runs, with seeds seed, seed+1, …; the exit code is the worst verdict. With more
+    /// than one, a summary table ends the output and STORE/junit.xml holds every run.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub test_count: u32,
+    /// With --test-count: stop at the first run that fails to start or breaks (harness
+    /// error) instead of going on with the next seed.
+    #[arg(long)]
+    pub fail_fast: bool,
     /// Where runs are stored.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
@@ -234,21 +240,65 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
     )
     .context("installing the SIGINT/SIGTERM handler")?;
 
+    let name = test_from_args(&args, first_seed).options.test;
     let mut worst = 0u8;
+    let mut runs: Vec<TortureRun> = Vec::new();
     for i in 0..args.test_count {
         let seed = first_seed.wrapping_add(u64::from(i));
         let test = test_from_args(&args, seed);
         eprintln!("faultline test {} — seed {seed}", test.options.test);
         eprintln!("  reproduce: {}", test.command);
-        let outcome = run_one(&test, !args.no_progress, Some(shutdown.clone()))?;
-        print_summary(&test, &outcome);
-        let code = match &outcome.harness_error {
-            Some(_) => exit::HARNESS,
-            None => outcome.results.exit_code(),
+        let (run, stop) = match run_one(&test, !args.no_progress, Some(shutdown.clone())) {
+            Ok(outcome) => {
+                print_summary(&test, &outcome);
+                let code = match &outcome.harness_error {
+                    Some(_) => exit::HARNESS,
+                    None => outcome.results.exit_code(),
+                };
+                worst = worse(worst, code);
+                let broke = outcome.harness_error.is_some();
+                let stop = outcome.interrupted || (broke && args.fail_fast);
+                let run = TortureRun {
+                    seed,
+                    dir: Some(outcome.dir),
+                    harness_error: outcome.harness_error.map(|e| e.to_string()),
+                    results: Some(outcome.results),
+                    interrupted: outcome.interrupted,
+                };
+                (run, stop)
+            }
+            // Not even a run directory: the next seed may still run (another disk, a
+            // freed slot), unless the user asked to stop at the first failure.
+            Err(e) => {
+                eprintln!("harness error: seed {seed}: {e:#}");
+                worst = worse(worst, exit::HARNESS);
+                let run = TortureRun {
+                    seed,
+                    dir: None,
+                    results: None,
+                    harness_error: Some(format!("{e:#}")),
+                    interrupted: false,
+                };
+                (run, args.fail_fast)
+            }
         };
-        worst = worse(worst, code);
-        if outcome.interrupted {
+        runs.push(run);
+        if stop {
             break;
+        }
+    }
+    if args.test_count > 1 {
+        println!();
+        println!("{}", report::torture::table(&name, &runs).trim_end());
+        let path = args.store.join("junit.xml");
+        let written = std::fs::create_dir_all(&args.store)
+            .and_then(|()| std::fs::write(&path, report::torture::junit(&name, &runs)));
+        match written {
+            Ok(()) => println!("junit:     {} (every run × checker)", path.display()),
+            Err(e) => {
+                eprintln!("harness error: writing {}: {e}", path.display());
+                worst = worse(worst, exit::HARNESS);
+            }
         }
     }
     Ok(worst)

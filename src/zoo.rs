@@ -443,6 +443,7 @@ fn zoo_test(case: &Case, column: Column, args: &ZooArgs, seed: u64) -> anyhow::R
         nemesis_interval: interval,
         seed: Some(seed),
         test_count: 1,
+        fail_fast: false,
         store: args.store.clone(),
         bugs: case.bug.into_iter().collect(),
         op_timeout_ms: 3000,

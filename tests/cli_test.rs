@@ -385,3 +385,37 @@ fn bad_flags_exit_254() {
         text(&out)
     );
 }
+
+#[test]
+fn a_torture_run_ends_with_a_table_and_one_junit_for_every_run() {
+    let store = scratch("torture");
+    let s = store.to_str().unwrap();
+    let (out, pid) = faultline(&[
+        "test",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "3",
+        "--nemesis",
+        "none",
+        "--test-count",
+        "2",
+        "--seed",
+        "21",
+        "--name",
+        "torture",
+        "--store",
+        s,
+        "--no-progress",
+    ]);
+    assert_no_leftovers(pid);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stdout.contains("torture: 2 runs"), "{stdout}");
+    let junit = std::fs::read_to_string(store.join("junit.xml")).expect("store/junit.xml");
+    for seed in ["torture seed 21", "torture seed 22"] {
+        assert!(junit.contains(seed), "{seed} missing in {junit}");
+    }
+    assert!(junit.contains("linearizability"), "{junit}");
+    let _ = std::fs::remove_dir_all(&store);
+}
