@@ -229,7 +229,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
             .map(|d| d.as_nanos() as u64 % 1_000_000)
             .unwrap_or(0)
     });
-    if let Err(e) = test_from_args(&args, first_seed).validate() {
+    if let Err(e) = targets::registry::validate(&test_from_args(&args, first_seed)) {
         eprintln!("error: {e}");
         return Ok(exit::BAD_INPUT);
     }

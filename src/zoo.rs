@@ -112,7 +112,7 @@ fn cases() -> Vec<Case> {
         read_mode: None,
         real_time: true,
     };
-    use WorkloadKind::{Lock, Register};
+    use WorkloadKind::{ListAppend, Lock, Register};
     let mut cases = vec![
         // A deposed leader must be cut off while the majority elects another.
         case(
@@ -165,6 +165,15 @@ fn cases() -> Vec<Case> {
             "partition",
             2,
             "split-brain",
+        ),
+        // Dirty reads of pending transactions: leader partitions and kills strand
+        // entries that were read but never commit.
+        case(
+            Some(Bug::Raft(R::TxnReadUncommitted)),
+            ListAppend,
+            "partition:primaries,kill:primaries",
+            2,
+            "list-append",
         ),
         case(None, Register, "partition,kill", 3, "-"),
         // The Zab's switches (docs/zab.md). A deposed leader answers quorum reads.
@@ -563,6 +572,22 @@ fn first_anomaly_secs(dir: &std::path::Path) -> Option<f64> {
                     }
                 }
             }
+            // When an anomaly's last transaction completed: from then on it was there
+            // to see (among the examples the checker kept, up to 8 of each kind).
+            "list-append" => {
+                if let Some(Ok(anomalies)) = c
+                    .details
+                    .get("anomalies")
+                    .map(|a| serde_json::from_value::<Vec<checkers::elle::Anomaly>>(a.clone()))
+                {
+                    times.extend(anomalies.iter().filter_map(|a| {
+                        a.txns
+                            .iter()
+                            .map(|t| t.complete.unwrap_or(t.invoke).time)
+                            .max()
+                    }));
+                }
+            }
             "split-brain" => collect_u64(&c.details, &["time"], &mut times),
             "lock" => {
                 if let Ok(report) =
@@ -684,6 +709,7 @@ mod tests {
                 "ack-before-commit",
                 "lock-no-lease-check",
                 "count-rejected-votes",
+                "txn-read-uncommitted",
                 "control",
                 "stale-sync",
                 "forget-accepted-epoch",

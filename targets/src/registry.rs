@@ -20,6 +20,7 @@ use runtime::netns::cleanup::Shutdown;
 use runtime::Runtime;
 use serde::{Deserialize, Serialize};
 use workloads::kv::Kv;
+use workloads::list_append::{ListAppendClient, ListAppendOpts, ListAppendWorkload, Lists};
 use workloads::lock::{Lock, LockClient, LockWorkload};
 use workloads::register::{Reads, RegisterClient, RegisterWorkload};
 use workloads::spec::{WorkloadKind, WorkloadSpec};
@@ -201,6 +202,20 @@ impl Spec for TargetSpec {
     }
 }
 
+/// Everything that can be checked before a node starts: each part, and whether the
+/// target has a client for the workload.
+pub fn validate(test: &Test) -> Result<(), harness::test::InvalidTest> {
+    test.validate()?;
+    if test.target.kind == TargetKind::Consul && test.workload.kind == WorkloadKind::ListAppend {
+        return Err(harness::test::InvalidTest(
+            "--workload list-append: no transaction client for Consul yet (raft, zab, etcd and \
+             zookeeper have one)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// How a run is launched, beside the test itself.
 pub struct Launch {
     /// The faults to play (`None`: none); usually `test.faults.plan()` resolved.
@@ -240,7 +255,7 @@ pub fn run(test: &Test, launch: Launch) -> io::Result<RunOutcome> {
                     .collect(),
                 ..RaftOptions::default()
             };
-            run_workload(
+            run_any(
                 test,
                 test_json,
                 Arc::new(RaftTarget::new(raft, seed)),
@@ -267,7 +282,7 @@ pub fn run(test: &Test, launch: Launch) -> io::Result<RunOutcome> {
                 TargetReads::Zab(l) => l,
                 _ => ReadLevel::Quorum,
             };
-            run_workload(
+            run_any(
                 test,
                 test_json,
                 Arc::new(ZabTarget::new(zab, seed)),
@@ -285,7 +300,7 @@ pub fn run(test: &Test, launch: Launch) -> io::Result<RunOutcome> {
                 read_mode: mode,
                 ..EtcdOptions::default()
             };
-            run_workload(
+            run_any(
                 test,
                 test_json,
                 Arc::new(EtcdTarget::new(etcd)),
@@ -301,7 +316,7 @@ pub fn run(test: &Test, launch: Launch) -> io::Result<RunOutcome> {
                 read_mode: mode,
                 ..ZookeeperOptions::default()
             };
-            run_workload(
+            run_any(
                 test,
                 test_json,
                 Arc::new(ZookeeperTarget::new(zk)),
@@ -329,6 +344,37 @@ pub fn run(test: &Test, launch: Launch) -> io::Result<RunOutcome> {
     }
 }
 
+/// Runs the test's workload against a target whose client also does transactions.
+fn run_any<K: Kv + Lock + Lists>(
+    test: &Test,
+    test_json: serde_json::Value,
+    target: Arc<dyn Target>,
+    launch: Launch,
+    make: Clients<K>,
+) -> io::Result<RunOutcome> {
+    if test.workload.kind != WorkloadKind::ListAppend {
+        return run_workload(test, test_json, target, launch, make);
+    }
+    run::run(Plan {
+        options: test.options.clone(),
+        test_json,
+        target,
+        workload: list_append_workload::<K>(),
+        clients: Box::new(move |rt, k| make(rt, k).map(|l| ListAppendClient::new(Arc::new(l)))),
+        faults: launch.faults,
+        shutdown: launch.shutdown,
+        progress: launch.progress,
+        artifacts: launch.artifacts,
+    })
+}
+
+fn list_append_workload<K: Lists>() -> ListAppendWorkload<K> {
+    ListAppendWorkload::new(
+        ListAppendOpts::default(),
+        checkers::elle::ConsistencyModel::StrictSerializable,
+    )
+}
+
 /// A target's client constructor: worker k of a run's nodes.
 type Clients<K> = Arc<dyn Fn(&dyn Runtime, usize) -> Result<K, OpenError> + Send + Sync>;
 
@@ -349,6 +395,13 @@ fn run_workload<K: Kv + Lock>(
         artifacts,
     } = launch;
     match test.workload.kind {
+        WorkloadKind::ListAppend => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "--workload list-append: --target {} has no transaction client",
+                test.target.kind.name()
+            ),
+        )),
         WorkloadKind::Register => run::run(Plan {
             workload: RegisterWorkload::<K>::new(test.workload.register_opts(options.concurrency))
                 .with_reads(reads),
@@ -409,6 +462,9 @@ pub fn recheck(dir: &RunDir, test: &Test, artifacts: &dyn Artifacts) -> Result<R
             &LockWorkload::<RaftKv>::new(test.workload.lock, opts.concurrency),
             artifacts,
         ),
+        WorkloadKind::ListAppend => {
+            run::recheck(dir, opts, &list_append_workload::<RaftKv>(), artifacts)
+        }
     }
 }
 

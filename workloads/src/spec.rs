@@ -14,6 +14,9 @@ pub enum WorkloadKind {
     Register,
     /// Acquire a lock, write to a fenced resource, release.
     Lock,
+    /// Transactions appending to and reading lists, checked by Elle (strict
+    /// serializability).
+    ListAppend,
 }
 
 impl WorkloadKind {
@@ -22,6 +25,7 @@ impl WorkloadKind {
         match self {
             WorkloadKind::Register => "register",
             WorkloadKind::Lock => "lock",
+            WorkloadKind::ListAppend => "list-append",
         }
     }
 }
@@ -88,6 +92,7 @@ impl harness::test::Spec for WorkloadSpec {
                 "--lock-max-hold-ms".into(),
                 self.lock.max_hold_ms.to_string(),
             ]),
+            WorkloadKind::ListAppend => {}
         }
         w
     }

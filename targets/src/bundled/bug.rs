@@ -19,13 +19,14 @@ pub enum Bug {
 }
 
 impl Bug {
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 15] = [
         Bug::Raft(raft::Bug::StaleRead),
         Bug::Raft(raft::Bug::ForgetVote),
         Bug::Raft(raft::Bug::AckBeforeCommit),
         Bug::Raft(raft::Bug::CommitOldTerm),
         Bug::Raft(raft::Bug::LockNoLeaseCheck),
         Bug::Raft(raft::Bug::CountRejectedVotes),
+        Bug::Raft(raft::Bug::TxnReadUncommitted),
         Bug::Zab(zab::Bug::StaleSync),
         Bug::Zab(zab::Bug::ForgetAcceptedEpoch),
         Bug::Zab(zab::Bug::AckBeforeFsync),

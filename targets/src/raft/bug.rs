@@ -42,16 +42,22 @@ pub enum Bug {
     /// A candidate counts every vote response as granted, so it wins elections it lost:
     /// two leaders in one term. Caught by the split-brain checker.
     CountRejectedVotes,
+    /// A transaction's reads see the appends of entries after it in the leader's log that
+    /// are not committed yet (pending transactions, possibly never to commit): a dirty
+    /// read. Caught by the list-append checker (incompatible orders, G1c cycles, aborted
+    /// reads), best under leader partitions and kills that strand uncommitted entries.
+    TxnReadUncommitted,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 6] = [
+    pub const ALL: [Bug; 7] = [
         Bug::StaleRead,
         Bug::ForgetVote,
         Bug::AckBeforeCommit,
         Bug::CommitOldTerm,
         Bug::LockNoLeaseCheck,
         Bug::CountRejectedVotes,
+        Bug::TxnReadUncommitted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -62,6 +68,7 @@ impl Bug {
             Bug::CommitOldTerm => "commit-old-term",
             Bug::LockNoLeaseCheck => "lock-no-lease-check",
             Bug::CountRejectedVotes => "count-rejected-votes",
+            Bug::TxnReadUncommitted => "txn-read-uncommitted",
         }
     }
 }

@@ -678,7 +678,17 @@ impl Raft {
         while self.applied < self.commit.min(self.last_index()) {
             self.applied += 1;
             let entry = self.log[self.applied as usize - 1].clone();
-            let result = self.sm.apply(entry.index, &entry.payload);
+            let result = if self.has(Bug::TxnReadUncommitted) && self.role == Role::Leader {
+                // Bug::TxnReadUncommitted: a transaction's reads also see the appends of
+                // the entries behind it that are not committed yet.
+                let pending: Vec<&Payload> = self.log[self.commit as usize..]
+                    .iter()
+                    .map(|e| &e.payload)
+                    .collect();
+                self.sm.apply_seeing(entry.index, &entry.payload, &pending)
+            } else {
+                self.sm.apply(entry.index, &entry.payload)
+            };
             if self.role == Role::Leader {
                 self.track_leases(&entry, &result);
             }

@@ -627,3 +627,56 @@ fn transactions_apply_atomically_in_log_order() {
         }
     );
 }
+
+/// The planted dirty read, caught deterministically by the list-append checker: T1 read
+/// T2's append before T2 committed, and T2 read T1's: a G1c cycle (T1 wr→ T2 wr→ T1).
+#[test]
+fn txn_read_uncommitted_lets_a_read_see_a_pending_append_and_elle_finds_the_cycle() {
+    use checkers::elle::{check, AnomalyKind, Budget, CycleClass, MicroOp, Options, Txn};
+    use checkers::verdict::Validity;
+    let history = |(t1, t2): (Response, Response)| {
+        let reads = |r: Response| match r {
+            Response::Txn { reads } => reads,
+            other => panic!("not a transaction answer: {other:?}"),
+        };
+        let (r1, r2) = (reads(t1), reads(t2));
+        vec![
+            Txn::ok(
+                0,
+                0,
+                2,
+                vec![MicroOp::read("x", r1[0].clone()), MicroOp::append("y", 1)],
+            ),
+            Txn::ok(
+                1,
+                1,
+                3,
+                vec![MicroOp::append("x", 7), MicroOp::read("y", r2[0].clone())],
+            ),
+        ]
+    };
+    let clean = check(
+        &history(read_while_pending(&[])),
+        &Options::default(),
+        Budget::default(),
+    );
+    assert_eq!(clean.valid, Validity::Valid, "{:?}", clean.describe());
+
+    let dirty = read_while_pending(&[Bug::TxnReadUncommitted]);
+    assert_eq!(
+        dirty.0,
+        Response::Txn {
+            reads: vec![vec![7]]
+        }
+    );
+    let report = check(&history(dirty), &Options::default(), Budget::default());
+    assert_eq!(report.valid, Validity::Invalid);
+    assert!(
+        report
+            .anomaly_types
+            .iter()
+            .any(|k| matches!(k, AnomalyKind::Cycle(c) if c.class == CycleClass::G1c)),
+        "{:?}",
+        report.describe()
+    );
+}
