@@ -10,6 +10,7 @@
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use checkers::check::Results;
 use harness::run::{self, Artifacts, OpenError, Plan, RunOptions, RunOutcome};
@@ -305,9 +306,7 @@ pub fn run(test: &Test, launch: Launch) -> io::Result<RunOutcome> {
                 test_json,
                 Arc::new(EtcdTarget::new(etcd)),
                 launch,
-                Arc::new(move |rt: &dyn Runtime, k| {
-                    crate::etcd::client_for(rt, k, op_timeout, mode).map_err(Into::into)
-                }),
+                real_clients(crate::etcd::client_for, op_timeout, mode),
             )
         }
         TargetKind::Zookeeper => {
@@ -321,9 +320,7 @@ pub fn run(test: &Test, launch: Launch) -> io::Result<RunOutcome> {
                 test_json,
                 Arc::new(ZookeeperTarget::new(zk)),
                 launch,
-                Arc::new(move |rt: &dyn Runtime, k| {
-                    crate::zookeeper::client_for(rt, k, op_timeout, mode).map_err(Into::into)
-                }),
+                real_clients(crate::zookeeper::client_for, op_timeout, mode),
             )
         }
         TargetKind::Consul => {
@@ -336,9 +333,7 @@ pub fn run(test: &Test, launch: Launch) -> io::Result<RunOutcome> {
                 test_json,
                 Arc::new(ConsulTarget::new(consul)),
                 launch,
-                Arc::new(move |rt: &dyn Runtime, k| {
-                    crate::consul::client_for(rt, k, op_timeout, mode).map_err(Into::into)
-                }),
+                real_clients(crate::consul::client_for, op_timeout, mode),
             )
         }
     }
@@ -377,6 +372,16 @@ fn list_append_workload<K: Lists>() -> ListAppendWorkload<K> {
 
 /// A target's client constructor: worker k of a run's nodes.
 type Clients<K> = Arc<dyn Fn(&dyn Runtime, usize) -> Result<K, OpenError> + Send + Sync>;
+
+/// The clients of a real target: each module's `client_for` with the run's op timeout
+/// and read mode.
+fn real_clients<K: 'static>(
+    client_for: fn(&dyn Runtime, usize, Duration, ReadMode) -> Result<K, String>,
+    op_timeout: Duration,
+    mode: ReadMode,
+) -> Clients<K> {
+    Arc::new(move |rt: &dyn Runtime, k| client_for(rt, k, op_timeout, mode).map_err(Into::into))
+}
 
 /// Runs the test's workload against a target whose client does both Kv and Lock.
 fn run_workload<K: Kv + Lock>(
