@@ -328,11 +328,14 @@ fn execute<W: Workload>(
     let down = match Arc::try_unwrap(cluster) {
         Ok(c) => c.down().map_err(|e| HarnessError::Teardown(e.to_string())),
         Err(still_shared) => {
-            // Something still holds the cluster (a stuck thread); Drop will try again.
+            // Something still holds the cluster (a stuck thread). Its namespaces and
+            // processes go now all the same: a run never leaves them behind.
+            let removed = still_shared.remove_network();
             drop(still_shared);
-            Err(HarnessError::Teardown(
-                "the nodes were still in use at teardown".into(),
-            ))
+            Err(HarnessError::Teardown(match removed {
+                Ok(()) => "the nodes were still in use at teardown (removed anyway)".into(),
+                Err(e) => format!("the nodes were still in use at teardown: {e}"),
+            }))
         }
     };
     if let Err(e) = &down {
@@ -404,7 +407,7 @@ fn drive<W: Workload>(
         let stop_faults = Arc::clone(&stop_faults);
         let done = Arc::clone(&done);
         let shutdown = plan.shutdown.clone();
-        std::thread::spawn(move || {
+        Joined::spawn(Arc::clone(&done), move || {
             // Pacing a poll of the signal flag, not waiting for a condition to settle.
             while !done.load(Ordering::SeqCst) {
                 if shutdown.as_ref().is_some_and(Shutdown::requested) {
@@ -426,7 +429,7 @@ fn drive<W: Workload>(
         let leaders = Arc::clone(&leaders);
         let limit = opts.time_limit;
         let active = Arc::clone(&active_faults);
-        std::thread::spawn(move || {
+        Joined::spawn(Arc::clone(&stop_faults), move || {
             let mut failure: Option<io::Error> = None;
             faults.play(rt, leaders, limit, &stop, &mut |event| {
                 if let Some(kind) = event.kind {
@@ -500,9 +503,8 @@ fn drive<W: Workload>(
 
     // Heal: the fault plan heals everything when its time is up or it is stopped.
     progress.phase("healing");
-    stop_faults.store(true, Ordering::SeqCst);
     if let Some(t) = fault_thread {
-        match t.join() {
+        match t.finish() {
             Ok(None) => {}
             Ok(Some(source)) => {
                 return Err(HarnessError::Io {
@@ -560,8 +562,7 @@ fn drive<W: Workload>(
         progress.phase("committed logs");
         collect_committed(&plan.target, rt.as_ref(), &handle, &log, dir, note)?;
     }
-    done.store(true, Ordering::SeqCst);
-    let _ = watcher.join();
+    let _ = watcher.finish();
     if let Some(o) = observer {
         let seen = o.stop().map_err(|source| HarnessError::Io {
             what: "the status observer",
@@ -573,6 +574,41 @@ fn drive<W: Workload>(
         note.line("interrupted: healed, tearing down, checking what was recorded");
     }
     Ok(())
+}
+
+/// A helper thread of the main phase that is told to stop (its flag set) and joined
+/// however the phase ends. An early return, such as a history that cannot be written,
+/// must not leave the fault thread playing faults, and holding the nodes, past teardown.
+struct Joined<T> {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<T>>,
+}
+
+impl<T: Send + 'static> Joined<T> {
+    fn spawn(stop: Arc<AtomicBool>, f: impl FnOnce() -> T + Send + 'static) -> Self {
+        Joined {
+            stop,
+            handle: Some(std::thread::spawn(f)),
+        }
+    }
+
+    /// Sets the stop flag and waits for the thread's result.
+    fn finish(mut self) -> std::thread::Result<T> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle
+            .take()
+            .expect("a Joined thread is joined once")
+            .join()
+    }
+}
+
+impl<T> Drop for Joined<T> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 fn make_clients<W: Workload>(
@@ -769,5 +805,50 @@ impl Notes {
         if let Ok(mut f) = self.file.lock() {
             let _ = f.write_all(line.as_bytes());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A thread that runs until its flag is set, counting the guard's early return.
+    fn looping(stop: &Arc<AtomicBool>, exited: &Arc<AtomicBool>) -> Joined<()> {
+        let (flag, exited) = (Arc::clone(stop), Arc::clone(exited));
+        Joined::spawn(Arc::clone(stop), move || {
+            // Pacing a poll of the flag, as the fault thread does.
+            while !flag.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            exited.store(true, Ordering::SeqCst);
+        })
+    }
+
+    #[test]
+    fn a_dropped_helper_thread_is_stopped_and_joined() {
+        let (stop, exited) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let early_return = || -> Result<(), ()> {
+            let _thread = looping(&stop, &exited);
+            Err(())
+        };
+        assert!(early_return().is_err());
+        assert!(stop.load(Ordering::SeqCst));
+        assert!(exited.load(Ordering::SeqCst), "joined before the return");
+    }
+
+    #[test]
+    fn finish_stops_the_thread_and_returns_its_result() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let t = Joined::spawn(Arc::clone(&stop), move || {
+            while !flag.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            7
+        });
+        assert_eq!(t.finish().unwrap(), 7);
     }
 }

@@ -271,6 +271,18 @@ impl Cluster {
         self.teardown()
     }
 
+    /// Kills every process in the run's namespaces and deletes them, through a shared
+    /// reference: for a caller that must not leave the nodes behind although something
+    /// (a stuck thread) still holds the cluster. Its later Drop finds nothing left.
+    pub fn remove_network(&self) -> Result<(), ClusterError> {
+        cleanup::teardown(self.exec.as_ref(), &self.registry, &self.record).map_err(|msg| {
+            ClusterError::Teardown {
+                run: self.record.run.clone(),
+                msg,
+            }
+        })
+    }
+
     fn teardown(&mut self) -> Result<(), ClusterError> {
         drop(self.control.take());
         let mut first: Option<String> = None;

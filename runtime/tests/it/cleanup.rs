@@ -94,3 +94,28 @@ fn clean_removes_what_a_sigkilled_controller_left() {
     .unwrap();
     assert!(registry.get(&run).is_err());
 }
+
+#[test]
+fn remove_network_clears_a_cluster_that_something_still_holds() {
+    let _host = HostGuard::new();
+    let run = run_name("held");
+    let cluster = std::sync::Arc::new(runtime::netns::Cluster::up(&run, 2).unwrap());
+    crate::support::start_echo_everywhere(&cluster, 7000);
+    let echo_pids = netns::pids_in(&runtime::netns::addr::node_ns(&run, 1));
+    assert_eq!(echo_pids.len(), 1, "the echo server runs in n1");
+    // A stuck thread's reference: the cluster cannot be unwrapped and taken down.
+    let held = std::sync::Arc::clone(&cluster);
+    cluster.remove_network().unwrap();
+    assert!(namespaces_of(&run).is_empty(), "{:?}", namespaces_of(&run));
+    assert!(Registry::default().get(&run).is_err());
+    poll_until(
+        Duration::from_secs(10),
+        "the echo server to be gone",
+        || echo_pids.iter().all(|p| netns::is_zombie(*p)).then_some(()),
+    )
+    .unwrap();
+    // The last reference goes later; its Drop finds nothing left and does not fail.
+    drop(cluster);
+    drop(held);
+    assert!(namespaces_of(&run).is_empty());
+}
