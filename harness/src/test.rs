@@ -141,9 +141,15 @@ fn command(
     let mut words: Vec<String> = vec!["faultline".into(), "test".into()];
     words.extend(target.command_words());
     words.extend(workload.command_words());
+    words.extend(["--nemesis".into(), nemesis]);
+    // The default mix draws its own windows and gaps: the interval would only be noise.
+    if faults.nemesis != [FaultArg::Default] {
+        words.extend([
+            "--nemesis-interval".into(),
+            faults.nemesis_interval_s.to_string(),
+        ]);
+    }
     for (flag, value) in [
-        ("--nemesis", nemesis),
-        ("--nemesis-interval", faults.nemesis_interval_s.to_string()),
         ("--nodes", o.nodes.to_string()),
         ("--concurrency", o.concurrency.to_string()),
         ("--rate", o.rate.unwrap_or(0.0).to_string()),
@@ -300,6 +306,26 @@ mod tests {
         );
         let words = shlex::split(&t.command).unwrap();
         assert_eq!(words.last().unwrap(), "my run; rm -rf /");
+    }
+
+    #[test]
+    fn the_default_mix_command_has_no_interval() {
+        let sys = Sys {
+            target: "raft".into(),
+            bugs: vec![],
+        };
+        let work = Work {
+            workload: "register".into(),
+        };
+        let mut f = faults();
+        f.nemesis = vec![FaultArg::Default];
+        let t = Test::new(sys, work, f, options("x"), false);
+        assert!(
+            t.command.contains("--nemesis default --nodes 3"),
+            "{}",
+            t.command
+        );
+        assert!(!t.command.contains("--nemesis-interval"), "{}", t.command);
     }
 
     #[test]
