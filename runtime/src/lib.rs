@@ -180,6 +180,14 @@ pub trait Runtime: Send + Sync {
     /// this very binary on this machine, an uploaded copy elsewhere.
     fn faultline_binary(&self, node: NodeId) -> Result<PathBuf, RuntimeError>;
 
+    /// Whether the nodes are other machines (SSH), with their own programs and
+    /// packages: a target then installs what it runs on each node
+    /// ([`packages::ensure`]) instead of on this machine. `false` for nodes that share
+    /// this machine's file system (namespaces).
+    fn remote(&self) -> bool {
+        false
+    }
+
     /// Copies node-side `files` (absolute, or relative to the node's data directory)
     /// into `dest` (a directory of the store). Files already there are left alone.
     fn collect(&self, node: NodeId, files: &[PathBuf], dest: &Path) -> Result<(), RuntimeError>;

@@ -22,13 +22,30 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// Where every run's files live on a node unless told otherwise.
 pub const DEFAULT_ROOT: &str = "/var/lib/faultline";
 
 /// An SSH destination as `ssh` takes it: `host`, `user@host` or an alias of the ssh
 /// config. Checked by [`Host::parse`].
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Host(String);
+
+impl TryFrom<String> for Host {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Host, String> {
+        Host::parse(&s)
+    }
+}
+
+impl From<Host> for String {
+    fn from(h: Host) -> String {
+        h.0
+    }
+}
 
 impl Host {
     /// Checks one destination: non-empty, at most 255 bytes of `[A-Za-z0-9._:@%\[\]-]`,
@@ -86,9 +103,10 @@ pub fn parse_host_list(list: &str) -> Result<Vec<Host>, String> {
 /// and peers use when it is not the one SSH reaches (a VM whose SSH goes through a NAT
 /// port forward, as with Vagrant's VirtualBox provider, but whose peers talk on a
 /// private network).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeSpec {
     pub host: Host,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addr: Option<Ipv4Addr>,
 }
 
@@ -192,7 +210,8 @@ impl NodesArg {
 }
 
 /// `--strict-host-key-checking`: what `ssh` does with a host key it does not know.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum HostKeyChecking {
     /// Only hosts already in known_hosts (ssh's `yes`).
     #[default]
@@ -276,6 +295,132 @@ impl SshConfig {
             root: PathBuf::from(DEFAULT_ROOT),
             connect_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+/// SSH nodes as a test asks for them: the hosts and the login flags, checked, as plain
+/// data (stored in `test.json`; each run makes its [`SshConfig`] from it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshNodes {
+    /// Node `n<i>` is `nodes[i-1]`.
+    pub nodes: Vec<NodeSpec>,
+    /// `--nodes-file`, when the nodes came from one (the reproduce command names it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes_file: Option<PathBuf>,
+    /// `--username`; `None`: root, or the ssh config's when `--ssh-config` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_config: Option<PathBuf>,
+    #[serde(default)]
+    pub strict_host_key_checking: HostKeyChecking,
+    #[serde(default)]
+    pub sudo: bool,
+}
+
+impl SshNodes {
+    /// The nodes of `nodes` with default login options.
+    pub fn new(nodes: Vec<NodeSpec>) -> SshNodes {
+        SshNodes {
+            nodes,
+            nodes_file: None,
+            username: None,
+            private_key: None,
+            port: None,
+            ssh_config: None,
+            strict_host_key_checking: HostKeyChecking::default(),
+            sudo: false,
+        }
+    }
+
+    /// Whether the flags can work, before any connection: a login name ssh will not
+    /// read as an option, and the key and config files exist. Errors name the flag.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(u) = &self.username {
+            let ok = !u.is_empty()
+                && !u.starts_with('-')
+                && u.len() <= 64
+                && u.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !ok {
+                return Err(format!(
+                    "--username {u:?}: expected a login name of letters, digits, '.', '_' \
+                     and '-', not starting with '-'"
+                ));
+            }
+        }
+        for (flag, file) in [
+            ("--ssh-private-key", &self.private_key),
+            ("--ssh-config", &self.ssh_config),
+        ] {
+            if let Some(f) = file {
+                if !f.is_file() {
+                    return Err(format!("{flag} {}: no such file", f.display()));
+                }
+            }
+        }
+        if self.port == Some(0) {
+            return Err("--ssh-port: must be between 1 and 65535".into());
+        }
+        Ok(())
+    }
+
+    /// How a run named `run` reaches these nodes.
+    pub fn config(&self, run: &str) -> SshConfig {
+        let mut cfg = SshConfig::new(run, self.nodes.clone());
+        cfg.user = match (&self.username, &self.ssh_config) {
+            (Some(u), _) => Some(u.clone()),
+            (None, Some(_)) => None,
+            (None, None) => Some("root".into()),
+        };
+        cfg.private_key.clone_from(&self.private_key);
+        cfg.port = self.port;
+        cfg.ssh_config.clone_from(&self.ssh_config);
+        cfg.host_key_checking = self.strict_host_key_checking;
+        cfg.sudo = self.sudo;
+        cfg
+    }
+
+    /// The flags that give these nodes back (`--nodes h1,h2` or `--nodes-file F`, then
+    /// every login flag that was given), each value its own word.
+    pub fn command_words(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        match &self.nodes_file {
+            Some(f) => w.extend(["--nodes-file".into(), f.display().to_string()]),
+            None => w.extend([
+                "--nodes".into(),
+                self.nodes
+                    .iter()
+                    .map(|n| n.host.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ]),
+        }
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        for (flag, value) in [
+            ("--username", self.username.clone()),
+            ("--ssh-private-key", path(&self.private_key)),
+            ("--ssh-port", self.port.map(|p| p.to_string())),
+            ("--ssh-config", path(&self.ssh_config)),
+        ] {
+            if let Some(v) = value {
+                w.extend([flag.into(), v]);
+            }
+        }
+        if self.strict_host_key_checking != HostKeyChecking::default() {
+            w.extend([
+                "--strict-host-key-checking".into(),
+                self.strict_host_key_checking.to_string(),
+            ]);
+        }
+        if self.sudo {
+            w.push("--sudo".into());
+        }
+        w
     }
 }
 
@@ -370,6 +515,76 @@ mod tests {
             NodesArg::from_flags(Some("10.0.0.1"), None, &[]),
             Ok(NodesArg::Ssh(_))
         ));
+    }
+
+    #[test]
+    fn ssh_nodes_make_the_config_and_the_flags_that_give_them_back() {
+        let mut nodes = SshNodes::new(
+            parse_host_list("n1,n2")
+                .unwrap()
+                .into_iter()
+                .map(NodeSpec::from)
+                .collect(),
+        );
+        assert_eq!(nodes.config("r").user.as_deref(), Some("root"));
+        assert_eq!(nodes.command_words(), ["--nodes", "n1,n2"]);
+        nodes.ssh_config = Some(PathBuf::from("/etc/ssh cfg"));
+        assert_eq!(nodes.config("r").user, None, "left to the ssh config");
+        nodes.username = Some("vagrant".into());
+        nodes.port = Some(2222);
+        nodes.sudo = true;
+        nodes.strict_host_key_checking = HostKeyChecking::AcceptNew;
+        nodes.nodes_file = Some(PathBuf::from("nodes.txt"));
+        let cfg = nodes.config("r");
+        assert_eq!(
+            (
+                cfg.user.as_deref(),
+                cfg.port,
+                cfg.sudo,
+                cfg.host_key_checking
+            ),
+            (
+                Some("vagrant"),
+                Some(2222),
+                true,
+                HostKeyChecking::AcceptNew
+            )
+        );
+        assert_eq!(
+            nodes.command_words(),
+            [
+                "--nodes-file",
+                "nodes.txt",
+                "--username",
+                "vagrant",
+                "--ssh-port",
+                "2222",
+                "--ssh-config",
+                "/etc/ssh cfg",
+                "--strict-host-key-checking",
+                "accept-new",
+                "--sudo"
+            ]
+        );
+        let json = serde_json::to_string(&nodes).unwrap();
+        assert_eq!(serde_json::from_str::<SshNodes>(&json).unwrap(), nodes);
+        // A stored host is checked again when read back.
+        let bad = json.replace("\"n1\"", "\"-oProxyCommand=x\"");
+        assert!(serde_json::from_str::<SshNodes>(&bad).is_err());
+    }
+
+    #[test]
+    fn ssh_nodes_validation_names_the_flag() {
+        let mut nodes = SshNodes::new(vec![NodeSpec::from(Host::parse("n1").unwrap())]);
+        assert_eq!(nodes.validate(), Ok(()));
+        nodes.username = Some("-oProxyCommand=x".into());
+        assert!(nodes.validate().unwrap_err().starts_with("--username"));
+        nodes.username = None;
+        nodes.private_key = Some(PathBuf::from("/nonexistent/id_ed25519"));
+        assert_eq!(
+            nodes.validate().unwrap_err(),
+            "--ssh-private-key /nonexistent/id_ed25519: no such file"
+        );
     }
 
     #[test]

@@ -32,15 +32,18 @@
 pub mod config;
 pub mod link;
 pub mod remote;
+pub mod testbed;
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub use config::{
     parse_host_list, parse_nodes_file, Host, HostKeyChecking, NodeSpec, NodesArg, SshConfig,
+    SshNodes,
 };
 pub use link::SshLink;
 
@@ -98,7 +101,9 @@ pub struct SshCluster {
     clients: Clients,
     /// The local binary and its sha256, hashed on first use.
     local_binary: Mutex<Option<(PathBuf, String)>>,
-    owned: bool,
+    /// Whether this value still has to tear the run down (cleared by the first
+    /// teardown, so a later one finds nothing to do).
+    owned: AtomicBool,
 }
 
 impl std::fmt::Debug for SshCluster {
@@ -265,7 +270,7 @@ impl SshCluster {
             exempt: exempt.into_iter().collect(),
             clients,
             local_binary: Mutex::new(None),
-            owned,
+            owned: AtomicBool::new(owned),
         };
         if owned {
             // From here on, Drop removes what was made.
@@ -453,13 +458,23 @@ impl SshCluster {
     /// Tears down: kills every service, clears every chain, removes the run's
     /// directories, closes the masters. Best effort: every step is tried, the first
     /// failure is returned.
-    pub fn down(mut self) -> Result<(), RuntimeError> {
-        self.owned = false;
+    pub fn down(self) -> Result<(), RuntimeError> {
+        self.remove_all()
+    }
+
+    /// [`SshCluster::down`] through a shared reference: for a caller that must not
+    /// leave anything on the nodes although something (a stuck thread) still holds the
+    /// cluster. The masters stay open for that holder; its later drop finds nothing
+    /// left to remove.
+    pub fn remove_all(&self) -> Result<(), RuntimeError> {
+        if !self.owned.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
         self.teardown()
     }
 
-    fn teardown(&mut self) -> Result<(), RuntimeError> {
-        let this = &*self;
+    fn teardown(&self) -> Result<(), RuntimeError> {
+        let this = self;
         let results = this.each_node(|n| {
             let mut first: Option<RuntimeError> = None;
             let mut note = |r: Result<(), RuntimeError>| {
@@ -711,17 +726,20 @@ impl Runtime for SshCluster {
         Ok(path)
     }
 
-    /// Downloads each file (`cat`) into `dest`; files missing on the node, or already
-    /// in `dest`, are skipped.
+    /// Real machines: each has its own packages.
+    fn remote(&self) -> bool {
+        true
+    }
+
+    /// Downloads each file (`cat`) into `dest`, and the log of the node's service
+    /// (always: it lives on the node, not in the store); files missing on the node, or
+    /// already in `dest`, are skipped.
     fn collect(&self, id: NodeId, files: &[PathBuf], dest: &Path) -> Result<(), RuntimeError> {
         let n = self.member(id)?;
         let dir = self.dir_of(n);
-        for f in files {
-            let path = if f.is_absolute() {
-                f.clone()
-            } else {
-                dir.join(f)
-            };
+        let service_log = Self::lock(n).spec.as_ref().map(|s| s.log.clone());
+        for f in files.iter().cloned().chain(service_log) {
+            let path = if f.is_absolute() { f } else { dir.join(f) };
             let Some(name) = path.file_name() else {
                 continue;
             };
@@ -753,8 +771,7 @@ impl Runtime for SshCluster {
 
 impl Drop for SshCluster {
     fn drop(&mut self) {
-        if self.owned {
-            self.owned = false;
+        if self.owned.swap(false, Ordering::SeqCst) {
             if let Err(e) = self.teardown() {
                 tracing::warn!("ssh run {} teardown on drop: {e}", self.run);
             }

@@ -12,140 +12,23 @@ use runtime::exec::{Cmd, Exec, RealExec};
 use runtime::filter::FilterTable;
 use runtime::netns::Cluster;
 use runtime::service::group_alive;
-use runtime::ssh::{Host, HostKeyChecking, NodeSpec, SshCluster, SshConfig};
+use runtime::ssh::testbed::SshBed;
+use runtime::ssh::{Host, HostKeyChecking, NodeSpec, SshCluster};
 use runtime::wait::echo_round_trip;
 use runtime::{NodeId, Runtime, RuntimeError, ServiceSpec, ServiceState};
 
 use crate::support::{namespaces_of, run_name, HostGuard, ECHO_BIN};
 
-const SSHD: &str = "/usr/sbin/sshd";
-
-/// A namespace cluster whose every node runs sshd, and the files a controller needs to
-/// log in: a key pair, an ssh_config naming the nodes n1..nN, an empty known_hosts.
-struct SshBed {
-    cluster: Cluster,
-    dir: PathBuf,
-    _files: DirGuard,
+/// The sshd-in-namespaces test bed (`runtime::ssh::testbed`), `n` nodes.
+fn bed_up(tag: &str, n: u16) -> SshBed {
+    SshBed::up(&run_name(tag), n).unwrap_or_else(|e| panic!("ssh bed: {e}"))
 }
 
-/// Removes the bed's directory (keys, configs, node files) also when a test panicked.
-struct DirGuard(PathBuf);
-
-impl Drop for DirGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run(cmd: Cmd) -> String {
-    RealExec
-        .run(&cmd)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .stdout_lossy()
-}
-
-impl SshBed {
-    fn up(tag: &str, n: u16) -> SshBed {
-        assert!(
-            Path::new(SSHD).exists(),
-            "{SSHD} is missing: run scripts/setup.sh (openssh-server)"
-        );
-        let cluster = Cluster::up(&run_name(tag), n).expect("cluster up");
-        let dir = std::env::temp_dir().join(format!("fl-ssh-{}", cluster.record().run));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let files = DirGuard(dir.clone());
-        for (key, comment) in [("host_ed25519", "host"), ("id_ed25519", "controller")] {
-            run(Cmd::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-                .arg(dir.join(key)));
-        }
-        std::fs::copy(dir.join("id_ed25519.pub"), dir.join("authorized_keys")).unwrap();
-        std::fs::write(dir.join("known_hosts"), "").unwrap();
-        let sshd_config = format!(
-            "Port 22\nHostKey {d}/host_ed25519\nAuthorizedKeysFile {d}/authorized_keys\n\
-             PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n\
-             LogLevel VERBOSE\nMaxSessions 50\nMaxStartups 50\n",
-            d = dir.display()
-        );
-        std::fs::write(dir.join("sshd_config"), sshd_config).unwrap();
-        let mut client = String::new();
-        for node in cluster.nodes() {
-            client.push_str(&format!(
-                "Host {id}\n  HostName {addr}\n  User root\n  IdentityFile {d}/id_ed25519\n  \
-                 IdentitiesOnly yes\n  UserKnownHostsFile {d}/known_hosts\n  \
-                 GlobalKnownHostsFile /dev/null\n",
-                id = node.id,
-                addr = node.addr,
-                d = dir.display()
-            ));
-        }
-        std::fs::write(dir.join("ssh_config"), client).unwrap();
-        // sshd insists on its privilege-separation directory.
-        std::fs::create_dir_all("/run/sshd").unwrap();
-        for node in cluster.nodes() {
-            let spec = ServiceSpec::new(
-                [
-                    SSHD.to_string(),
-                    "-D".into(),
-                    "-e".into(),
-                    "-f".into(),
-                    dir.join("sshd_config").display().to_string(),
-                    "-o".into(),
-                    format!("ListenAddress={}", node.addr),
-                ],
-                &dir,
-                dir.join(format!("sshd-{}.log", node.id)),
-            );
-            cluster.start_service(node.id, spec).expect("sshd starts");
-        }
-        for node in cluster.node_ids() {
-            cluster
-                .wait_for_port(node, 22, Duration::from_secs(20))
-                .expect("sshd listens");
-        }
-        SshBed {
-            cluster,
-            dir,
-            _files: files,
-        }
-    }
-
-    /// A config reaching every node through the bed's ssh_config, files under `root`.
-    fn config(&self, run: &str) -> SshConfig {
-        let hosts = self
-            .cluster
-            .node_ids()
-            .iter()
-            .map(|n| NodeSpec::from(Host::parse(&n.to_string()).unwrap()))
-            .collect();
-        let mut cfg = SshConfig::new(run, hosts);
-        cfg.ssh_config = Some(self.dir.join("ssh_config"));
-        cfg.host_key_checking = HostKeyChecking::AcceptNew;
-        cfg.root = self.dir.join("root");
-        cfg.connect_timeout = Duration::from_secs(5);
-        cfg
-    }
-
-    fn connect(&self, run: &str) -> SshCluster {
-        SshCluster::connect_with(&self.config(run), self.cluster.control().unwrap())
-            .unwrap_or_else(|e| panic!("ssh connect: {e}"))
-    }
-
-    /// `iptables` inside a node's namespace (not over SSH: the test's own view).
-    fn iptables_in(&self, node: NodeId, args: &[&str]) -> runtime::exec::Output {
-        let ns = self.cluster.member(node).unwrap().ns.clone();
-        RealExec
-            .output(&Cmd::new("iptables").args(["-w", "5"]).args(args).netns(ns))
-            .unwrap()
-    }
-
-    fn down(self) {
-        let run = self.cluster.record().run.clone();
-        self.cluster.down().expect("cluster down");
-        assert!(namespaces_of(&run).is_empty(), "namespaces left");
-    }
+/// Tears the bed down; none of its namespaces may be left.
+fn bed_down(bed: SshBed) {
+    let run = bed.cluster.record().run.clone();
+    bed.down().expect("cluster down");
+    assert!(namespaces_of(&run).is_empty(), "namespaces left");
 }
 
 fn echo_spec(rt: &dyn Runtime, node: NodeId, port: u16) -> ServiceSpec {
@@ -161,9 +44,9 @@ fn echo_spec(rt: &dyn Runtime, node: NodeId, port: u16) -> ServiceSpec {
 #[test]
 fn ssh_runs_commands_services_and_filters_and_survives_a_partition() {
     let _host = HostGuard::new();
-    let bed = SshBed::up("ssh", 3);
+    let bed = bed_up("ssh", 3);
     let run = run_name("sshrun");
-    let ssh = bed.connect(&run);
+    let ssh = bed.connect(&run).unwrap();
     let (n1, n2) = (NodeId::nth(1), NodeId::nth(2));
     let ctl = bed.cluster.control_ns();
 
@@ -251,6 +134,7 @@ fn ssh_runs_commands_services_and_filters_and_survives_a_partition() {
     let sentinel = ["INPUT", "-s", "198.18.255.250/32", "-j", "ACCEPT"];
     assert!(bed
         .iptables_in(n1, &[&["-A"][..], &sentinel[..]].concat())
+        .unwrap()
         .success());
     let n1_ns = bed.cluster.member(n1).unwrap().ns.clone();
     assert!(echo_round_trip(&n1_ns, to, Duration::from_secs(2)));
@@ -274,18 +158,23 @@ fn ssh_runs_commands_services_and_filters_and_survives_a_partition() {
     }
     assert!(bed
         .iptables_in(n1, &[&["-C"][..], &sentinel[..]].concat())
+        .unwrap()
         .success());
     ssh.clear_filter(n1).unwrap();
     assert!(echo_round_trip(&n1_ns, to, Duration::from_secs(2)));
     assert!(
-        !bed.iptables_in(n1, &["-n", "-L", "FAULTLINE"]).success(),
+        !bed.iptables_in(n1, &["-n", "-L", "FAULTLINE"])
+            .unwrap()
+            .success(),
         "chain gone"
     );
     assert!(bed
         .iptables_in(n1, &[&["-C"][..], &sentinel[..]].concat())
+        .unwrap()
         .success());
     assert!(bed
         .iptables_in(n1, &[&["-D"][..], &sentinel[..]].concat())
+        .unwrap()
         .success());
 
     // Logs come home.
@@ -302,19 +191,22 @@ fn ssh_runs_commands_services_and_filters_and_survives_a_partition() {
     ssh.apply_filter(n1, &table).unwrap();
     ssh.down().unwrap();
     assert!(group_alive(again as i32).is_empty());
-    assert!(!bed.iptables_in(n1, &["-n", "-L", "FAULTLINE"]).success());
+    assert!(!bed
+        .iptables_in(n1, &["-n", "-L", "FAULTLINE"])
+        .unwrap()
+        .success());
     assert!(
         !bed.dir.join("root").join(&run).exists(),
         "run directory removed"
     );
-    bed.down();
+    bed_down(bed);
 }
 
 #[test]
 fn ssh_uploads_the_binary_once_and_clean_removes_what_a_dead_controller_left() {
-    let bed = SshBed::up("sshclean", 2);
+    let bed = bed_up("sshclean", 2);
     let run = run_name("dead");
-    let ssh = bed.connect(&run);
+    let ssh = bed.connect(&run).unwrap();
     let n1 = NodeId::nth(1);
     let bin = ssh.faultline_binary(n1).unwrap();
     assert!(bin.starts_with(bed.dir.join("root/bin")));
@@ -365,22 +257,29 @@ fn ssh_uploads_the_binary_once_and_clean_removes_what_a_dead_controller_left() {
     for p in pgids {
         assert!(group_alive(p as i32).is_empty(), "group {p} left");
     }
-    assert!(!bed.iptables_in(n1, &["-n", "-L", "FAULTLINE"]).success());
+    assert!(!bed
+        .iptables_in(n1, &["-n", "-L", "FAULTLINE"])
+        .unwrap()
+        .success());
     assert!(!bed.dir.join("root").join(&run).exists());
     assert!(bed.dir.join("root/bin").exists(), "the binary cache stays");
-    bed.down();
+    bed_down(bed);
 }
 
 #[test]
 fn ssh_failures_name_the_node_and_the_reason() {
-    let bed = SshBed::up("ssherr", 1);
+    let bed = bed_up("ssherr", 1);
     let handle = bed.cluster.control().unwrap();
 
     // A key the node does not know.
     let mut cfg = bed.config(&run_name("badkey"));
-    run(Cmd::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(bed.dir.join("stranger")));
+    RealExec
+        .run(
+            &Cmd::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(bed.dir.join("stranger")),
+        )
+        .expect("ssh-keygen");
     cfg.ssh_config = None;
     cfg.nodes = vec![NodeSpec::from(
         Host::parse(&bed.cluster.addr(NodeId::nth(1)).unwrap().to_string()).unwrap(),
@@ -424,7 +323,7 @@ fn ssh_failures_name_the_node_and_the_reason() {
     let e = SshCluster::connect_with(&cfg, handle).unwrap_err();
     assert!(matches!(e, RuntimeError::Unreachable { .. }), "{e}");
     assert!(e.to_string().starts_with("n1: "), "{e}");
-    bed.down();
+    bed_down(bed);
 }
 
 /// Prints what SSH costs against namespaces for 5 nodes (figures for docs/ssh.md; not
@@ -432,11 +331,11 @@ fn ssh_failures_name_the_node_and_the_reason() {
 /// node up to its first answered round trip, and teardown.
 #[test]
 fn ssh_costs_for_five_nodes_are_printed() {
-    let bed = SshBed::up("sshcost", 5);
+    let bed = bed_up("sshcost", 5);
     let run = run_name("cost");
     let ctl = bed.cluster.control_ns();
     let t = std::time::Instant::now();
-    let ssh = bed.connect(&run);
+    let ssh = bed.connect(&run).unwrap();
     let connect = t.elapsed();
     let t = std::time::Instant::now();
     for n in ssh.node_ids() {
@@ -481,7 +380,7 @@ fn ssh_costs_for_five_nodes_are_printed() {
          teardown {down:.2?}; namespaces up {ns_up:.2?}, services up {ns_services:.2?}, \
          teardown {ns_down:.2?}"
     );
-    bed.down();
+    bed_down(bed);
 }
 
 /// A node that dies mid-run (every process in its namespace killed, sshd and its
@@ -489,7 +388,7 @@ fn ssh_costs_for_five_nodes_are_printed() {
 /// names the node, within the master's keep-alive bound, never a hang or an outcome.
 #[test]
 fn ssh_a_node_that_dies_is_a_harness_error_naming_it() {
-    let bed = SshBed::up("sshdie", 2);
+    let bed = bed_up("sshdie", 2);
     let ssh = SshCluster::attach_with(
         &bed.config(&run_name("die")),
         Some(bed.cluster.control().unwrap()),
@@ -507,5 +406,5 @@ fn ssh_a_node_that_dies_is_a_harness_error_naming_it() {
     ssh.exec_ok(NodeId::nth(1), &Cmd::new("true"))
         .expect("the other node is still reachable");
     drop(ssh);
-    bed.down();
+    bed_down(bed);
 }
