@@ -148,7 +148,7 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
         target: kind,
         workload: WorkloadKind::Register,
         nemesis: nemesis::FaultList(vec![nemesis::FaultArg::None]),
-        nodes: args.nodes,
+        nodes: test_cmd::NodesArgs::count(args.nodes),
         concurrency: Concurrency::Fixed(args.concurrency),
         rate: 0.0,
         time_limit: args.time_limit,
@@ -167,7 +167,7 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
         lock: Default::default(),
         keys: None,
     };
-    let test = test_cmd::test_from_args(&t, args.seed);
+    let test = test_cmd::test_from_args(&t, args.seed).map_err(anyhow::Error::msg)?;
     let faults = kill_leader_halfway(test.options.time_limit)
         .resolve(args.seed)
         .map_err(anyhow::Error::msg)?;

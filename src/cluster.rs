@@ -146,6 +146,11 @@ pub struct CleanArgs {
     /// Only this run.
     #[arg(long, value_name = "NAME", conflicts_with = "all")]
     run: Option<String>,
+    /// SSH nodes to clean (`--nodes h1,h2,…` or `--nodes-file`, with the login flags of
+    /// `faultline test`): every run faultline left on them (or only --run) — its
+    /// processes, the FAULTLINE chain and its directory. Without them: namespaces here.
+    #[command(flatten)]
+    nodes: crate::test_cmd::NodesArgs,
 }
 
 fn parse_probability(s: &str) -> Result<f64, String> {
@@ -551,6 +556,9 @@ fn reach(cluster: &Cluster, port: u16, timeout_ms: u64) -> anyhow::Result<u8> {
 }
 
 pub fn clean(args: CleanArgs) -> anyhow::Result<u8> {
+    if args.nodes.nodes.is_some() || args.nodes.nodes_file.is_some() {
+        return clean_ssh(&args);
+    }
     prereq::check(&RealExec)?;
     let scope = match (args.all, args.run) {
         (_, Some(run)) => CleanScope::Run(run),
@@ -571,4 +579,54 @@ pub fn clean(args: CleanArgs) -> anyhow::Result<u8> {
         bail!("clean: {e} ({} error(s))", report.errors.len());
     }
     Ok(exit::VALID)
+}
+
+/// `faultline clean --nodes h1,…`: what runs left on SSH nodes (also after a SIGKILLed
+/// controller): their process groups (pidfiles of this boot), the `FAULTLINE` chain and
+/// their directories. The binary cache stays. Must not run beside a live test on the
+/// same nodes unless `--run` names another run.
+fn clean_ssh(args: &CleanArgs) -> anyhow::Result<u8> {
+    let ssh = match args.nodes.resolve() {
+        Ok((_, Some(ssh))) => ssh,
+        Ok((n, None)) => {
+            return bad(format!(
+                "clean --nodes {n}: give SSH hosts (h1,h2,… or --nodes-file); without \
+                 --nodes, clean removes this machine's namespaces"
+            ))
+        }
+        Err(e) => return bad(e),
+    };
+    if let Some(run) = &args.run {
+        if let Err(e) = addr::validate_run_name(run) {
+            return bad(format!("--run: {e}"));
+        }
+    }
+    let cluster = match runtime::ssh::SshCluster::attach_with(&ssh.config("clean"), None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::HARNESS);
+        }
+    };
+    let mut code = exit::VALID;
+    for (node, report) in cluster.clean(args.run.as_deref()) {
+        match report {
+            Ok(r) if r.groups.is_empty() && r.dirs.is_empty() => {
+                println!("{node}: nothing to clean")
+            }
+            Ok(r) => {
+                for g in &r.groups {
+                    println!("{node}: killed process group {g}");
+                }
+                for d in &r.dirs {
+                    println!("{node}: removed {}", d.display());
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {node}: {e}");
+                code = exit::HARNESS;
+            }
+        }
+    }
+    Ok(code)
 }

@@ -14,6 +14,7 @@ use nemesis::FaultList;
 use report::torture::TortureRun;
 use runtime::exec::RealExec;
 use runtime::netns::Registry;
+use runtime::ssh::{HostKeyChecking, NodesArg, SshNodes};
 use targets::bundled::Bug;
 use targets::registry::{Launch, TargetSpec};
 pub use targets::registry::{TargetKind, TargetOpts, Test};
@@ -101,6 +102,110 @@ impl LockArgs {
     }
 }
 
+/// Where the nodes are (Jepsen's flags): a count of namespace nodes on this machine, or
+/// SSH hosts with their login options. Parsed and checked by
+/// `runtime::ssh::NodesArg::from_flags` and [`NodesArgs::resolve`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct NodesArgs {
+    /// A count of namespace nodes on this machine (default 5, at most 200), or SSH
+    /// nodes: a comma-separated host list (h1,h2,…; node n<i> is the i-th host).
+    #[arg(long)]
+    pub nodes: Option<String>,
+    /// SSH nodes from a file: one `HOST [ADDRESS]` per line (ADDRESS: what clients and
+    /// peers use when SSH reaches the node elsewhere), `#` comments. Excludes --nodes.
+    #[arg(long)]
+    pub nodes_file: Option<PathBuf>,
+    /// SSH login name (default root; the ssh config's when --ssh-config is given).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// SSH private key (`ssh -i`, only that key is offered).
+    #[arg(long)]
+    pub ssh_private_key: Option<PathBuf>,
+    /// SSH port (default: the ssh config's, or 22).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub ssh_port: Option<u16>,
+    /// An ssh_config file (`ssh -F`), e.g. what `vagrant ssh-config` writes.
+    #[arg(long)]
+    pub ssh_config: Option<PathBuf>,
+    /// What ssh does with an unknown or changed host key: yes, no or accept-new
+    /// (default yes).
+    #[arg(long)]
+    pub strict_host_key_checking: Option<HostKeyChecking>,
+    /// Run every command on the nodes through `sudo -n` (a login that is not root).
+    #[arg(long)]
+    pub sudo: bool,
+}
+
+/// The most namespace nodes one machine runs.
+pub const MAX_NAMESPACE_NODES: u16 = 200;
+
+impl NodesArgs {
+    /// `n` namespace nodes.
+    pub fn count(n: u16) -> NodesArgs {
+        NodesArgs {
+            nodes: Some(n.to_string()),
+            ..NodesArgs::default()
+        }
+    }
+
+    /// The node count and, for SSH nodes, how to reach them (reads --nodes-file).
+    /// Errors name the flag, or the file and line.
+    pub fn resolve(&self) -> Result<(u16, Option<SshNodes>), String> {
+        let ssh_flags: Vec<&str> = [
+            ("--username", self.username.is_some()),
+            ("--ssh-private-key", self.ssh_private_key.is_some()),
+            ("--ssh-port", self.ssh_port.is_some()),
+            ("--ssh-config", self.ssh_config.is_some()),
+            (
+                "--strict-host-key-checking",
+                self.strict_host_key_checking.is_some(),
+            ),
+            ("--sudo", self.sudo),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect();
+        if let (Some(_), Some(_)) = (&self.nodes, &self.nodes_file) {
+            return Err("--nodes and --nodes-file exclude each other".into());
+        }
+        let file = match &self.nodes_file {
+            Some(path) => Some((
+                path.as_path(),
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("--nodes-file {}: {e}", path.display()))?,
+            )),
+            None => None,
+        };
+        let arg = NodesArg::from_flags(
+            self.nodes.as_deref(),
+            file.as_ref().map(|(p, t)| (*p, t.as_str())),
+            &ssh_flags,
+        )?;
+        match arg {
+            NodesArg::Count(n) if n > MAX_NAMESPACE_NODES => Err(format!(
+                "--nodes {n}: at most {MAX_NAMESPACE_NODES} namespace nodes"
+            )),
+            NodesArg::Count(n) => Ok((n, None)),
+            NodesArg::Ssh(nodes) => {
+                let count = u16::try_from(nodes.len())
+                    .map_err(|_| format!("{} SSH nodes are too many", nodes.len()))?;
+                let ssh = SshNodes {
+                    nodes,
+                    nodes_file: self.nodes_file.clone(),
+                    username: self.username.clone(),
+                    private_key: self.ssh_private_key.clone(),
+                    port: self.ssh_port,
+                    ssh_config: self.ssh_config.clone(),
+                    strict_host_key_checking: self.strict_host_key_checking.unwrap_or_default(),
+                    sudo: self.sudo,
+                };
+                ssh.validate()?;
+                Ok((count, Some(ssh)))
+            }
+        }
+    }
+}
+
 /// Flags of `faultline test`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TestArgs {
@@ -118,9 +223,8 @@ pub struct TestArgs {
     /// like n1,n3.
     #[arg(long, default_value = "default")]
     pub nemesis: FaultList,
-    /// Number of nodes.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=200))]
-    pub nodes: u16,
+    #[command(flatten)]
+    pub nodes: NodesArgs,
     /// Client workers: a number, or Nn for N per node.
     #[arg(long, default_value = "2n", value_parser = parse_concurrency)]
     pub concurrency: Concurrency,
@@ -178,8 +282,10 @@ pub struct TestArgs {
     pub keys: Option<u32>,
 }
 
-/// The test these flags ask for, with `seed` (flags → specs → [`Test`]).
-pub fn test_from_args(a: &TestArgs, seed: u64) -> Test {
+/// The test these flags ask for, with `seed` (flags → specs → [`Test`]). `Err` names
+/// the flag (or the nodes file's line) that cannot be used.
+pub fn test_from_args(a: &TestArgs, seed: u64) -> Result<Test, String> {
+    let (nodes, ssh) = a.nodes.resolve()?;
     let target = TargetSpec {
         kind: a.target,
         bugs: a.bugs.clone(),
@@ -195,8 +301,8 @@ pub fn test_from_args(a: &TestArgs, seed: u64) -> Test {
             .name
             .clone()
             .unwrap_or_else(|| Test::default_name(&target, &workload)),
-        nodes: a.nodes,
-        concurrency: a.concurrency.resolve(a.nodes),
+        nodes,
+        concurrency: a.concurrency.resolve(nodes),
         rate: (a.rate > 0.0).then_some(a.rate),
         time_limit: Duration::from_secs(a.time_limit),
         op_timeout: Duration::from_millis(a.op_timeout_ms),
@@ -206,30 +312,45 @@ pub fn test_from_args(a: &TestArgs, seed: u64) -> Test {
         observe_interval: Duration::from_millis(100),
         check_time_limit: Duration::from_secs(a.check_time_limit),
         check_memory_limit: 1 << 30,
+        ssh,
     };
     let faults = Faults {
         nemesis: a.nemesis.0.clone(),
         nemesis_interval_s: a.nemesis_interval,
     };
-    Test::new(target, workload, faults, options, a.name.is_some())
+    Ok(Test::new(
+        target,
+        workload,
+        faults,
+        options,
+        a.name.is_some(),
+    ))
 }
 
 /// `faultline test`.
 pub fn run(args: TestArgs) -> anyhow::Result<u8> {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!(
-            "error: faultline test needs root: it creates network namespaces, veth pairs and \
-             iptables rules inside them (run it with sudo)"
-        );
-        return Ok(exit::BAD_INPUT);
-    }
     let first_seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64 % 1_000_000)
             .unwrap_or(0)
     });
-    if let Err(e) = targets::registry::validate(&test_from_args(&args, first_seed)) {
+    let first = match test_from_args(&args, first_seed) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    // SSH nodes need no root here: the nodes are other machines.
+    if first.options.ssh.is_none() && !nix::unistd::Uid::effective().is_root() {
+        eprintln!(
+            "error: faultline test needs root: it creates network namespaces, veth pairs and \
+             iptables rules inside them (run it with sudo)"
+        );
+        return Ok(exit::BAD_INPUT);
+    }
+    if let Err(e) = targets::registry::validate(&first) {
         eprintln!("error: {e}");
         return Ok(exit::BAD_INPUT);
     }
@@ -240,12 +361,12 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
     )
     .context("installing the SIGINT/SIGTERM handler")?;
 
-    let name = test_from_args(&args, first_seed).options.test;
+    let name = first.options.test;
     let mut worst = 0u8;
     let mut runs: Vec<TortureRun> = Vec::new();
     for i in 0..args.test_count {
         let seed = first_seed.wrapping_add(u64::from(i));
-        let test = test_from_args(&args, seed);
+        let test = test_from_args(&args, seed).map_err(anyhow::Error::msg)?;
         eprintln!("faultline test {} — seed {seed}", test.options.test);
         eprintln!("  reproduce: {}", test.command);
         let (run, stop) = match run_one(&test, !args.no_progress, Some(shutdown.clone())) {
@@ -414,7 +535,7 @@ mod tests {
             Cli::try_parse_from(std::iter::once("x".to_string()).chain(words[2..].to_vec()))
                 .unwrap_or_else(|e| panic!("{}: {e}", test.command));
         let seed = again.t.seed.expect("the command names its seed");
-        test_from_args(&again.t, seed)
+        test_from_args(&again.t, seed).unwrap()
     }
 
     #[test]
@@ -509,7 +630,7 @@ mod tests {
         for (i, combo) in combos.iter().enumerate() {
             let args = parse(combo);
             let seed = 1000 + i as u64;
-            let test = test_from_args(&args, seed);
+            let test = test_from_args(&args, seed).unwrap();
             assert_eq!(reparse(&test), test, "{combo:?} → {}", test.command);
         }
     }
@@ -518,15 +639,161 @@ mod tests {
     fn the_reproduce_command_would_notice_a_missing_option() {
         // The round trip above fails if a behaviour-changing option is left out of the
         // command: drop one and the re-parsed test differs.
-        let test = test_from_args(&parse(&["--op-timeout-ms", "750"]), 5);
+        let test = test_from_args(&parse(&["--op-timeout-ms", "750"]), 5).unwrap();
         let mut cut = test.clone();
         cut.command = cut.command.replace(" --op-timeout-ms 750", "");
         assert_ne!(reparse(&cut), test);
     }
 
+    /// A scratch directory with a nodes file, a key and an ssh config, removed on drop.
+    struct SshFiles(PathBuf);
+
+    impl SshFiles {
+        fn new(tag: &str) -> SshFiles {
+            let dir =
+                std::env::temp_dir().join(format!("fl-test-cmd-{tag}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join("nodes.txt"),
+                "# the VMs\nn1 192.168.56.101\nn2 192.168.56.102\n\nn3 192.168.56.103\n",
+            )
+            .unwrap();
+            std::fs::write(dir.join("id key"), "not a key").unwrap();
+            std::fs::write(dir.join("ssh_config"), "Host n1\n").unwrap();
+            SshFiles(dir)
+        }
+
+        fn path(&self, name: &str) -> String {
+            self.0.join(name).display().to_string()
+        }
+    }
+
+    impl Drop for SshFiles {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn ssh_nodes_are_stored_and_the_reproduce_command_gives_them_back() {
+        let files = SshFiles::new("ssh");
+        let (nodes, key, config) = (
+            files.path("nodes.txt"),
+            files.path("id key"),
+            files.path("ssh_config"),
+        );
+        let list = parse(&["--nodes", "h1,h2,root@10.0.0.3,h4", "--concurrency", "2n"]);
+        let test = test_from_args(&list, 3).unwrap();
+        assert_eq!((test.options.nodes, test.options.concurrency), (4, 8));
+        let ssh = test.options.ssh.as_ref().expect("a host list is SSH nodes");
+        assert_eq!(ssh.nodes[2].host.as_str(), "root@10.0.0.3");
+        assert_eq!(ssh.config("r").user.as_deref(), Some("root"));
+        assert!(
+            test.command.contains(" --nodes h1,h2,root@10.0.0.3,h4 "),
+            "{}",
+            test.command
+        );
+        assert_eq!(reparse(&test), test);
+        let all = parse(&[
+            "--nodes-file",
+            &nodes,
+            "--username",
+            "vagrant",
+            "--ssh-private-key",
+            &key,
+            "--ssh-port",
+            "2222",
+            "--ssh-config",
+            &config,
+            "--strict-host-key-checking",
+            "accept-new",
+            "--sudo",
+        ]);
+        let test = test_from_args(&all, 4).unwrap();
+        let ssh = test.options.ssh.as_ref().unwrap();
+        assert_eq!(test.options.nodes, 3);
+        assert_eq!(
+            ssh.nodes[1].addr,
+            Some(std::net::Ipv4Addr::new(192, 168, 56, 102))
+        );
+        let cfg = ssh.config("r");
+        assert_eq!(
+            (
+                cfg.user.as_deref(),
+                cfg.port,
+                cfg.sudo,
+                cfg.host_key_checking
+            ),
+            (
+                Some("vagrant"),
+                Some(2222),
+                true,
+                HostKeyChecking::AcceptNew
+            )
+        );
+        assert_eq!(reparse(&test), test, "{}", test.command);
+        // test.json keeps the nodes; a namespace run's has no `ssh` at all.
+        let json = serde_json::to_value(&test).unwrap();
+        assert_eq!(serde_json::from_value::<Test>(json).unwrap(), test);
+        let plain = serde_json::to_value(test_from_args(&parse(&[]), 1).unwrap()).unwrap();
+        assert!(plain["options"].get("ssh").is_none(), "{plain}");
+    }
+
+    #[test]
+    fn bad_node_flags_are_refused_naming_the_flag_or_the_line() {
+        let files = SshFiles::new("sshbad");
+        let bad_file = files.0.join("bad.txt");
+        std::fs::write(&bad_file, "n1\nn2 not-an-address\n").unwrap();
+        let bad_file = bad_file.display().to_string();
+        let nodes = files.path("nodes.txt");
+        let cases: &[(&[&str], &str)] = &[
+            (&["--nodes", "5", "--sudo"], "--sudo is for SSH nodes"),
+            (&["--ssh-port", "2222"], "--ssh-port is for SSH nodes"),
+            (
+                &["--nodes", "3", "--nodes-file", "/nonexistent"],
+                "--nodes and --nodes-file exclude each other",
+            ),
+            (
+                &["--nodes", "201"],
+                "--nodes 201: at most 200 namespace nodes",
+            ),
+            (&["--nodes", "0"], "at least 1"),
+            (&["--nodes", "n1,,n3"], "--nodes entry 2: empty host name"),
+            (&["--nodes", "n1,-oProxyCommand=x"], "--nodes entry 2"),
+            (
+                &["--nodes", "n1", "--ssh-private-key", "/nonexistent/key"],
+                "--ssh-private-key /nonexistent/key: no such file",
+            ),
+            (
+                &["--nodes-file", &nodes, "--username=-oProxyCommand=x"],
+                "--username",
+            ),
+            (
+                &["--nodes-file", "/nonexistent/nodes"],
+                "--nodes-file /nonexistent/nodes: ",
+            ),
+            (
+                &["--nodes-file", &bad_file],
+                ":2: the address \"not-an-address\"",
+            ),
+        ];
+        for (words, expected) in cases {
+            let err = test_from_args(&parse(words), 1).unwrap_err();
+            assert!(err.contains(expected), "{words:?}: {err}");
+        }
+        for bad in ["maybe", ""] {
+            assert!(
+                Cli::try_parse_from(["x", "--nodes", "n1", "--strict-host-key-checking", bad])
+                    .is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(Cli::try_parse_from(["x", "--nodes", "n1", "--ssh-port", "0"]).is_err());
+    }
+
     #[test]
     fn the_default_name_and_the_stored_shape() {
-        let test = test_from_args(&parse(&["--bug", "stale-read"]), 9);
+        let test = test_from_args(&parse(&["--bug", "stale-read"]), 9).unwrap();
         assert_eq!(test.options.test, "raft-register-stale-read");
         assert_eq!(test.target.bugs, [Bug::Raft(targets::raft::Bug::StaleRead)]);
         assert!(!test.command.contains("--name"));
@@ -550,22 +817,30 @@ mod tests {
             "--lock-max-hold-ms",
             "1000",
         ]);
-        let err = test_from_args(&long, 1).validate().unwrap_err().to_string();
+        let err = test_from_args(&long, 1)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("holds of up to 1000 ms must be shorter than the 1000 ms lease"),
             "{err}"
         );
         let zab_bug_on_raft = parse(&["--bug", "stale-sync"]);
         let err = test_from_args(&zab_bug_on_raft, 1)
+            .unwrap()
             .validate()
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("--bug stale-sync"), "{err}");
         let sync_on_etcd = parse(&["--target", "etcd", "--read-mode", "sync"]);
-        assert!(test_from_args(&sync_on_etcd, 1).validate().is_err());
+        assert!(test_from_args(&sync_on_etcd, 1)
+            .unwrap()
+            .validate()
+            .is_err());
         assert!(Cli::try_parse_from(["x", "--locks", "0"]).is_err());
         assert!(Cli::try_parse_from(["x", "--keys", "0"]).is_err());
-        assert!(test_from_args(&parse(&[]), 1).validate().is_ok());
+        assert!(test_from_args(&parse(&[]), 1).unwrap().validate().is_ok());
         for bad in ["NaN", "inf", "-1", "fast"] {
             assert!(Cli::try_parse_from(["x", "--rate", bad]).is_err(), "{bad}");
         }

@@ -445,7 +445,7 @@ fn zoo_test(case: &Case, column: Column, args: &ZooArgs, seed: u64) -> anyhow::R
         target: case.target,
         workload: case.workload,
         nemesis,
-        nodes: 5,
+        nodes: test_cmd::NodesArgs::count(5),
         concurrency: Concurrency::PerNode(2),
         rate: 200.0,
         time_limit,
@@ -467,7 +467,7 @@ fn zoo_test(case: &Case, column: Column, args: &ZooArgs, seed: u64) -> anyhow::R
         lock: Default::default(),
         keys: None,
     };
-    Ok(test_cmd::test_from_args(&t, seed))
+    test_cmd::test_from_args(&t, seed).map_err(anyhow::Error::msg)
 }
 
 fn label(case: &Case) -> String {

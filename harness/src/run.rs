@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! store.create_run ──► test.json
-//! Cluster::up ──► Target::setup ──► observer (status.jsonl)
+//! nodes up (namespaces, or SSH hosts: `nodes`) ──► Target::setup ──► observer (status.jsonl)
 //!   ├─ interpreter: workload generator ─► clients ─► history.jsonl
 //!   └─ fault plan thread: faults ─► history.jsonl (nemesis ops) ─► heal all
 //! heal-all ──► await healthy ──► final phase (e.g. a read of every key)
@@ -46,12 +46,12 @@ use tokio::sync::watch;
 use crate::generator::{Generator, Stagger, TimeLimit};
 use crate::history::{Codec, HistoryLog, Recording};
 use crate::interpreter::{self, Client};
+use crate::nodes::Nodes;
 use crate::observer::{self, Observer};
 use crate::progress::Progress;
 use crate::store::{files, RunDir, Store};
 use crate::target::{Target, TargetError};
 use runtime::netns::cleanup::Shutdown;
-use runtime::netns::{Cluster, ClusterConfig};
 use runtime::{NodeId, Runtime, RuntimeError};
 
 /// The status observations of a run.
@@ -84,6 +84,10 @@ pub struct RunOptions {
     /// Checker budget.
     pub check_time_limit: Duration,
     pub check_memory_limit: u64,
+    /// SSH nodes (`--nodes h1,h2,…`, `--nodes-file`) instead of `nodes` namespace
+    /// nodes on this machine; `nodes` is then their number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<runtime::ssh::SshNodes>,
 }
 
 impl RunOptions {
@@ -144,6 +148,12 @@ pub enum HarnessError {
         nodes: u16,
         #[source]
         source: runtime::netns::ClusterError,
+    },
+    #[error("reaching {nodes} SSH nodes: {source}")]
+    SshNodes {
+        nodes: usize,
+        #[source]
+        source: Box<RuntimeError>,
     },
     #[error("{target} setup: {source}")]
     Setup {
@@ -301,45 +311,31 @@ fn execute<W: Workload>(
 
     progress.phase(&format!("bringing up {} nodes", opts.nodes));
     let run_name = run_name();
-    let cluster =
-        Cluster::up_with(ClusterConfig::new(run_name.clone(), opts.nodes).dir(dir.path()))
-            .map_err(|source| HarnessError::Nodes {
-                nodes: opts.nodes,
-                source,
-            })?;
-    let cluster = Arc::new(cluster);
+    let nodes = Nodes::up(&opts, &run_name, dir.path())?;
+    let rt = nodes.runtime();
     note.line(&format!(
         "cluster {run_name} up in {:.2} s: {}",
         started.elapsed().as_secs_f64(),
-        cluster
-            .nodes()
+        rt.nodes()
             .iter()
             .map(|n| format!("{}={}", n.id, n.addr))
             .collect::<Vec<_>>()
             .join(" ")
     ));
-    let rt: Arc<dyn Runtime> = cluster.clone();
 
     let outcome = drive(plan, &rt, dir, note, progress, interrupted, &is_stopped);
 
     progress.phase("tearing down");
+    let t = Instant::now();
     collect_logs(plan.target.as_ref(), rt.as_ref(), dir, note);
     drop(rt);
-    let down = match Arc::try_unwrap(cluster) {
-        Ok(c) => c.down().map_err(|e| HarnessError::Teardown(e.to_string())),
-        Err(still_shared) => {
-            // Something still holds the cluster (a stuck thread). Its namespaces and
-            // processes go now all the same: a run never leaves them behind.
-            let removed = still_shared.remove_network();
-            drop(still_shared);
-            Err(HarnessError::Teardown(match removed {
-                Ok(()) => "the nodes were still in use at teardown (removed anyway)".into(),
-                Err(e) => format!("the nodes were still in use at teardown: {e}"),
-            }))
-        }
-    };
-    if let Err(e) = &down {
-        note.line(&e.to_string());
+    let down = nodes.down();
+    match &down {
+        Ok(()) => note.line(&format!(
+            "logs collected and nodes torn down in {:.2} s",
+            t.elapsed().as_secs_f64()
+        )),
+        Err(e) => note.line(&e.to_string()),
     }
     outcome.and(down)
 }

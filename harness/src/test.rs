@@ -118,6 +118,9 @@ impl<T: Spec, W: Spec> Test<T, W> {
         if o.concurrency == 0 {
             return Err(InvalidTest("--concurrency: must be at least 1".into()));
         }
+        if let Some(ssh) = &o.ssh {
+            ssh.validate().map_err(InvalidTest)?;
+        }
         self.target.validate().map_err(InvalidTest)?;
         self.workload.validate().map_err(InvalidTest)?;
         Ok(())
@@ -149,8 +152,11 @@ fn command(
             faults.nemesis_interval_s.to_string(),
         ]);
     }
+    match &o.ssh {
+        Some(ssh) => words.extend(ssh.command_words()),
+        None => words.extend(["--nodes".into(), o.nodes.to_string()]),
+    }
     for (flag, value) in [
-        ("--nodes", o.nodes.to_string()),
         ("--concurrency", o.concurrency.to_string()),
         ("--rate", o.rate.unwrap_or(0.0).to_string()),
         ("--time-limit", o.time_limit.as_secs().to_string()),
@@ -259,6 +265,7 @@ mod tests {
             observe_interval: Duration::from_millis(100),
             check_time_limit: Duration::from_secs(90),
             check_memory_limit: 1 << 30,
+            ssh: None,
         }
     }
 

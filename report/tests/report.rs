@@ -1436,6 +1436,7 @@ mod recorded {
             observe_interval: Duration::from_millis(100),
             check_time_limit: Duration::from_secs(10),
             check_memory_limit: 1 << 30,
+            ssh: None,
         }
     }
 

@@ -54,6 +54,7 @@ fn options(name: &str) -> RunOptions {
         observe_interval: Duration::from_millis(100),
         check_time_limit: Duration::from_secs(60),
         check_memory_limit: 1 << 30,
+        ssh: None,
     }
 }
 

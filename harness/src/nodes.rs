@@ -1,0 +1,83 @@
+//! The nodes a run deploys onto: network namespaces on this machine (the default), or
+//! real machines over SSH when the test names hosts ([`RunOptions::ssh`]). Everything
+//! after bring-up sees only the [`Runtime`] interface.
+//!
+//! ```text
+//! RunOptions { nodes, ssh: None }       ─► netns::Cluster::up_with(run, nodes, store dir)
+//! RunOptions { ssh: Some(SshNodes), … } ─► ssh::SshCluster::connect(nodes.config(run))
+//!            │
+//!            ▼ Arc<dyn Runtime> for the run ──► Nodes::down: the owner tears down; when a
+//!              stuck thread still holds the runtime, everything is removed all the same
+//! ```
+//!
+//! Invariant: a run never leaves its nodes behind. `down` removes namespaces (or, on SSH
+//! nodes, services, the `FAULTLINE` chain and the run's directory) on every path,
+//! including when something still holds the runtime.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use runtime::netns::{Cluster, ClusterConfig};
+use runtime::ssh::SshCluster;
+use runtime::Runtime;
+
+use crate::run::{HarnessError, RunOptions};
+
+/// A run's nodes, owned by the run.
+pub(crate) enum Nodes {
+    Netns(Arc<Cluster>),
+    Ssh(Arc<SshCluster>),
+}
+
+impl Nodes {
+    /// Brings up the nodes `opts` asks for, as run `run` (namespace nodes keep their
+    /// files in `dir`, the store's run directory).
+    pub(crate) fn up(opts: &RunOptions, run: &str, dir: &Path) -> Result<Nodes, HarnessError> {
+        match &opts.ssh {
+            None => Cluster::up_with(ClusterConfig::new(run, opts.nodes).dir(dir))
+                .map(|c| Nodes::Netns(Arc::new(c)))
+                .map_err(|source| HarnessError::Nodes {
+                    nodes: opts.nodes,
+                    source,
+                }),
+            Some(ssh) => SshCluster::connect(&ssh.config(run))
+                .map(|c| Nodes::Ssh(Arc::new(c)))
+                .map_err(|source| HarnessError::SshNodes {
+                    nodes: ssh.nodes.len(),
+                    source: Box::new(source),
+                }),
+        }
+    }
+
+    /// The nodes as the run uses them.
+    pub(crate) fn runtime(&self) -> Arc<dyn Runtime> {
+        match self {
+            Nodes::Netns(c) => c.clone(),
+            Nodes::Ssh(c) => c.clone(),
+        }
+    }
+
+    /// Tears the nodes down. `Err` when teardown failed, or when something still held
+    /// the nodes (they are removed anyway).
+    pub(crate) fn down(self) -> Result<(), HarnessError> {
+        let teardown = |e: String| HarnessError::Teardown(e);
+        let still_held = |removed: Result<(), String>| {
+            HarnessError::Teardown(match removed {
+                Ok(()) => "the nodes were still in use at teardown (removed anyway)".into(),
+                Err(e) => format!("the nodes were still in use at teardown: {e}"),
+            })
+        };
+        match self {
+            Nodes::Netns(cluster) => match Arc::try_unwrap(cluster) {
+                Ok(c) => c.down().map_err(|e| teardown(e.to_string())),
+                Err(shared) => Err(still_held(
+                    shared.remove_network().map_err(|e| e.to_string()),
+                )),
+            },
+            Nodes::Ssh(cluster) => match Arc::try_unwrap(cluster) {
+                Ok(c) => c.down().map_err(|e| teardown(e.to_string())),
+                Err(shared) => Err(still_held(shared.remove_all().map_err(|e| e.to_string()))),
+            },
+        }
+    }
+}

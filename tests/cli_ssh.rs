@@ -1,0 +1,482 @@
+//! `faultline test` and `faultline clean` over SSH, end to end through the binary,
+//! against real OpenSSH servers: each node of a namespace cluster runs Debian's sshd
+//! (`runtime::ssh::testbed`), and the `faultline` under test runs inside that cluster's
+//! control namespace (`ip netns exec`), so its `ssh` masters and its clients reach the
+//! nodes' 198.18.x.y addresses while the host's interfaces, routes and iptables stay
+//! untouched. Needs root and `openssh-server` (scripts/setup.sh); CI is root.
+//!
+//! Every run lives under `/var/lib/faultline/<run>/` on the nodes (one shared file
+//! system here); each test checks that nothing of its run is left there, in the nodes'
+//! `FAULTLINE` chains or in their process tables, and that the bed's namespaces go.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use runtime::ssh::testbed::SshBed;
+use runtime::Runtime;
+
+const ROOT: &str = "/var/lib/faultline";
+
+fn run_name(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "c{:x}-{}-{tag}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn bed(tag: &str, n: u16) -> SshBed {
+    SshBed::up(&run_name(tag), n).unwrap_or_else(|e| panic!("ssh bed: {e}"))
+}
+
+/// The bed's namespaces go, and none is left.
+fn bed_down(bed: SshBed) {
+    let run = bed.cluster.record().run.clone();
+    bed.down().expect("bed down");
+    let left: Vec<String> = runtime::netns::network::existing_namespaces()
+        .into_iter()
+        .filter(|ns| runtime::netns::addr::run_of_ns(ns) == Some(run.as_str()))
+        .collect();
+    assert!(left.is_empty(), "namespaces left: {left:?}");
+}
+
+/// `faultline ARGS` inside the bed's control namespace, with the bed's SSH flags.
+fn command(bed: &SshBed, args: &[&str]) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", &bed.cluster.control_ns()])
+        .arg(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .args(bed.nodes().command_words())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fl-cli-ssh-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn results(run: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(run.join("results.json")).expect("results.json");
+    serde_json::from_slice(&bytes).expect("results.json is JSON")
+}
+
+/// The run name the controller gave its nodes (`cluster <run> up …` in its log).
+fn node_run(run_dir: &Path) -> String {
+    let log = std::fs::read_to_string(run_dir.join("faultline.log")).expect("faultline.log");
+    log.lines()
+        .find_map(|l| l.split("cluster ").nth(1)?.split(" up in").next())
+        .unwrap_or_else(|| panic!("no `cluster … up` line in {log}"))
+        .to_string()
+}
+
+/// Nothing of `run` on the nodes: no directory, no FAULTLINE chain, no process whose
+/// command line names the run's directory.
+fn assert_nothing_left(bed: &SshBed, run: &str) {
+    let dir = Path::new(ROOT).join(run);
+    assert!(!dir.exists(), "{} left on the nodes", dir.display());
+    for n in bed.cluster.node_ids() {
+        let chain = bed.iptables_in(n, &["-n", "-L", "FAULTLINE"]).unwrap();
+        assert!(!chain.success(), "{n}: the FAULTLINE chain is left");
+    }
+    let ps = Command::new("ps")
+        .args(["-eo", "pid,args"])
+        .output()
+        .expect("ps runs");
+    let needle = dir.display().to_string();
+    let left: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .map(str::to_owned)
+        .collect();
+    assert!(left.is_empty(), "processes of {run} left: {left:?}");
+}
+
+/// Waits for `child` with a deadline; kills it when the deadline passes.
+fn wait(mut child: Child, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!("faultline did not finish within {limit:?}: {}", text(&out));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Polls the store until the run's history holds an op; the time since `since`.
+fn first_op(store: &Path, since: Instant, limit: Duration) -> Option<Duration> {
+    while since.elapsed() < limit {
+        let history = std::fs::canonicalize(store.join("latest"))
+            .ok()
+            .map(|d| d.join("history.jsonl"));
+        if let Some(bytes) = history.and_then(|h| std::fs::read(h).ok()) {
+            if bytes.contains(&b'\n') {
+                return Some(since.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn ssh_flags_that_cannot_work_exit_254_naming_the_flag() {
+    let bin = env!("CARGO_BIN_EXE_faultline");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["test", "--nodes", "5", "--sudo"],
+            "--sudo is for SSH nodes",
+        ),
+        (
+            &["test", "--nodes", "n1,n2", "--nodes-file", "x"],
+            "--nodes and --nodes-file exclude each other",
+        ),
+        (
+            &["test", "--nodes-file", "/nonexistent/nodes.txt"],
+            "--nodes-file /nonexistent/nodes.txt",
+        ),
+        (
+            &[
+                "test",
+                "--nodes",
+                "n1",
+                "--ssh-private-key",
+                "/nonexistent/k",
+            ],
+            "--ssh-private-key /nonexistent/k: no such file",
+        ),
+        (&["clean", "--nodes", "3"], "give SSH hosts"),
+        (
+            &["clean", "--nodes", "n1", "--run", "../etc"],
+            "--run: run name",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = Command::new(bin).args(*args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(254), "{args:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn ssh_unreachable_nodes_are_a_harness_error_naming_the_node() {
+    let bed = bed("sshunreach", 1);
+    let store = scratch("unreach");
+    // n2: an address of the bed's subnet where nothing answers.
+    let nobody = runtime::netns::addr::node_addr(bed.cluster.slot(), 9);
+    let out = Command::new("ip")
+        .args(["netns", "exec", &bed.cluster.control_ns()])
+        .arg(env!("CARGO_BIN_EXE_faultline"))
+        .args(["test", "--time-limit", "5", "--no-progress", "--store"])
+        .arg(&store)
+        .args(["--nodes", &format!("n1,{nobody}")])
+        .arg("--ssh-config")
+        .arg(bed.dir.join("ssh_config"))
+        .args(["--strict-host-key-checking", "accept-new"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("reaching 2 SSH nodes: n2: cannot reach the node"),
+        "{all}"
+    );
+    // The artifacts are kept.
+    let run = std::fs::canonicalize(store.join("latest")).expect("a run directory");
+    assert!(run.join("results.json").exists());
+    let _ = std::fs::remove_dir_all(&store);
+    bed_down(bed);
+}
+
+/// The bundled Raft's run through SSH nodes is valid, collects the nodes' logs into the
+/// store and leaves nothing on the nodes; the time to the first op is printed beside the
+/// same run on namespace nodes.
+#[test]
+fn ssh_a_raft_run_is_valid_and_leaves_nothing_on_the_nodes() {
+    let bed = bed("sshraft", 3);
+    let store = scratch("raft");
+    let s = store.to_str().unwrap();
+    let args = [
+        "test",
+        "--time-limit",
+        "8",
+        "--nemesis",
+        "partition,kill",
+        "--nemesis-interval",
+        "2",
+        "--seed",
+        "7",
+        "--store",
+        s,
+        "--no-progress",
+    ];
+    let started = Instant::now();
+    let child = command(&bed, &args).spawn().expect("faultline starts");
+    let to_first_op = first_op(&store, started, Duration::from_secs(120));
+    let out = wait(child, Duration::from_secs(300));
+    let total = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    assert_eq!(results(&run)["valid"], "valid");
+    let test: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("test.json")).unwrap()).unwrap();
+    assert_eq!(test["options"]["ssh"]["nodes"][2]["host"], "n3", "{test}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("--nodes n1,n2,n3 --ssh-config"),
+        "the reproduce command names the hosts: {stdout}"
+    );
+    // Each node's service log came back from the node.
+    for n in 1..=3 {
+        let dir = run.join("nodes").join(format!("n{n}"));
+        let logs: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .flatten()
+            .collect();
+        assert!(!logs.is_empty(), "no log collected from n{n}");
+    }
+    let node_run = node_run(&run);
+    assert_nothing_left(&bed, &node_run);
+    eprintln!(
+        "ssh raft run (3 nodes): first op after {:?}, whole run {:.1} s",
+        to_first_op,
+        total.as_secs_f64()
+    );
+    std::fs::remove_dir_all(&store).unwrap();
+    bed_down(bed);
+}
+
+/// Real etcd through SSH nodes: Debian's `etcd-server`, found installed on each node
+/// (`dpkg-query` over SSH), runs as the nodes' service; the run is valid and leaves
+/// nothing behind.
+#[test]
+fn ssh_real_etcd_runs_valid() {
+    let bed = bed("sshetcd", 3);
+    let store = scratch("etcd");
+    let s = store.to_str().unwrap();
+    let child = command(
+        &bed,
+        &[
+            "test",
+            "--target",
+            "etcd",
+            "--time-limit",
+            "8",
+            "--nemesis",
+            "partition,kill",
+            "--nemesis-interval",
+            "2",
+            "--seed",
+            "3",
+            "--store",
+            s,
+            "--no-progress",
+        ],
+    )
+    .spawn()
+    .expect("faultline starts");
+    let out = wait(child, Duration::from_secs(300));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    assert_eq!(results(&run)["valid"], "valid");
+    let log = run.join("nodes/n1/etcd.log");
+    assert!(log.exists(), "etcd's log came back from n1");
+    assert_nothing_left(&bed, &node_run(&run));
+    std::fs::remove_dir_all(&store).unwrap();
+    bed_down(bed);
+}
+
+/// The zoo's stale-read row through SSH nodes: caught by linearizability (three seeds,
+/// as on namespace nodes in `cli_test.rs`).
+#[test]
+fn ssh_a_planted_stale_read_is_caught() {
+    let bed = bed("sshstale", 3);
+    let store = scratch("stale");
+    let s = store.to_str().unwrap();
+    let mut tried = Vec::new();
+    for seed in ["11", "12", "13"] {
+        let child = command(
+            &bed,
+            &[
+                "test",
+                "--time-limit",
+                "10",
+                "--bug",
+                "stale-read",
+                "--nemesis",
+                "partition:primaries",
+                "--nemesis-interval",
+                "1",
+                "--seed",
+                seed,
+                "--store",
+                s,
+                "--no-progress",
+            ],
+        )
+        .spawn()
+        .expect("faultline starts");
+        let out = wait(child, Duration::from_secs(300));
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0) | Some(1)),
+            "harness trouble: {}",
+            text(&out)
+        );
+        let run = std::fs::canonicalize(store.join("latest")).unwrap();
+        assert_nothing_left(&bed, &node_run(&run));
+        if code == Some(1) {
+            let r = results(&run);
+            let lin = r["checkers"]
+                .as_array()
+                .and_then(|c| c.iter().find(|c| c["name"] == "linearizability"))
+                .expect("a linearizability checker");
+            assert_eq!(lin["valid"], "invalid", "{r}");
+            std::fs::remove_dir_all(&store).unwrap();
+            bed_down(bed);
+            return;
+        }
+        tried.push(seed);
+    }
+    panic!("stale-read was not caught over SSH with seeds {tried:?}");
+}
+
+/// A controller SIGKILLed mid-run leaves its Raft nodes running and partitioned;
+/// `faultline clean --nodes …` removes every process, chain and directory of the run.
+#[test]
+fn ssh_clean_removes_what_a_sigkilled_controller_left() {
+    let bed = bed("sshkill", 3);
+    let store = scratch("kill");
+    let s = store.to_str().unwrap();
+    let started = Instant::now();
+    let mut child = command(
+        &bed,
+        &[
+            "test",
+            "--time-limit",
+            "120",
+            "--nemesis",
+            "partition:majority",
+            "--nemesis-interval",
+            "1",
+            "--seed",
+            "5",
+            "--store",
+            s,
+            "--no-progress",
+        ],
+    )
+    .spawn()
+    .expect("faultline starts");
+    let first = first_op(&store, started, Duration::from_secs(120));
+    assert!(first.is_some(), "no op within 120 s");
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    let node_run = node_run(&run);
+    let dir = Path::new(ROOT).join(&node_run);
+    // Wait (bounded) until a partition is in force on some node, then kill.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline
+        && !bed.cluster.node_ids().iter().any(|n| {
+            bed.iptables_in(*n, &["-n", "-L", "FAULTLINE"])
+                .unwrap()
+                .success()
+        })
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert!(dir.exists(), "the killed run's directory is there");
+    // Only this run: the other tests' runs on the shared /var/lib/faultline stay.
+    let out = command(&bed, &["clean", "--run", &node_run])
+        .output()
+        .expect("clean runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("killed process group"), "{said}");
+    assert!(said.contains(&node_run), "{said}");
+    assert_nothing_left(&bed, &node_run);
+    // Clean again: nothing left to do.
+    let out = command(&bed, &["clean", "--run", &node_run])
+        .output()
+        .expect("clean runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to clean"));
+    std::fs::remove_dir_all(&store).unwrap();
+    bed_down(bed);
+}
+
+/// One short run's figures: from the spawn to the first op in the history, and the
+/// teardown (log collection included) as the run's log reports it.
+fn measure(mut cmd: Command, store: &Path) -> (Duration, String, Output) {
+    let started = Instant::now();
+    let child = cmd.spawn().expect("faultline starts");
+    let first = first_op(store, started, Duration::from_secs(120)).expect("a first op");
+    let out = wait(child, Duration::from_secs(300));
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
+    let down = log
+        .lines()
+        .find_map(|l| l.split("nodes torn down in ").nth(1))
+        .unwrap_or("?")
+        .to_string();
+    (first, down, out)
+}
+
+/// Figures for docs/ssh.md, printed and never asserted: the time from `faultline test`
+/// to the first op and the teardown, 5 SSH nodes against 5 namespace nodes, the same
+/// short Raft run (the binary cache on the nodes warm after the first SSH run).
+#[test]
+fn ssh_time_to_first_op_against_namespaces_is_printed() {
+    let bed = bed("sshcost", 5);
+    let store = scratch("cost");
+    let s = store.to_str().unwrap().to_string();
+    let args = [
+        "test",
+        "--time-limit",
+        "4",
+        "--nemesis",
+        "none",
+        "--seed",
+        "1",
+        "--no-progress",
+        "--store",
+        &s,
+    ];
+    let mut figures = Vec::new();
+    for round in 0..2 {
+        let (first, down, out) = measure(command(&bed, &args), &store);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        figures.push(format!("ssh #{round}: first op {first:.2?}, teardown {down}"));
+        let mut ns = Command::new(env!("CARGO_BIN_EXE_faultline"));
+        ns.args(args)
+            .args(["--nodes", "5"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let (first, down, out) = measure(ns, &store);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        figures.push(format!("netns #{round}: first op {first:.2?}, teardown {down}"));
+    }
+    eprintln!("5 nodes, bundled Raft, --time-limit 4:\n  {}", figures.join("\n  "));
+    std::fs::remove_dir_all(&store).unwrap();
+    bed_down(bed);
+}
