@@ -85,6 +85,38 @@ pub fn locate(bin: Option<&Path>) -> Result<PathBuf, String> {
     }
 }
 
+/// Where Debian's `etcd-server` puts the program.
+pub const DEBIAN_ETCD: &str = "/usr/bin/etcd";
+
+/// The etcd binary on nodes that are other machines: the given path (which must be an
+/// executable on every node), or Debian's `etcd-server`, installed on each node where
+/// it is missing (its system service kept stopped).
+pub fn locate_on_nodes(rt: &dyn Runtime, bin: Option<&Path>) -> Result<PathBuf, TargetError> {
+    let (bin, package) = match bin {
+        Some(p) => (p.to_path_buf(), None),
+        None => (
+            PathBuf::from(DEBIAN_ETCD),
+            Some(runtime::packages::Package {
+                name: "etcd-server",
+                units: &["etcd.service"],
+            }),
+        ),
+    };
+    for id in rt.node_ids() {
+        if let Some(package) = package {
+            runtime::packages::ensure(rt, id, package)?;
+        }
+        let found = rt.exec(id, &runtime::Cmd::new("test").arg("-x").arg(&bin))?;
+        if !found.success() {
+            return Err(TargetError::Setup(format!(
+                "{id}: --etcd-bin {}: no executable there on the node",
+                bin.display()
+            )));
+        }
+    }
+    Ok(bin)
+}
+
 /// etcd as a system under test.
 pub struct EtcdTarget {
     opts: EtcdOptions,
@@ -225,7 +257,11 @@ impl Target for EtcdTarget {
     }
 
     fn deploy(&self, rt: &dyn Runtime) -> Result<(), TargetError> {
-        let bin = locate(self.opts.bin.as_deref()).map_err(TargetError::Setup)?;
+        let bin = if rt.remote() {
+            locate_on_nodes(rt, self.opts.bin.as_deref())?
+        } else {
+            locate(self.opts.bin.as_deref()).map_err(TargetError::Setup)?
+        };
         start_on_every_node(rt, CLIENT_PORT, Duration::from_secs(20), |id, dir| {
             Ok(ServiceSpec::new(
                 self.argv(&bin, rt, id)?,
@@ -315,4 +351,55 @@ pub fn client_for(
         .map(|n| SocketAddr::from((n.addr, CLIENT_PORT)))
         .collect();
     EtcdKv::new(&addrs, k, timeout, mode)
+}
+
+#[cfg(test)]
+mod remote_tests {
+    use super::*;
+    use runtime::exec::Output;
+    use runtime::fake::RecordingRuntime;
+
+    #[test]
+    fn remote_nodes_get_debian_etcd_installed_where_missing_and_checked() {
+        let rt = RecordingRuntime::new(2);
+        rt.respond(
+            &["dpkg-query"],
+            Output {
+                code: Some(0),
+                stdout: b"install ok installed".to_vec(),
+                stderr: Vec::new(),
+            },
+        );
+        assert_eq!(locate_on_nodes(&rt, None).unwrap(), Path::new(DEBIAN_ETCD));
+        assert_eq!(
+            rt.commands(),
+            [
+                "n1: dpkg-query -W -f=${Status} etcd-server",
+                "n1: test -x /usr/bin/etcd",
+                "n2: dpkg-query -W -f=${Status} etcd-server",
+                "n2: test -x /usr/bin/etcd",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_given_etcd_missing_on_a_node_names_the_node_and_the_flag() {
+        let rt = RecordingRuntime::new(2);
+        rt.respond(
+            &["test", "-x"],
+            Output {
+                code: Some(1),
+                ..Output::default()
+            },
+        );
+        let e = locate_on_nodes(&rt, Some(Path::new("/opt/etcd/etcd"))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "n1: --etcd-bin /opt/etcd/etcd: no executable there on the node"
+        );
+        assert!(
+            !rt.commands().iter().any(|c| c.contains("dpkg-query")),
+            "a given binary installs nothing"
+        );
+    }
 }
