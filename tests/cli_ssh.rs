@@ -466,7 +466,9 @@ fn ssh_time_to_first_op_against_namespaces_is_printed() {
     for round in 0..2 {
         let (first, down, out) = measure(command(&bed, &args), &store);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        figures.push(format!("ssh #{round}: first op {first:.2?}, teardown {down}"));
+        figures.push(format!(
+            "ssh #{round}: first op {first:.2?}, teardown {down}"
+        ));
         let mut ns = Command::new(env!("CARGO_BIN_EXE_faultline"));
         ns.args(args)
             .args(["--nodes", "5"])
@@ -474,9 +476,14 @@ fn ssh_time_to_first_op_against_namespaces_is_printed() {
             .stderr(Stdio::piped());
         let (first, down, out) = measure(ns, &store);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        figures.push(format!("netns #{round}: first op {first:.2?}, teardown {down}"));
+        figures.push(format!(
+            "netns #{round}: first op {first:.2?}, teardown {down}"
+        ));
     }
-    eprintln!("5 nodes, bundled Raft, --time-limit 4:\n  {}", figures.join("\n  "));
+    eprintln!(
+        "5 nodes, bundled Raft, --time-limit 4:\n  {}",
+        figures.join("\n  ")
+    );
     std::fs::remove_dir_all(&store).unwrap();
     bed_down(bed);
 }
