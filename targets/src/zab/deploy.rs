@@ -171,6 +171,37 @@ mod tests {
         assert!(rt.filter_tables().is_empty());
     }
 
+    #[test]
+    fn the_failover_figure_is_the_sync_limit_plus_the_finalize_wait_and_sizes_the_default_mix() {
+        use std::time::Duration;
+        let t = ZabTarget::new(ZabOptions::default(), 1);
+        assert_eq!(t.failover(), Duration::from_millis(350));
+        let slow = ZabOptions {
+            sync_limit_ms: 2000,
+            finalize_ms: 200,
+            ..ZabOptions::default()
+        };
+        let slow = ZabTarget::new(slow, 1);
+        assert_eq!(slow.failover(), Duration::from_millis(2200));
+        // The run fits the default mix to the target's figure (`harness::run::run`):
+        // the Zab's own, not the 1 s assumed for a target that cannot say.
+        let plan =
+            nemesis::Plan::scheduled(vec![nemesis::FaultArg::Default], Duration::from_secs(5));
+        for target in [&t, &slow] {
+            let mut resolved = plan.resolve(3).unwrap().expect("the default mix plays");
+            assert_eq!(resolved.mix().unwrap().failover, nemesis::DEFAULT_FAILOVER);
+            let mix = resolved.fit_to(target.failover()).expect("a mix").clone();
+            assert_eq!(mix, nemesis::Mix::default_for(target.failover()));
+            assert_eq!(mix.failover, target.failover());
+            assert!(mix.window.min >= target.failover() * nemesis::mix::WINDOW_FAILOVERS);
+            assert!(mix.gap.min >= target.failover());
+        }
+        // The defaults' windows sit on the 3 s floor; a slow Zab's grow past it.
+        let window = |t: &ZabTarget| nemesis::Mix::default_for(t.failover()).window.min;
+        assert_eq!(window(&t), nemesis::mix::MIN_WINDOW);
+        assert_eq!(window(&slow), Duration::from_millis(6600));
+    }
+
     fn status(role: Role, phase: Phase, epoch: u32, leader: Option<&str>) -> Status {
         Status {
             id: ZabNodeId::new("n1"),
