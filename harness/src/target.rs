@@ -198,11 +198,18 @@ pub fn poll_until_healthy(
 }
 
 /// Whether a majority of `statuses` (one per node, errors included) follows one leader
-/// in one term; `Err` lists what each node said, for [`Probe::NotYet`].
+/// in one term, and that leader itself answers that it leads that term; `Err` lists
+/// what each node said, for [`Probe::NotYet`].
+///
+/// The leader's own answer matters right after a heal: a killed leader that was just
+/// restarted is still named by followers that have not yet noticed it died (for up to
+/// an election timeout, or the Zab's sync limit). Counting only their answers called
+/// such a cluster healthy at once, and the final phase's reads all failed.
 pub fn majority_leader<'a, E: std::fmt::Display + 'a>(
     statuses: impl IntoIterator<Item = (NodeId, &'a Result<NodeStatus, E>)>,
 ) -> Result<(u64, String), String> {
     let mut votes: std::collections::BTreeMap<(u64, &str), usize> = Default::default();
+    let mut leading: std::collections::BTreeSet<(u64, String)> = Default::default();
     let mut seen = Vec::new();
     let mut n = 0;
     for (id, s) in statuses {
@@ -211,6 +218,9 @@ pub fn majority_leader<'a, E: std::fmt::Display + 'a>(
             Ok(s) => {
                 if let Some(l) = &s.leader {
                     *votes.entry((s.term, l.as_str())).or_default() += 1;
+                }
+                if s.role == Role::Leader {
+                    leading.insert((s.term, id.to_string()));
                 }
                 seen.push(format!(
                     "{id}: {:?} term {} leader {:?}",
@@ -221,7 +231,9 @@ pub fn majority_leader<'a, E: std::fmt::Display + 'a>(
         }
     }
     let majority = n / 2 + 1;
-    match votes.into_iter().find(|(_, v)| *v >= majority) {
+    match votes.into_iter().find(|((term, leader), v)| {
+        *v >= majority && leading.contains(&(*term, leader.to_string()))
+    }) {
         Some(((term, leader), _)) => Ok((term, leader.to_string())),
         None => Err(seen.join("; ")),
     }
@@ -240,6 +252,13 @@ mod tests {
         })
     }
 
+    fn leader(term: u64, me: &str) -> Result<NodeStatus, StatusError> {
+        Ok(NodeStatus {
+            role: Role::Leader,
+            ..status(term, Some(me)).unwrap()
+        })
+    }
+
     fn ids(n: u8) -> Vec<NodeId> {
         (1..=u16::from(n)).map(NodeId::nth).collect()
     }
@@ -247,7 +266,7 @@ mod tests {
     #[test]
     fn a_majority_must_follow_one_leader_in_one_term() {
         let round = [
-            status(3, Some("n1")),
+            leader(3, "n1"),
             status(3, Some("n1")),
             status(3, Some("n1")),
             Err(StatusError::Unreachable("connection refused".into())),
@@ -255,6 +274,29 @@ mod tests {
         ];
         assert_eq!(
             majority_leader(ids(5).into_iter().zip(&round)),
+            Ok((3, "n1".to_string()))
+        );
+        // Right after a heal: the killed leader n1 was restarted and is not leading
+        // yet, but the followers have not noticed. Not healthy.
+        let restarted = [
+            Ok(NodeStatus {
+                role: Role::Candidate,
+                ..status(3, None).unwrap()
+            }),
+            status(3, Some("n1")),
+            status(3, Some("n1")),
+            status(3, Some("n1")),
+            status(3, Some("n1")),
+        ];
+        let seen = majority_leader(ids(5).into_iter().zip(&restarted)).unwrap_err();
+        assert!(seen.contains("n1: Candidate term 3 leader None"), "{seen}");
+        // Nor when it leads another term than the one they follow it in.
+        let mut stale = restarted.clone();
+        stale[0] = leader(4, "n1");
+        assert!(majority_leader(ids(5).into_iter().zip(&stale)).is_err());
+        stale[0] = leader(3, "n1");
+        assert_eq!(
+            majority_leader(ids(5).into_iter().zip(&stale)),
             Ok((3, "n1".to_string()))
         );
         // Same leader, but split over two terms: no majority in either.
