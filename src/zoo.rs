@@ -93,6 +93,8 @@ struct Case {
     target: TargetKind,
     /// `--read-mode` (default: the target's).
     read_mode: Option<ReadModeArg>,
+    /// Appended to the label of a second row of one bug (`stale-sync-sync`).
+    variant: &'static str,
     /// False for a bug that process- and network-level faults cannot expose in real
     /// time (the deterministic simulation catches it): run only when asked by name.
     real_time: bool,
@@ -110,6 +112,7 @@ fn cases() -> Vec<Case> {
             _ => TargetKind::Raft,
         },
         read_mode: None,
+        variant: "",
         real_time: true,
     };
     use WorkloadKind::{ListAppend, Lock, Register};
@@ -184,6 +187,19 @@ fn cases() -> Vec<Case> {
             2,
             "linearizability",
         ),
+        // ZOOKEEPER-1675 as ZooKeeper users meet it: sync then read, a paused leader
+        // that resumes still believing it leads (the switch: it never steps down).
+        Case {
+            read_mode: Some(ReadModeArg::Sync),
+            variant: "-sync",
+            ..case(
+                Some(Bug::Zab(Z::StaleSync)),
+                Register,
+                "pause:primaries",
+                2,
+                "linearizability",
+            )
+        },
         // A restarted node accepts one new epoch twice.
         case(
             Some(Bug::Zab(Z::ForgetAcceptedEpoch)),
@@ -479,6 +495,7 @@ fn label(case: &Case) -> String {
     if let (None, Some(m)) = (case.bug, case.read_mode) {
         l.push_str(&format!("-{m}"));
     }
+    l.push_str(case.variant);
     l
 }
 
@@ -712,6 +729,7 @@ mod tests {
                 "txn-read-uncommitted",
                 "control",
                 "stale-sync",
+                "stale-sync-sync",
                 "forget-accepted-epoch",
                 "ack-before-fsync",
                 "epoch-before-history",
@@ -744,6 +762,34 @@ mod tests {
             [("stale-read".to_string(), Selected::Run)]
         );
         assert!(!picked(&[], true).iter().any(|(l, _)| l == "control"));
+        // A bug with two rows runs both, each under its own name and read mode.
+        assert_eq!(
+            picked(&[Bug::Zab(Z::StaleSync)], false),
+            [
+                ("stale-sync".to_string(), Selected::Run),
+                ("stale-sync-sync".to_string(), Selected::Run)
+            ]
+        );
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            z: ZooArgs,
+        }
+        let args = Cli::parse_from(["x", "--runs", "10", "--time-limit", "60"]).z;
+        let all = cases();
+        let sync = all
+            .iter()
+            .find(|c| c.bug == Some(Bug::Zab(Z::StaleSync)) && c.read_mode.is_some())
+            .unwrap();
+        let t = zoo_test(sync, Column::Picked, &args, 4).unwrap();
+        for part in [
+            "--read-mode sync",
+            "--nemesis pause:primaries",
+            "--name zoo-stale-sync-sync",
+        ] {
+            assert!(t.command.contains(part), "{part}: {}", t.command);
+        }
     }
 
     #[test]
