@@ -33,7 +33,8 @@ use runtime::netns::cleanup::{self, CleanScope};
 use runtime::netns::network as netns;
 use runtime::netns::{addr, prereq, probe};
 use runtime::netns::{Cluster, ClusterConfig, Registry, RunRecord};
-use runtime::{wait, NodeId, Runtime, ServiceSpec};
+use runtime::ssh::{SshCluster, SshNodes};
+use runtime::{wait, NodeId, Runtime, ServiceSpec, Signal};
 
 use crate::exit;
 
@@ -45,6 +46,11 @@ pub struct ClusterArgs {
     /// The sandbox run to act on (default: the only one, or `sandbox` for `up`).
     #[arg(long, global = true, value_name = "NAME")]
     name: Option<String>,
+    /// SSH nodes to act on instead of a sandbox (`--nodes h1,h2,…` or `--nodes-file`,
+    /// with the login flags of `faultline test`), given before the command: status,
+    /// exec, partition, loss, heal, kill, pause, resume.
+    #[command(flatten)]
+    ssh: crate::test_cmd::NodesArgs,
     #[command(subcommand)]
     command: ClusterCommand,
 }
@@ -169,6 +175,9 @@ fn bad(msg: impl std::fmt::Display) -> anyhow::Result<u8> {
 }
 
 pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
+    if args.ssh.nodes.is_some() || args.ssh.nodes_file.is_some() {
+        return on_ssh(&args.ssh, args.command);
+    }
     let registry = Registry::default();
     match args.command {
         ClusterCommand::ServeEcho {
@@ -586,14 +595,8 @@ pub fn clean(args: CleanArgs) -> anyhow::Result<u8> {
 /// their directories. The binary cache stays. Must not run beside a live test on the
 /// same nodes unless `--run` names another run.
 fn clean_ssh(args: &CleanArgs) -> anyhow::Result<u8> {
-    let ssh = match args.nodes.resolve() {
-        Ok((_, Some(ssh))) => ssh,
-        Ok((n, None)) => {
-            return bad(format!(
-                "clean --nodes {n}: give SSH hosts (h1,h2,… or --nodes-file); without \
-                 --nodes, clean removes this machine's namespaces"
-            ))
-        }
+    let ssh = match ssh_nodes(&args.nodes, "clean") {
+        Ok(ssh) => ssh,
         Err(e) => return bad(e),
     };
     if let Some(run) = &args.run {
@@ -601,7 +604,7 @@ fn clean_ssh(args: &CleanArgs) -> anyhow::Result<u8> {
             return bad(format!("--run: {e}"));
         }
     }
-    let cluster = match runtime::ssh::SshCluster::attach_with(&ssh.config("clean"), None) {
+    let cluster = match SshCluster::attach_with(&ssh.config("clean"), None) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -629,4 +632,164 @@ fn clean_ssh(args: &CleanArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(code)
+}
+
+/// The SSH nodes of `--nodes h1,…` / `--nodes-file` for `faultline WHAT`; a count is
+/// refused (namespaces have their own commands).
+fn ssh_nodes(flags: &crate::test_cmd::NodesArgs, what: &str) -> Result<SshNodes, String> {
+    match flags.resolve()? {
+        (_, Some(ssh)) => Ok(ssh),
+        (n, None) => Err(format!(
+            "{what} --nodes {n}: give SSH hosts (h1,h2,… or --nodes-file); without --nodes, \
+             {what} works on this machine's namespaces"
+        )),
+    }
+}
+
+/// `faultline cluster --nodes h1,… COMMAND`: the sandbox's commands on SSH nodes,
+/// through the same [`Runtime`] a test uses. Nothing is owned: services are the groups
+/// runs left (their pidfiles of this boot), and a network fault replaces the nodes'
+/// `FAULTLINE` chain (there is no sandbox record to compose faults in).
+fn on_ssh(flags: &crate::test_cmd::NodesArgs, command: ClusterCommand) -> anyhow::Result<u8> {
+    let ssh = match ssh_nodes(flags, "cluster") {
+        Ok(ssh) => ssh,
+        Err(e) => return bad(e),
+    };
+    match &command {
+        ClusterCommand::Status
+        | ClusterCommand::Exec { .. }
+        | ClusterCommand::Partition { .. }
+        | ClusterCommand::Loss { .. }
+        | ClusterCommand::Heal
+        | ClusterCommand::Kill { .. }
+        | ClusterCommand::Pause { .. }
+        | ClusterCommand::Resume { .. } => {}
+        ClusterCommand::Up { .. }
+        | ClusterCommand::Down { .. }
+        | ClusterCommand::Spawn { .. }
+        | ClusterCommand::Reach { .. }
+        | ClusterCommand::ServeEcho { .. }
+        | ClusterCommand::Probe { .. } => {
+            return bad(
+                "up, down, spawn, reach, serve-echo and probe are for namespace sandboxes; \
+                 on SSH nodes: status, exec, partition, loss, heal, kill, pause, resume",
+            )
+        }
+    }
+    let cluster = match SshCluster::attach_with(&ssh.config("cluster"), None) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::HARNESS);
+        }
+    };
+    let n = cluster.nodes().len();
+    let check_node = |id: NodeId| -> Result<(), String> {
+        if usize::from(id.index()) > n {
+            Err(format!("no node {id} (the hosts are n1..n{n})"))
+        } else {
+            Ok(())
+        }
+    };
+    let rt: Arc<dyn Runtime> = cluster.clone();
+    let signal_all = |nodes: Vec<NodeId>, signal: Signal| -> anyhow::Result<u8> {
+        for id in nodes {
+            let mut signalled = 0;
+            for pgid in cluster.run_groups(id, None)? {
+                if cluster.signal_group(id, pgid, signal)? {
+                    signalled += 1;
+                }
+            }
+            println!("{id}: {} to {signalled} process group(s)", signal.name());
+        }
+        Ok(exit::VALID)
+    };
+    match command {
+        ClusterCommand::Status => {
+            for m in cluster.members() {
+                let groups = cluster.run_groups(m.id, None)?;
+                let chain = cluster
+                    .exec(
+                        m.id,
+                        &runtime::Cmd::new("iptables").args(["-w", "5", "-n", "-L", "FAULTLINE"]),
+                    )?
+                    .success();
+                println!(
+                    "{} {} {}: service groups {:?}, FAULTLINE chain {}",
+                    m.id,
+                    m.host,
+                    m.addr,
+                    groups,
+                    if chain { "present" } else { "absent" }
+                );
+            }
+            Ok(exit::VALID)
+        }
+        ClusterCommand::Exec { node, cmd } => {
+            if let Err(m) = check_node(node) {
+                return bad(m);
+            }
+            let out = cluster.exec(node, &runtime::Cmd::new(&cmd[0]).args(&cmd[1..]))?;
+            use std::io::Write;
+            std::io::stdout().write_all(&out.stdout)?;
+            std::io::stderr().write_all(&out.stderr)?;
+            Ok(out.code.map_or(255, |c| c.clamp(0, 255) as u8))
+        }
+        ClusterCommand::Partition { kind, seed } => {
+            if kind == PartitionKind::Primaries {
+                return bad("`primaries` needs to know the leader, which only `faultline test` targets can tell");
+            }
+            Ok(report(
+                &Nemesis::new(rt, seed).start(&Fault::Partition { kind }),
+            ))
+        }
+        ClusterCommand::Loss { spec, p, seed } => {
+            if let Some(m) = spec_nodes_error(&spec, &check_node) {
+                return bad(m);
+            }
+            if spec == NodeSpec::Primaries {
+                return bad("`primaries` needs a leader query; name the nodes instead (n1,n2)");
+            }
+            Ok(report(
+                &Nemesis::new(rt, seed).start(&Fault::Loss { p, nodes: spec }),
+            ))
+        }
+        ClusterCommand::Heal => {
+            for id in cluster.node_ids() {
+                cluster.clear_filter(id)?;
+            }
+            println!("healed: every FAULTLINE chain removed");
+            signal_all(cluster.node_ids(), Signal::Cont)
+        }
+        ClusterCommand::Kill { spec, seed }
+        | ClusterCommand::Pause { spec, seed }
+        | ClusterCommand::Resume { spec, seed }
+            if spec == NodeSpec::Primaries =>
+        {
+            let _ = seed;
+            bad("`primaries` needs a leader query; name the nodes instead (n1,n2)")
+        }
+        ClusterCommand::Kill { spec, seed } => {
+            if let Some(m) = spec_nodes_error(&spec, &check_node) {
+                return bad(m);
+            }
+            let nodes = Nemesis::new(rt, seed).resolve(&spec).into_iter().collect();
+            signal_all(nodes, Signal::Kill)
+        }
+        ClusterCommand::Pause { spec, seed } => {
+            if let Some(m) = spec_nodes_error(&spec, &check_node) {
+                return bad(m);
+            }
+            let nodes = Nemesis::new(rt, seed).resolve(&spec).into_iter().collect();
+            signal_all(nodes, Signal::Stop)
+        }
+        ClusterCommand::Resume { spec, seed } => {
+            if let Some(m) = spec_nodes_error(&spec, &check_node) {
+                return bad(m);
+            }
+            let nodes = Nemesis::new(rt, seed).resolve(&spec).into_iter().collect();
+            signal_all(nodes, Signal::Cont)
+        }
+        _ => unreachable!("refused above"),
+    }
 }

@@ -448,29 +448,37 @@ fn measure(mut cmd: Command, store: &Path) -> (Duration, String, Output) {
 #[test]
 fn ssh_time_to_first_op_against_namespaces_is_printed() {
     let bed = bed("sshcost", 5);
-    let store = scratch("cost");
-    let s = store.to_str().unwrap().to_string();
-    let args = [
-        "test",
-        "--time-limit",
-        "4",
-        "--nemesis",
-        "none",
-        "--seed",
-        "1",
-        "--no-progress",
-        "--store",
-        &s,
-    ];
+    let args = |store: &Path| -> Vec<String> {
+        [
+            "test",
+            "--time-limit",
+            "4",
+            "--nemesis",
+            "none",
+            "--seed",
+            "1",
+            "--no-progress",
+            "--store",
+            store.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
     let mut figures = Vec::new();
     for round in 0..2 {
-        let (first, down, out) = measure(command(&bed, &args), &store);
+        // A store per run: `latest` must name the run being measured.
+        let store = scratch(&format!("cost-ssh-{round}"));
+        let words = args(&store);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let (first, down, out) = measure(command(&bed, &words), &store);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         figures.push(format!(
             "ssh #{round}: first op {first:.2?}, teardown {down}"
         ));
+        std::fs::remove_dir_all(&store).unwrap();
+        let store = scratch(&format!("cost-ns-{round}"));
         let mut ns = Command::new(env!("CARGO_BIN_EXE_faultline"));
-        ns.args(args)
+        ns.args(args(&store))
             .args(["--nodes", "5"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -479,11 +487,89 @@ fn ssh_time_to_first_op_against_namespaces_is_printed() {
         figures.push(format!(
             "netns #{round}: first op {first:.2?}, teardown {down}"
         ));
+        std::fs::remove_dir_all(&store).unwrap();
     }
     eprintln!(
         "5 nodes, bundled Raft, --time-limit 4:\n  {}",
         figures.join("\n  ")
     );
-    std::fs::remove_dir_all(&store).unwrap();
+    bed_down(bed);
+}
+
+/// `faultline cluster --nodes …` over SSH: status names a run's service group; a
+/// partition leaves SSH working (exec still answers) until heal removes every chain;
+/// pause, resume and kill reach the group; sandbox-only commands are refused.
+#[test]
+fn ssh_cluster_commands_fault_the_nodes_and_ssh_survives() {
+    use runtime::{ServiceSpec, ServiceState};
+    let bed = bed("sshcluster", 3);
+    let run = run_name("svc");
+    let nodes = bed.nodes();
+    let ssh =
+        runtime::ssh::SshCluster::connect_with(&nodes.config(&run), bed.cluster.control().unwrap())
+            .expect("ssh connect");
+    let n1 = runtime::NodeId::nth(1);
+    let dir = ssh.node_dir(n1).unwrap();
+    let pgid = ssh
+        .start_service(
+            n1,
+            ServiceSpec::new(["sleep", "600"], &dir, dir.join("sleep.log")),
+        )
+        .unwrap();
+    let cluster = |args: &[&str]| -> Output {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &bed.cluster.control_ns()])
+            .arg(env!("CARGO_BIN_EXE_faultline"))
+            .arg("cluster")
+            .args(nodes.command_words())
+            .args(args);
+        c.output().expect("faultline cluster runs")
+    };
+    let ok = |args: &[&str]| -> String {
+        let out = cluster(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    let status = ok(&["status"]);
+    assert!(
+        status.contains(&format!("service groups [{pgid}]")),
+        "{status}"
+    );
+    assert!(status.contains("FAULTLINE chain absent"), "{status}");
+    ok(&["partition", "halves"]);
+    assert!(ok(&["status"]).contains("FAULTLINE chain present"));
+    // SSH survives the partition: every node still answers.
+    for n in ["n1", "n2", "n3"] {
+        assert_eq!(ok(&["exec", n, "--", "echo", "here"]).trim(), "here");
+    }
+    ok(&["pause", "n1"]);
+    assert_eq!(ssh.service_state(n1).unwrap(), ServiceState::Paused);
+    ok(&["resume", "n1"]);
+    assert_eq!(ssh.service_state(n1).unwrap(), ServiceState::Running);
+    let killed = ok(&["kill", "n1"]);
+    assert!(
+        killed.contains("n1: SIGKILL to 1 process group(s)"),
+        "{killed}"
+    );
+    assert!(!matches!(
+        ssh.service_state(n1).unwrap(),
+        ServiceState::Running | ServiceState::Paused
+    ));
+    ok(&["heal"]);
+    for n in bed.cluster.node_ids() {
+        assert!(!bed
+            .iptables_in(n, &["-n", "-L", "FAULTLINE"])
+            .unwrap()
+            .success());
+    }
+    let exec = cluster(&["exec", "n1", "--", "sh", "-c", "exit 3"]);
+    assert_eq!(exec.status.code(), Some(3), "the command's own exit code");
+    let up = cluster(&["up"]);
+    assert_eq!(up.status.code(), Some(254), "{}", text(&up));
+    let exec = cluster(&["exec", "n7", "--", "true"]);
+    assert_eq!(exec.status.code(), Some(254), "{}", text(&exec));
+    ssh.down().expect("teardown");
+    assert_nothing_left(&bed, &run);
     bed_down(bed);
 }

@@ -515,24 +515,53 @@ impl SshCluster {
         }
     }
 
-    fn clean_node(&self, n: &SshNode, run: Option<&str>) -> Result<CleanReport, RuntimeError> {
-        let mut report = CleanReport::default();
+    /// The service groups that runs (every run under the root, or only `run`) started
+    /// on node `id` during its current boot, from their pidfiles; a stale pidfile from
+    /// an earlier boot never names a stranger's group. Some may have ended since.
+    pub fn run_groups(&self, id: NodeId, run: Option<&str>) -> Result<Vec<u32>, RuntimeError> {
+        let n = self.member(id)?;
         let boot = self.run_ok(n, &remote::read(Path::new(remote::BOOT_ID)))?;
         let boot = boot.stdout_lossy().trim().to_string();
         let found = self.run_on(n, &remote::find_pidfiles(&self.root, run))?;
+        let mut groups = Vec::new();
         for pidfile in found.stdout_lossy().lines().filter(|l| !l.is_empty()) {
             let text = self.run_on(n, &remote::read(Path::new(pidfile)))?;
-            let Some((pgid, b)) = remote::parse_pidfile(&text.stdout_lossy()) else {
-                continue;
-            };
-            if b != boot {
-                continue;
+            if let Some((pgid, b)) = remote::parse_pidfile(&text.stdout_lossy()) {
+                if b == boot {
+                    groups.push(pgid);
+                }
             }
+        }
+        Ok(groups)
+    }
+
+    /// Sends `signal` to process group `pgid` on node `id` (one of [`Self::run_groups`]):
+    /// a kill returns once the group is gone. `Ok(false)` when no process of it is left.
+    pub fn signal_group(
+        &self,
+        id: NodeId,
+        pgid: u32,
+        signal: Signal,
+    ) -> Result<bool, RuntimeError> {
+        let n = self.member(id)?;
+        if signal == Signal::Kill {
             let mut slot = Slot {
                 pgid: Some(pgid),
                 ..Slot::default()
             };
-            if self.kill_slot(n, &mut slot)? {
+            return self.kill_slot(n, &mut slot);
+        }
+        if self.group_state(n, pgid)?.is_none() {
+            return Ok(false);
+        }
+        self.run_ok(n, &remote::signal(signal, pgid))?;
+        Ok(true)
+    }
+
+    fn clean_node(&self, n: &SshNode, run: Option<&str>) -> Result<CleanReport, RuntimeError> {
+        let mut report = CleanReport::default();
+        for pgid in self.run_groups(n.id, run)? {
+            if self.signal_group(n.id, pgid, Signal::Kill)? {
                 report.groups.push(pgid);
             }
         }
