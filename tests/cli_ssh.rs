@@ -305,6 +305,69 @@ fn ssh_real_etcd_runs_valid() {
     bed_down(bed);
 }
 
+/// A node that dies mid-run (every process of its namespace killed, sshd included):
+/// the run goes on with the others, then its teardown cannot reach the node, which is a
+/// harness error naming it (exit 255) with the artifacts kept and the other nodes
+/// cleaned.
+#[test]
+fn ssh_a_node_that_dies_mid_run_is_a_harness_error_with_the_artifacts_kept() {
+    let bed = bed("sshdies", 3);
+    let store = scratch("dies");
+    let s = store.to_str().unwrap();
+    let started = Instant::now();
+    let child = command(
+        &bed,
+        &[
+            "test",
+            "--time-limit",
+            "8",
+            "--nemesis",
+            "none",
+            "--seed",
+            "2",
+            "--store",
+            s,
+            "--no-progress",
+        ],
+    )
+    .spawn()
+    .expect("faultline starts");
+    assert!(
+        first_op(&store, started, Duration::from_secs(120)).is_some(),
+        "no op within 120 s"
+    );
+    let ns = bed
+        .cluster
+        .member(runtime::NodeId::nth(3))
+        .unwrap()
+        .ns
+        .clone();
+    runtime::netns::network::kill_all_in(&ns, Duration::from_secs(10)).expect("n3 dies");
+    let out = wait(child, Duration::from_secs(300));
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("n3 (n3): cannot reach the node"), "{all}");
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    for f in [
+        "test.json",
+        "history.jsonl",
+        "results.json",
+        "faultline.log",
+    ] {
+        assert!(run.join(f).exists(), "{f} kept");
+    }
+    // n1 and n2 were cleaned (n3's directory is on the same file system here, so the
+    // directory check is for n1's and n2's own).
+    let node_run = node_run(&run);
+    for n in ["n1", "n2"] {
+        let d = Path::new(ROOT).join(&node_run).join(n);
+        assert!(!d.exists(), "{} left", d.display());
+    }
+    let _ = std::fs::remove_dir_all(Path::new(ROOT).join(&node_run));
+    std::fs::remove_dir_all(&store).unwrap();
+    bed_down(bed);
+}
+
 /// The zoo's stale-read row through SSH nodes: caught by linearizability (three seeds,
 /// as on namespace nodes in `cli_test.rs`).
 #[test]
