@@ -165,6 +165,7 @@ fn run_target(args: &BenchArgs, kind: TargetKind) -> anyhow::Result<RunOutcome> 
         no_progress: true,
         target_opts: Default::default(),
         lock: Default::default(),
+        election: Default::default(),
         keys: None,
     };
     let test = test_cmd::test_from_args(&t, args.seed).map_err(anyhow::Error::msg)?;

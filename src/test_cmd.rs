@@ -18,6 +18,7 @@ use runtime::ssh::{HostKeyChecking, NodesArg, SshNodes};
 use targets::bundled::Bug;
 use targets::registry::{Launch, TargetSpec};
 pub use targets::registry::{TargetKind, TargetOpts, Test};
+use workloads::election::{ElectionOpts, Mode};
 use workloads::lock::LockOpts;
 pub use workloads::spec::WorkloadKind;
 use workloads::spec::WorkloadSpec;
@@ -206,6 +207,59 @@ impl NodesArgs {
     }
 }
 
+/// `--candidate-mode naive,lease,fenced`: the modes that run side by side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateModes(pub Vec<Mode>);
+
+fn parse_candidate_modes(s: &str) -> Result<CandidateModes, String> {
+    ElectionOpts::parse_modes(s).map(CandidateModes)
+}
+
+/// Settings of the election workload (`--workload election`).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct ElectionArgs {
+    /// Election workload: candidate services per mode, each on a node of its own.
+    #[arg(long, default_value_t = ElectionOpts::default().candidates,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub candidates: u16,
+    /// Election workload: the candidates' modes, comma-separated, run side by side
+    /// (each its own election): naive, lease, fenced.
+    #[arg(long, default_value = "naive,lease,fenced", value_parser = parse_candidate_modes)]
+    pub candidate_mode: CandidateModes,
+    /// Election workload: the lease each grant carries, in milliseconds.
+    #[arg(long, default_value_t = ElectionOpts::default().ttl_ms,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub candidate_ttl_ms: u64,
+    /// Election workload: lease mode steps down this long before its own-clock lease
+    /// ends, in milliseconds (below the lease).
+    #[arg(long, default_value_t = ElectionOpts::default().lease_margin_ms)]
+    pub candidate_lease_margin_ms: u64,
+}
+
+impl Default for ElectionArgs {
+    fn default() -> Self {
+        let o = ElectionOpts::default();
+        ElectionArgs {
+            candidates: o.candidates,
+            candidate_mode: CandidateModes(o.modes),
+            candidate_ttl_ms: o.ttl_ms,
+            candidate_lease_margin_ms: o.lease_margin_ms,
+        }
+    }
+}
+
+impl ElectionArgs {
+    pub fn opts(&self) -> ElectionOpts {
+        ElectionOpts {
+            candidates: self.candidates,
+            modes: self.candidate_mode.0.clone(),
+            ttl_ms: self.candidate_ttl_ms,
+            lease_margin_ms: self.candidate_lease_margin_ms,
+            ..ElectionOpts::default()
+        }
+    }
+}
+
 /// Flags of `faultline test`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TestArgs {
@@ -219,8 +273,10 @@ pub struct TestArgs {
     /// all, none, or default (the mix: leader-aimed windows scaled to the target's
     /// failover time; --nemesis-interval does not apply). KIND: one, halves,
     /// random-halves, majority, minority-third, majorities-ring, bridge, primaries,
-    /// one-way. SPEC: one, minority, majority, minority-third, primaries, all, or nodes
-    /// like n1,n3.
+    /// one-way, leader-candidate. SPEC: one, minority, majority, minority-third,
+    /// primaries, all, leader-candidate, candidate, or nodes like n1,n3. The
+    /// *candidate kinds and specs hit the election workload's candidates; its default
+    /// mix includes them.
     #[arg(long, default_value = "default")]
     pub nemesis: FaultList,
     #[command(flatten)]
@@ -276,6 +332,8 @@ pub struct TestArgs {
     pub target_opts: TargetOpts,
     #[command(flatten)]
     pub lock: LockArgs,
+    #[command(flatten)]
+    pub election: ElectionArgs,
     /// Register workload: use this many keys for the whole run (default: concurrency/2
     /// keys at a time, each retired after 100 ops).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -295,6 +353,7 @@ pub fn test_from_args(a: &TestArgs, seed: u64) -> Result<Test, String> {
         kind: a.workload,
         lock: a.lock.opts(),
         keys: a.keys,
+        election: a.election.opts(),
     };
     let options = RunOptions {
         test: a

@@ -481,6 +481,7 @@ fn zoo_test(case: &Case, column: Column, args: &ZooArgs, seed: u64) -> anyhow::R
             ..Default::default()
         },
         lock: Default::default(),
+        election: Default::default(),
         keys: None,
     };
     test_cmd::test_from_args(&t, seed).map_err(anyhow::Error::msg)

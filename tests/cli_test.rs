@@ -373,11 +373,48 @@ fn bad_flags_exit_254() {
         &["test", "--target", "raft", "--read-mode", "local"],
         &["test", "--target", "zab", "--bug", "stale-read"],
         &["test", "--target", "raft", "--bug", "stale-sync"],
+        // Issue 18: no candidate, an unknown mode, a target without a recipe.
+        &["test", "--workload", "election", "--candidates", "0"],
+        &[
+            "test",
+            "--workload",
+            "election",
+            "--candidate-mode",
+            "naive,paranoid",
+        ],
+        &["test", "--workload", "election", "--target", "etcd"],
+        &[
+            "test",
+            "--workload",
+            "election",
+            "--candidate-ttl-ms",
+            "1000",
+            "--candidate-lease-margin-ms",
+            "1000",
+        ],
     ] {
         let (out, pid) = faultline(args);
         assert_eq!(out.status.code(), Some(254), "{args:?}: {}", text(&out));
         assert_no_leftovers(pid);
     }
+    let (out, _) = faultline(&[
+        "test",
+        "--workload",
+        "election",
+        "--candidate-mode",
+        "naive,paranoid",
+    ]);
+    assert!(
+        text(&out).contains("(accepted: naive, lease, fenced)"),
+        "{}",
+        text(&out)
+    );
+    let (out, _) = faultline(&["test", "--workload", "election", "--target", "etcd"]);
+    assert!(
+        text(&out).contains("no election recipe for --target etcd"),
+        "{}",
+        text(&out)
+    );
     let (out, _) = faultline(&["test", "--target", "etcd", "--read-mode", "sync"]);
     assert!(
         text(&out).contains("--read-mode sync is not served by --target etcd"),
@@ -471,4 +508,86 @@ fn a_list_append_run_is_valid_and_a_dirty_read_is_caught_and_drawn() {
     let (again, _) = faultline(&["check", dir.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
     std::fs::remove_dir_all(&store).unwrap();
+}
+
+/// Issue 18 end to end: candidates on service nodes of their own, the leading ones
+/// paused by the nemesis. Every candidate reaches the Raft and writes; the pauses land
+/// on candidate nodes (never on the system's); fenced mode accepts no stale write; the
+/// run checks the four election cases and leaves no namespace behind.
+#[test]
+fn issue_18_an_election_run_pauses_leading_candidates_and_fencing_holds() {
+    let store = scratch("election");
+    let s = store.to_str().unwrap();
+    let (out, pid) = faultline(&[
+        "test",
+        "--workload",
+        "election",
+        "--nodes",
+        "3",
+        "--candidates",
+        "2",
+        "--candidate-mode",
+        "naive,fenced",
+        "--candidate-ttl-ms",
+        "1000",
+        "--candidate-lease-margin-ms",
+        "200",
+        "--time-limit",
+        "20",
+        "--nemesis",
+        "pause:leader-candidate",
+        "--nemesis-interval",
+        "3",
+        "--seed",
+        "18",
+        "--store",
+        s,
+        "--no-progress",
+    ]);
+    assert_no_leftovers(pid);
+    // Naive mode may split (exit 1); anything else is a broken run.
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "{}",
+        text(&out)
+    );
+    let run = std::fs::canonicalize(store.join("latest")).expect("store/latest points at the run");
+    let results = results(&run);
+    for name in [
+        "application-split-brain",
+        "stale-writes",
+        "election-tokens",
+        "election-failover",
+    ] {
+        let c = checker(&results, name);
+        assert_ne!(c["valid"], "unknown", "{name}: {c}");
+    }
+    assert_eq!(checker(&results, "election-tokens")["valid"], "valid");
+    assert_eq!(checker(&results, "liveness")["valid"], "valid");
+    let modes = checker(&results, "stale-writes")["details"]["modes"]
+        .as_array()
+        .expect("a report per mode")
+        .clone();
+    assert_eq!(modes.len(), 2, "{modes:?}");
+    for m in &modes {
+        assert!(m["writes_accepted"].as_u64().unwrap() > 20, "{m}");
+        if m["mode"] == "fenced" {
+            assert_eq!(m["stale_writes"], serde_json::json!([]), "{m}");
+        }
+    }
+    // Pauses hit candidates (n4..n7), never the Raft's nodes.
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let mut paused = 0;
+    for line in history.lines() {
+        let op: serde_json::Value = serde_json::from_str(line).unwrap();
+        if op["process"] == "nemesis" && op["f"] == "start-pause" {
+            for n in op["value"]["nodes"].as_array().into_iter().flatten() {
+                let idx: u16 = n.as_str().unwrap()[1..].parse().unwrap();
+                assert!(idx >= 4, "a system node was paused: {line}");
+                paused += 1;
+            }
+        }
+    }
+    assert!(paused >= 1, "no candidate was paused: {history}");
+    let _ = std::fs::remove_dir_all(&store);
 }

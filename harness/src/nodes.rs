@@ -31,15 +31,32 @@ pub(crate) enum Nodes {
 
 impl Nodes {
     /// Brings up the nodes `opts` asks for, as run `run` (namespace nodes keep their
-    /// files in `dir`, the store's run directory).
-    pub(crate) fn up(opts: &RunOptions, run: &str, dir: &Path) -> Result<Nodes, HarnessError> {
+    /// files in `dir`, the store's run directory), with `services` service nodes beside
+    /// them (a workload's own services; namespace nodes only, for now).
+    pub(crate) fn up(
+        opts: &RunOptions,
+        run: &str,
+        dir: &Path,
+        services: u16,
+    ) -> Result<Nodes, HarnessError> {
         match &opts.ssh {
-            None => Cluster::up_with(ClusterConfig::new(run, opts.nodes).dir(dir))
-                .map(|c| Nodes::Netns(Arc::new(c)))
-                .map_err(|source| HarnessError::Nodes {
-                    nodes: opts.nodes,
-                    source,
-                }),
+            None => Cluster::up_with(
+                ClusterConfig::new(run, opts.nodes)
+                    .service_nodes(services)
+                    .dir(dir),
+            )
+            .map(|c| Nodes::Netns(Arc::new(c)))
+            .map_err(|source| HarnessError::Nodes {
+                nodes: opts.nodes.saturating_add(services),
+                source,
+            }),
+            Some(_) if services > 0 => Err(HarnessError::Services(
+                format!(
+                    "the workload needs {services} service nodes of its own; SSH runs have \
+                     none yet (namespace runs do)"
+                )
+                .into(),
+            )),
             Some(ssh) => SshCluster::connect(&ssh.config(run))
                 .map(|c| Nodes::Ssh(Arc::new(c)))
                 .map_err(|source| HarnessError::SshNodes {

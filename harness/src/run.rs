@@ -118,6 +118,49 @@ pub trait Workload: Send + 'static {
     /// The operation names (`f`) whose ok completions count as a successful *write*,
     /// for availability and failover times.
     fn writes(&self) -> &'static [&'static str];
+    /// Services the workload runs on service nodes of their own (the election
+    /// workload's candidates); asked once, before the cluster is up. None by default.
+    fn services(&mut self) -> Option<Box<dyn Services>> {
+        None
+    }
+}
+
+/// A workload's own services, on service nodes beside the system's
+/// ([`Runtime::service_nodes`]): the run brings the cluster up with [`Services::nodes`]
+/// of them, starts the services once the target is set up and the history exists,
+/// adds the service nodes that lead to the leader query (for faults aimed at a leading
+/// service), and stops them after the final phase, or on any earlier return.
+pub trait Services: Send {
+    /// How many service nodes they need.
+    fn nodes(&self) -> u16;
+    /// Starts every service and returns once each is reachable and has reached the
+    /// system; an error names the service that did not. What they report goes into
+    /// `log`. Returns the query of the service nodes that lead now.
+    fn start(
+        &mut self,
+        rt: &Arc<dyn Runtime>,
+        handle: &runtime::ControlHandle,
+        log: &Arc<HistoryLog>,
+    ) -> Result<LeaderQuery, OpenError>;
+    /// After the heal: waits, up to `timeout`, until the services act on the system
+    /// again (their ops after the heal are what liveness judges), and says how long
+    /// that took. Errors are noted, never fatal: liveness then shows it.
+    fn recover(&self, timeout: Duration) -> Result<Duration, String>;
+    /// Stops every service (best effort: each failure is logged, none is fatal).
+    fn stop(&mut self, rt: &dyn Runtime);
+}
+
+/// Started services, stopped when dropped: whatever way the run leaves its main
+/// phase, no service outlives it.
+struct RunningServices<'a> {
+    services: Box<dyn Services>,
+    rt: &'a dyn Runtime,
+}
+
+impl Drop for RunningServices<'_> {
+    fn drop(&mut self) {
+        self.services.stop(self.rt);
+    }
 }
 
 /// Why a client could not be made (the target's own error, kept with its chain).
@@ -175,6 +218,8 @@ pub enum HarnessError {
         #[source]
         source: io::Error,
     },
+    #[error("the workload's services: {0}")]
+    Services(#[source] OpenError),
     #[error("the {0} panicked")]
     Panicked(&'static str),
     #[error("tearing down: {0}")]
@@ -311,7 +356,9 @@ fn execute<W: Workload>(
 
     progress.phase(&format!("bringing up {} nodes", opts.nodes));
     let run_name = run_name();
-    let nodes = Nodes::up(&opts, &run_name, dir.path())?;
+    let services = plan.workload.services();
+    let service_nodes = services.as_ref().map_or(0, |s| s.nodes());
+    let nodes = Nodes::up(&opts, &run_name, dir.path(), service_nodes)?;
     let rt = nodes.runtime();
     note.line(&format!(
         "cluster {run_name} up in {:.2} s: {}",
@@ -323,7 +370,16 @@ fn execute<W: Workload>(
             .join(" ")
     ));
 
-    let outcome = drive(plan, &rt, dir, note, progress, interrupted, &is_stopped);
+    let outcome = drive(
+        plan,
+        services,
+        &rt,
+        dir,
+        note,
+        progress,
+        interrupted,
+        &is_stopped,
+    );
 
     progress.phase("tearing down");
     let t = Instant::now();
@@ -340,8 +396,10 @@ fn execute<W: Workload>(
     outcome.and(down)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn drive<W: Workload>(
     plan: &mut Plan<W>,
+    services: Option<Box<dyn Services>>,
     rt: &Arc<dyn Runtime>,
     dir: &RunDir,
     note: &Notes,
@@ -393,6 +451,34 @@ fn drive<W: Workload>(
     let leaders: LeaderQuery = match &observer {
         Some(o) => o.leader_query(),
         None => Arc::new(BTreeSet::new),
+    };
+    // The workload's services, once the history exists to record them; the service
+    // nodes that lead join the leader query (faults aimed at a leading service).
+    let mut running = None;
+    let leaders = match services {
+        None => leaders,
+        Some(services) => {
+            progress.phase("starting the workload's services");
+            let t = Instant::now();
+            let running = running.insert(RunningServices {
+                services,
+                rt: rt.as_ref(),
+            });
+            let leading = running
+                .services
+                .start(rt, &handle, &log)
+                .map_err(HarnessError::Services)?;
+            note.line(&format!(
+                "{} services up in {:.2} s",
+                running.services.nodes(),
+                t.elapsed().as_secs_f64()
+            ));
+            Arc::new(move || {
+                let mut all = leaders();
+                all.extend(leading());
+                all
+            })
+        }
     };
 
     // Stop signal for the interpreter and the fault plan: Ctrl-C.
@@ -553,6 +639,20 @@ fn drive<W: Workload>(
                 fin.invoked, fin.ok, fin.fail, fin.info
             ));
         }
+    }
+    if let Some(services) = running.take() {
+        if !*interrupted {
+            progress.phase("waiting for the workload's services");
+            match services.services.recover(opts.recovery_timeout) {
+                Ok(d) => note.line(&format!(
+                    "the workload's services acted again {:.2} s after the heal",
+                    d.as_secs_f64()
+                )),
+                Err(e) => note.line(&format!("the workload's services after the heal: {e}")),
+            }
+        }
+        progress.phase("stopping the workload's services");
+        drop(services);
     }
     if !*interrupted {
         progress.phase("committed logs");

@@ -114,6 +114,10 @@ pub enum PartitionKind {
     Primaries,
     /// One-way: nodes in a random half drop packets from the other half (asymmetric).
     OneWay,
+    /// Cut the service nodes that lead (election candidates that believe they lead) off
+    /// from every system node; they still reach the controller (the fenced resource)
+    /// and each other. Not among [`PartitionKind::ALL`]: only runs with candidates use it.
+    LeaderCandidate,
 }
 
 impl PartitionKind {
@@ -140,12 +144,16 @@ impl PartitionKind {
             PartitionKind::Bridge => "bridge",
             PartitionKind::Primaries => "primaries",
             PartitionKind::OneWay => "one-way",
+            PartitionKind::LeaderCandidate => "leader-candidate",
         }
     }
 
     /// Whether the node order matters and should be shuffled by the caller.
     pub fn is_random(self) -> bool {
-        !matches!(self, PartitionKind::Halves | PartitionKind::Primaries)
+        !matches!(
+            self,
+            PartitionKind::Halves | PartitionKind::Primaries | PartitionKind::LeaderCandidate
+        )
     }
 }
 
@@ -158,13 +166,15 @@ impl fmt::Display for PartitionKind {
 impl std::str::FromStr for PartitionKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        PartitionKind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = PartitionKind::ALL.iter().map(|k| k.name()).collect();
-                format!("unknown partition kind {s:?}; one of: {}", names.join(", "))
-            })
+        let known = || {
+            PartitionKind::ALL
+                .into_iter()
+                .chain([PartitionKind::LeaderCandidate])
+        };
+        known().find(|k| k.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = known().map(|k| k.name()).collect();
+            format!("unknown partition kind {s:?}; one of: {}", names.join(", "))
+        })
     }
 }
 
@@ -261,6 +271,22 @@ pub fn primaries(nodes: &[NodeId], primaries: &BTreeSet<NodeId>) -> Grudge {
     complete(&[p, rest])
 }
 
+/// Cuts `outsiders` (nodes not in `nodes`, such as election candidates) off from every
+/// node of `nodes`, both ways; outsiders still talk to each other.
+pub fn cut_off(nodes: &[NodeId], outsiders: &BTreeSet<NodeId>) -> Grudge {
+    let outsiders: Vec<NodeId> = outsiders.iter().copied().collect();
+    if outsiders.is_empty() {
+        return Grudge::default();
+    }
+    let mut g = one_way(nodes, &outsiders);
+    for o in &outsiders {
+        for n in nodes {
+            g.add(*o, *n);
+        }
+    }
+    g
+}
+
 /// Every node in `receivers` drops packets from every node in `senders`; the other
 /// direction still flows.
 pub fn one_way(receivers: &[NodeId], senders: &[NodeId]) -> Grudge {
@@ -288,6 +314,8 @@ pub fn compute(kind: PartitionKind, order: &[NodeId], leaders: &BTreeSet<NodeId>
         PartitionKind::MajoritiesRing => majorities_ring(order),
         PartitionKind::Bridge => bridge(order),
         PartitionKind::Primaries => primaries(order, leaders),
+        // Service nodes are not in `order`: the nemesis cuts them with `cut_off`.
+        PartitionKind::LeaderCandidate => Grudge::default(),
         PartitionKind::OneWay => {
             let (a, b) = bisect(order);
             one_way(&a, &b)
@@ -315,6 +343,21 @@ mod tests {
         assert!(g.can_talk(NodeId::nth(1), NodeId::nth(3)));
         assert!(!g.can_talk(NodeId::nth(1), NodeId::nth(2)));
         assert_eq!(g.to_string(), "n1<-{n2} n2<-{n1,n3} n3<-{n2}");
+    }
+
+    #[test]
+    fn a_leading_candidate_is_cut_off_from_the_system_only() {
+        let g = cut_off(&nodes(3), &set(&[5, 7]));
+        assert_eq!(g.drops(NodeId::nth(5)), set(&[1, 2, 3]));
+        assert_eq!(g.drops(NodeId::nth(2)), set(&[5, 7]));
+        assert!(g.can_talk(NodeId::nth(5), NodeId::nth(7)));
+        assert!(g.can_talk(NodeId::nth(1), NodeId::nth(3)));
+        assert!(cut_off(&nodes(3), &BTreeSet::new()).is_empty());
+        assert_eq!(
+            "leader-candidate".parse::<PartitionKind>(),
+            Ok(PartitionKind::LeaderCandidate)
+        );
+        assert!(!PartitionKind::ALL.contains(&PartitionKind::LeaderCandidate));
     }
 
     #[test]

@@ -156,6 +156,41 @@ impl Mix {
         .scaled_to(failover)
     }
 
+    /// The mix with faults on election candidates beside the system's (the election
+    /// workload's default): the leading candidates paused (weight 4: a stop-the-world
+    /// pause lasting a window, longer than any candidate lease the window outlasts),
+    /// cut off from the coordination cluster but not from the resource (2), or killed
+    /// and restarted (1). With the system's 10, 7 windows in 17 hit candidates. A mix
+    /// that has them already is unchanged.
+    pub fn with_candidate_faults(mut self) -> Mix {
+        let extra = [
+            (
+                4,
+                Fault::Pause {
+                    nodes: NodeSpec::LeaderCandidate,
+                },
+            ),
+            (
+                2,
+                Fault::Partition {
+                    kind: PartitionKind::LeaderCandidate,
+                },
+            ),
+            (
+                1,
+                Fault::Kill {
+                    nodes: NodeSpec::LeaderCandidate,
+                },
+            ),
+        ];
+        for (weight, fault) in extra {
+            if !self.choices.iter().any(|c| c.fault == fault) {
+                self.choices.push(Choice { weight, fault });
+            }
+        }
+        self
+    }
+
     /// The same faults, with windows and gaps for a target that fails over within
     /// `failover` (a mix resolved before its target was known takes the target's figure).
     pub fn scaled_to(self, failover: Duration) -> Mix {
@@ -288,6 +323,27 @@ impl fmt::Display for Mix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn candidate_faults_join_the_mix_once() {
+        let mix = Mix::default_for(Duration::from_millis(300)).with_candidate_faults();
+        let total: u32 = mix.choices.iter().map(|c| c.weight).sum();
+        let on_candidates: u32 = mix
+            .choices
+            .iter()
+            .filter(|c| match &c.fault {
+                Fault::Pause { nodes } | Fault::Kill { nodes } => nodes.is_candidates(),
+                Fault::Partition { kind } => *kind == PartitionKind::LeaderCandidate,
+                _ => false,
+            })
+            .map(|c| c.weight)
+            .sum();
+        assert_eq!((on_candidates, total), (7, 17));
+        assert_eq!(mix.clone().with_candidate_faults(), mix);
+        assert!(mix.to_string().contains("pause:leader-candidate"), "{mix}");
+        // Windows outlast the candidates' default 2 s lease.
+        assert!(mix.window.min > Duration::from_secs(2));
+    }
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 

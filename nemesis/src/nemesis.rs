@@ -50,7 +50,11 @@ pub struct NetFaults {
 
 pub struct Nemesis {
     rt: Arc<dyn Runtime>,
+    /// The system's nodes: every spec but the candidates' picks among these.
     addrs: BTreeMap<NodeId, Ipv4Addr>,
+    /// The run's service nodes (election candidates): `leader-candidate` and
+    /// `candidate` pick among these, and partitions may cut them off.
+    services: BTreeMap<NodeId, Ipv4Addr>,
     leaders: Option<LeaderQuery>,
     rng: ChaCha8Rng,
     partition: Option<Grudge>,
@@ -65,9 +69,15 @@ impl Nemesis {
     /// A nemesis over a run's nodes. `seed` drives every random choice.
     pub fn new(rt: Arc<dyn Runtime>, seed: u64) -> Self {
         let addrs = rt.nodes().into_iter().map(|n| (n.id, n.addr)).collect();
+        let services = rt
+            .service_nodes()
+            .into_iter()
+            .map(|n| (n.id, n.addr))
+            .collect();
         Nemesis {
             rt,
             addrs,
+            services,
             leaders: None,
             rng: ChaCha8Rng::seed_from_u64(seed),
             partition: None,
@@ -126,11 +136,13 @@ impl Nemesis {
         self.leaders.as_ref().map(|q| q()).unwrap_or_default()
     }
 
-    /// The nodes a spec means now (seeded rng; the leader query for `primaries`).
+    /// The nodes a spec means now (seeded rng; the leader query for `primaries` and
+    /// `leader-candidate`).
     pub fn resolve(&mut self, spec: &NodeSpec) -> BTreeSet<NodeId> {
         let nodes = self.node_ids();
+        let services: Vec<NodeId> = self.services.keys().copied().collect();
         let leaders = self.leaders.clone();
-        spec.resolve(&nodes, &mut self.rng, move || {
+        spec.resolve(&nodes, &services, &mut self.rng, move || {
             leaders.map(|q| q()).unwrap_or_default()
         })
     }
@@ -146,6 +158,10 @@ impl Nemesis {
         } else {
             BTreeSet::new()
         };
+        if kind == PartitionKind::LeaderCandidate {
+            let leading = self.resolve(&NodeSpec::LeaderCandidate);
+            return grudge::cut_off(&order, &leading);
+        }
         grudge::compute(kind, &order, &leaders)
     }
 
@@ -222,11 +238,27 @@ impl Nemesis {
             kind: Some(kind),
             spec: fault.map(Fault::spec).unwrap_or_default(),
             nodes: targets.iter().map(NodeId::to_string).collect(),
-            grudge: grudge.map(|g| g.names(&self.node_ids())),
+            grudge: grudge.map(|g| g.names(&self.grudge_nodes(&g))),
             outcome,
         };
         tracing::info!(target: "nemesis", "{e}");
         e
+    }
+
+    /// The nodes a grudge is recorded over: the system's, and the service nodes it
+    /// touches (a run's history does not list every idle candidate).
+    fn grudge_nodes(&self, g: &Grudge) -> Vec<NodeId> {
+        let touched = g.affected();
+        self.addrs
+            .keys()
+            .copied()
+            .chain(
+                self.services
+                    .keys()
+                    .copied()
+                    .filter(|n| touched.contains(n)),
+            )
+            .collect()
     }
 
     fn start_partition(&mut self, g: Grudge) -> (Vec<NodeId>, Option<Grudge>, FaultOutcome) {
@@ -270,10 +302,20 @@ impl Nemesis {
     /// on all nodes at once.
     fn apply_filters(&mut self) -> FaultOutcome {
         let grudge = self.partition.clone().unwrap_or_default();
-        let tables = iptables::filters(&grudge, &self.loss, &self.addrs);
+        let all: BTreeMap<NodeId, Ipv4Addr> = self
+            .addrs
+            .iter()
+            .chain(&self.services)
+            .map(|(n, a)| (*n, *a))
+            .collect();
+        let tables = iptables::filters(&grudge, &self.loss, &all);
         let work: Vec<(NodeId, FilterTable)> = tables
             .into_iter()
-            .filter(|(node, t)| self.applied.get(node) != Some(t))
+            // A service node that was never filtered needs no empty table.
+            .filter(|(node, t)| {
+                let never = self.services.contains_key(node) && !self.applied.contains_key(node);
+                self.applied.get(node) != Some(t) && !(never && t.is_empty())
+            })
             .collect();
         let rt = &self.rt;
         let results: Vec<(NodeId, FilterTable, Result<(), RuntimeError>)> =
@@ -399,7 +441,7 @@ mod tests {
     use super::*;
     use runtime::exec::Output;
     use runtime::fake::{Action, RecordingRuntime};
-    use runtime::{ServiceSpec, Signal};
+    use runtime::{ServiceSpec, ServiceState, Signal};
 
     fn fake(n: u16) -> Arc<RecordingRuntime> {
         Arc::new(RecordingRuntime::new(n))
@@ -535,6 +577,79 @@ mod tests {
         });
         assert_eq!(e.outcome, FaultOutcome::Installed);
         assert_eq!(e.grudge.unwrap()["n2"].len(), 2);
+    }
+
+    #[test]
+    fn candidate_faults_hit_the_leading_candidates_and_heal() {
+        // n1..n3 run the system (n2 leads it); n4..n6 are candidates, n5 leads.
+        let rt = Arc::new(RecordingRuntime::new(3).with_service_nodes(3));
+        for n in (1..=6).map(NodeId::nth) {
+            rt.start_service(n, ServiceSpec::new(["prog"], "/d", "/d/log"))
+                .unwrap();
+        }
+        rt.clear();
+        let leading: LeaderQuery = Arc::new(|| [2, 5].into_iter().map(NodeId::nth).collect());
+        let mut nem = Nemesis::new(rt.clone(), 1).with_leaders(leading);
+
+        let e = nem.start(&Fault::Pause {
+            nodes: NodeSpec::LeaderCandidate,
+        });
+        assert_eq!(
+            (e.nodes.clone(), e.outcome.clone()),
+            (vec!["n5".to_string()], FaultOutcome::Installed)
+        );
+        assert_eq!(
+            rt.service_state(NodeId::nth(5)).unwrap(),
+            ServiceState::Paused
+        );
+        assert_eq!(
+            rt.service_state(NodeId::nth(2)).unwrap(),
+            ServiceState::Running
+        );
+        nem.stop(FaultKind::Pause);
+        assert_eq!(
+            rt.service_state(NodeId::nth(5)).unwrap(),
+            ServiceState::Running
+        );
+
+        let e = nem.start(&Fault::Kill {
+            nodes: NodeSpec::Candidate,
+        });
+        let killed: NodeId = e.nodes[0].parse().unwrap();
+        assert!(killed.index() > 3, "a candidate, not a system node: {e}");
+        assert!(!rt.is_running(killed));
+        nem.stop(FaultKind::Kill);
+        assert!(rt.is_running(killed), "restarted");
+
+        rt.clear();
+        let e = nem.start(&Fault::Partition {
+            kind: PartitionKind::LeaderCandidate,
+        });
+        assert_eq!(e.outcome, FaultOutcome::Installed);
+        let g = e.grudge.clone().unwrap();
+        assert_eq!(g["n5"].len(), 3, "cut off from every system node: {g:?}");
+        assert!(!g.contains_key("n4"), "idle candidates are not listed");
+        let tables = rt.filter_tables();
+        assert!(tables[&NodeId::nth(5)].contains("-s 198.18.0.2/32 -j DROP"));
+        assert!(tables[&NodeId::nth(1)].contains("-s 198.18.0.5/32 -j DROP"));
+        assert!(
+            !tables.contains_key(&NodeId::nth(4)),
+            "untouched candidates get no table"
+        );
+        assert!(!tables[&NodeId::nth(5)].contains("198.18.0.254/32 -j DROP"));
+        rt.clear();
+        nem.stop(FaultKind::Partition);
+        let healed = rt.filter_tables();
+        assert_eq!(
+            healed[&NodeId::nth(5)],
+            "*filter\n:FAULTLINE - [0:0]\nCOMMIT\n"
+        );
+        // Without candidates the candidate faults find nothing.
+        let mut plain = Nemesis::new(fake(3), 1);
+        let e = plain.start(&Fault::Pause {
+            nodes: NodeSpec::LeaderCandidate,
+        });
+        assert!(matches!(e.outcome, FaultOutcome::Skipped(_)), "{e}");
     }
 
     #[test]

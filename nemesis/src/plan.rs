@@ -353,6 +353,18 @@ impl Resolved {
         }
     }
 
+    /// Adds faults on election candidates to the default mix
+    /// ([`Mix::with_candidate_faults`]); a plan the user spelled out is played as asked.
+    pub fn with_candidate_faults(self) -> Resolved {
+        match self {
+            Resolved::Mix { mix, seed } => Resolved::Mix {
+                mix: mix.with_candidate_faults(),
+                seed,
+            },
+            other => other,
+        }
+    }
+
     /// The mix this plan plays, when it is the default one.
     pub fn mix(&self) -> Option<&Mix> {
         match self {

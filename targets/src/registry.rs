@@ -20,6 +20,8 @@ use harness::test::Spec;
 use runtime::netns::cleanup::Shutdown;
 use runtime::Runtime;
 use serde::{Deserialize, Serialize};
+use workloads::election::candidates::{self, Candidates};
+use workloads::election::workload::{ElectionWorkload, Idle};
 use workloads::kv::Kv;
 use workloads::list_append::{ListAppendClient, ListAppendOpts, ListAppendWorkload, Lists};
 use workloads::lock::{Lock, LockClient, LockWorkload};
@@ -214,7 +216,30 @@ pub fn validate(test: &Test) -> Result<(), harness::test::InvalidTest> {
                 .into(),
         ));
     }
+    if test.workload.kind == WorkloadKind::Election && election_recipe(test.target.kind).is_none() {
+        return Err(harness::test::InvalidTest(format!(
+            "--workload election: no election recipe for --target {} yet (raft and zab have one)",
+            test.target.kind.name()
+        )));
+    }
     Ok(())
+}
+
+/// The candidates' recipe on a target (`faultline node candidate --target …`), if it
+/// has one.
+fn election_recipe(kind: TargetKind) -> Option<candidates::Recipe> {
+    let port = crate::bundled::deploy::API_PORT;
+    match kind {
+        TargetKind::Raft => Some(candidates::Recipe {
+            system: "raft",
+            port,
+        }),
+        TargetKind::Zab => Some(candidates::Recipe {
+            system: "zab",
+            port,
+        }),
+        TargetKind::Etcd | TargetKind::Zookeeper | TargetKind::Consul => None,
+    }
 }
 
 /// How a run is launched, beside the test itself.
@@ -421,6 +446,34 @@ fn run_workload<K: Kv + Lock>(
             progress,
             artifacts,
         }),
+        WorkloadKind::Election => {
+            let recipe = election_recipe(test.target.kind).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "--workload election: no election recipe for --target {}",
+                        test.target.kind.name()
+                    ),
+                )
+            })?;
+            let opts = test.workload.election.clone();
+            run::run(Plan {
+                options,
+                test_json,
+                target,
+                workload: ElectionWorkload::new(
+                    opts.clone(),
+                    Candidates::new(opts, recipe, candidates::faultline_program()),
+                ),
+                clients: Box::new(|_, _| Ok(Idle)),
+                // The default mix aims at the candidates too (pauses past their lease,
+                // cut off from the cluster, killed); a spelled-out --nemesis is kept.
+                faults: faults.map(nemesis::Resolved::with_candidate_faults),
+                shutdown,
+                progress,
+                artifacts,
+            })
+        }
         WorkloadKind::Lock => {
             let workload = LockWorkload::<K>::new(test.workload.lock, options.concurrency);
             let resource = Arc::clone(&workload.resource);
@@ -470,6 +523,12 @@ pub fn recheck(dir: &RunDir, test: &Test, artifacts: &dyn Artifacts) -> Result<R
         WorkloadKind::ListAppend => {
             run::recheck(dir, opts, &list_append_workload::<RaftKv>(), artifacts)
         }
+        WorkloadKind::Election => run::recheck(
+            dir,
+            opts,
+            &ElectionWorkload::checking(test.workload.election.clone()),
+            artifacts,
+        ),
     }
 }
 
@@ -495,6 +554,52 @@ mod tests {
             .validate()
             .unwrap_err()
             .contains("not of --target etcd"));
+    }
+
+    #[test]
+    fn election_runs_only_on_targets_with_a_recipe() {
+        for (kind, ok) in [
+            (TargetKind::Raft, true),
+            (TargetKind::Zab, true),
+            (TargetKind::Etcd, false),
+            (TargetKind::Zookeeper, false),
+        ] {
+            let options = RunOptions {
+                test: "election".into(),
+                nodes: 3,
+                concurrency: 1,
+                rate: None,
+                time_limit: Duration::from_secs(10),
+                op_timeout: Duration::from_secs(1),
+                recovery_timeout: Duration::from_secs(10),
+                seed: 1,
+                store: "store".into(),
+                observe_interval: Duration::from_millis(100),
+                check_time_limit: Duration::from_secs(10),
+                check_memory_limit: 1 << 30,
+            };
+            let faults = harness::test::Faults {
+                nemesis: Vec::new(),
+                nemesis_interval_s: 5,
+            };
+            let test = Test::new(
+                TargetSpec::new(kind),
+                WorkloadSpec::new(WorkloadKind::Election),
+                faults,
+                options,
+                false,
+            );
+            match validate(&test) {
+                Ok(()) => assert!(ok, "{kind:?} has no recipe"),
+                Err(e) => {
+                    assert!(!ok, "{kind:?}: {e}");
+                    assert!(
+                        e.to_string().contains("no election recipe for --target"),
+                        "{e}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

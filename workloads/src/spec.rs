@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::election::ElectionOpts;
 use crate::lock::LockOpts;
 use crate::register::RegisterOpts;
 
@@ -17,6 +18,9 @@ pub enum WorkloadKind {
     /// Transactions appending to and reading lists, checked by Elle (strict
     /// serializability).
     ListAppend,
+    /// Candidate services on nodes of their own elect a leader through the system's
+    /// recipe and write to a fenced resource: application split-brain, stale writes.
+    Election,
 }
 
 impl WorkloadKind {
@@ -26,6 +30,7 @@ impl WorkloadKind {
             WorkloadKind::Register => "register",
             WorkloadKind::Lock => "lock",
             WorkloadKind::ListAppend => "list-append",
+            WorkloadKind::Election => "election",
         }
     }
 }
@@ -43,6 +48,9 @@ pub struct WorkloadSpec {
     /// rotate, concurrency/2 at a time, each retired after 100 ops).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<u32>,
+    /// Election workload settings (tests stored before they existed load the defaults).
+    #[serde(default)]
+    pub election: ElectionOpts,
 }
 
 impl WorkloadSpec {
@@ -51,6 +59,7 @@ impl WorkloadSpec {
             kind,
             lock: LockOpts::default(),
             keys: None,
+            election: ElectionOpts::default(),
         }
     }
 
@@ -93,6 +102,20 @@ impl harness::test::Spec for WorkloadSpec {
                 self.lock.max_hold_ms.to_string(),
             ]),
             WorkloadKind::ListAppend => {}
+            WorkloadKind::Election => {
+                let e = &self.election;
+                let modes: Vec<&str> = e.modes.iter().map(|m| m.name()).collect();
+                w.extend([
+                    "--candidates".into(),
+                    e.candidates.to_string(),
+                    "--candidate-mode".into(),
+                    modes.join(","),
+                    "--candidate-ttl-ms".into(),
+                    e.ttl_ms.to_string(),
+                    "--candidate-lease-margin-ms".into(),
+                    e.lease_margin_ms.to_string(),
+                ]);
+            }
         }
         w
     }
@@ -102,6 +125,9 @@ impl harness::test::Spec for WorkloadSpec {
             self.lock
                 .validate()
                 .map_err(|e| format!("--lock-ttl-ms / --lock-max-hold-ms: {e}"))?;
+        }
+        if self.kind == WorkloadKind::Election {
+            self.election.validate()?;
         }
         if self.keys == Some(0) {
             return Err("--keys: must be at least 1".into());
@@ -141,6 +167,37 @@ mod tests {
         assert!(s
             .command_words()
             .contains(&"--lock-max-hold-ms".to_string()));
+    }
+
+    #[test]
+    fn election_settings_are_reproduced_and_checked() {
+        let mut s = WorkloadSpec::new(WorkloadKind::Election);
+        s.election.candidates = 2;
+        s.election.modes = vec![crate::election::Mode::Fenced, crate::election::Mode::Naive];
+        assert_eq!(
+            s.command_words(),
+            [
+                "--workload",
+                "election",
+                "--candidates",
+                "2",
+                "--candidate-mode",
+                "fenced,naive",
+                "--candidate-ttl-ms",
+                "2000",
+                "--candidate-lease-margin-ms",
+                "400"
+            ]
+        );
+        assert!(s.validate().is_ok());
+        s.election.candidates = 0;
+        assert!(s.validate().unwrap_err().contains("accepted: 1 and up"));
+        s.election.candidates = 1;
+        s.election.lease_margin_ms = 2000;
+        assert!(s.validate().unwrap_err().contains("shorter than the lease"));
+        // Another workload ignores them.
+        s.kind = WorkloadKind::Register;
+        assert!(s.validate().is_ok());
     }
 
     #[test]

@@ -3,3 +3,4 @@
 //! on the controller. Needs root (namespaces), as the other privileged tests.
 
 mod paused_leader;
+mod unreachable;

@@ -22,28 +22,36 @@
 //! each its own election (its own lock) and its own resource. See `docs/election.md`.
 
 pub mod candidate;
+pub mod candidates;
 pub mod resource;
 pub mod wire;
+pub mod workload;
 
 pub use checkers::election::Mode;
 
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 /// The election's lock name for a mode: each mode is its own election.
 pub fn election_name(mode: Mode) -> String {
     format!("faultline/election/{mode}")
 }
 
-/// Settings of an election run (plain data).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Settings of an election run (plain data, stored in `test.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ElectionOpts {
-    /// Candidates per mode.
+    /// Candidates per mode (`--candidates`).
     pub candidates: u16,
+    /// The modes that run side by side (`--candidate-mode`).
     pub modes: Vec<Mode>,
-    /// The lease each grant carries.
-    pub ttl: Duration,
-    pub write_interval: Duration,
-    pub lease_margin: Duration,
+    /// The lease each grant carries, in ms (`--candidate-ttl-ms`).
+    pub ttl_ms: u64,
+    /// A leader's writes to the resource are this far apart, in ms.
+    pub write_interval_ms: u64,
+    /// Lease mode steps down this long before its own-clock lease ends, in ms
+    /// (`--candidate-lease-margin-ms`).
+    pub lease_margin_ms: u64,
 }
 
 impl Default for ElectionOpts {
@@ -53,14 +61,24 @@ impl Default for ElectionOpts {
         ElectionOpts {
             candidates: 3,
             modes: Mode::ALL.to_vec(),
-            ttl: Duration::from_secs(2),
-            write_interval: Duration::from_millis(100),
-            lease_margin: Duration::from_millis(400),
+            ttl_ms: 2000,
+            write_interval_ms: 100,
+            lease_margin_ms: 400,
         }
     }
 }
 
 impl ElectionOpts {
+    pub fn ttl(&self) -> Duration {
+        Duration::from_millis(self.ttl_ms)
+    }
+
+    /// How many candidates run in all (one service node each).
+    pub fn total(&self) -> u16 {
+        self.candidates
+            .saturating_mul(u16::try_from(self.modes.len()).unwrap_or(u16::MAX))
+    }
+
     /// Settings an election can run with; errors list the accepted values.
     pub fn validate(&self) -> Result<(), String> {
         if self.candidates == 0 {
@@ -69,10 +87,20 @@ impl ElectionOpts {
         if self.modes.is_empty() {
             return Err("--candidate-mode needs at least one of naive, lease, fenced".into());
         }
-        if self.lease_margin >= self.ttl {
+        if self.ttl_ms < 100 {
             return Err(format!(
-                "the lease margin {:?} must be shorter than the lease {:?}",
-                self.lease_margin, self.ttl
+                "--candidate-ttl-ms {}: a lease must be at least 100 ms",
+                self.ttl_ms
+            ));
+        }
+        if self.write_interval_ms == 0 {
+            return Err("the write interval must be at least 1 ms".into());
+        }
+        if self.lease_margin_ms >= self.ttl_ms {
+            return Err(format!(
+                "--candidate-lease-margin-ms {} must be shorter than the lease \
+                 (--candidate-ttl-ms {})",
+                self.lease_margin_ms, self.ttl_ms
             ));
         }
         Ok(())

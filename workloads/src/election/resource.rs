@@ -73,6 +73,8 @@ struct State {
     leaders: BTreeMap<Mode, BTreeMap<String, u64>>,
     accepted: u64,
     rejected: u64,
+    /// Writes accepted per mode.
+    accepted_by_mode: BTreeMap<Mode, u64>,
 }
 
 /// The resource and recorder. Share it behind an `Arc`.
@@ -235,6 +237,7 @@ impl Resource {
                     }
                     _ => {
                         st.accepted += 1;
+                        *st.accepted_by_mode.entry(mode).or_default() += 1;
                         with(json!({"token": token, "lease_ms": lease_ms, "outcome": "accepted"}))
                     }
                 };
@@ -258,6 +261,11 @@ impl Resource {
     /// leader candidate), with the token they lead with.
     pub fn leaders(&self) -> BTreeMap<Mode, BTreeMap<String, u64>> {
         self.state().leaders.clone()
+    }
+
+    /// Writes accepted so far, per mode.
+    pub fn accepted_by_mode(&self) -> BTreeMap<Mode, u64> {
+        self.state().accepted_by_mode.clone()
     }
 
     /// Writes accepted and rejected so far.
