@@ -382,7 +382,7 @@ fn bad_flags_exit_254() {
             "--candidate-mode",
             "naive,paranoid",
         ],
-        &["test", "--workload", "election", "--target", "etcd"],
+        &["test", "--workload", "election", "--target", "zookeeper"],
         &[
             "test",
             "--workload",
@@ -409,9 +409,9 @@ fn bad_flags_exit_254() {
         "{}",
         text(&out)
     );
-    let (out, _) = faultline(&["test", "--workload", "election", "--target", "etcd"]);
+    let (out, _) = faultline(&["test", "--workload", "election", "--target", "zookeeper"]);
     assert!(
-        text(&out).contains("no election recipe for --target etcd"),
+        text(&out).contains("no election recipe for --target zookeeper"),
         "{}",
         text(&out)
     );

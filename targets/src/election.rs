@@ -7,6 +7,8 @@
 //!         acquiring again as the same client; tokens are grant positions)
 //!   zab:  the same over ZabKv (the lease is the client's session timeout; tokens are
 //!         zxids)
+//!   etcd: EtcdRecipe (lease + keepalive + create-if-absent; tokens are the revision
+//!         that created the election key): crate::etcd::election
 //! ```
 //!
 //! The candidate's client identity is its name plus its process id, so a restarted
@@ -20,6 +22,8 @@ use clap::Args;
 use workloads::election::candidate::{self, CandidateConfig, LockRecipe};
 use workloads::election::{election_name, Mode};
 
+use crate::etcd::election::EtcdRecipe;
+use crate::etcd::{EtcdKv, ReadMode};
 use crate::raft::deploy::{RaftKv, HOP_TIMEOUT};
 use crate::zab::deploy::ZabKv;
 
@@ -30,6 +34,8 @@ pub enum System {
     Raft,
     /// The bundled Zab's lock API (a session with a timeout).
     Zab,
+    /// etcd: a lease with keepalives and a create-if-absent key.
+    Etcd,
 }
 
 /// Flags of `faultline node candidate`.
@@ -102,6 +108,13 @@ pub fn run(args: CandidateArgs) -> anyhow::Result<u8> {
             let kv = ZabKv::new(&args.nodes, args.home, HOP_TIMEOUT)
                 .map_err(|e| anyhow::anyhow!("candidate {}: {e}", args.name))?;
             let recipe = LockRecipe::new(kv, election_name(args.mode), client, ttl);
+            rt.block_on(candidate::run(cfg, recipe))?;
+        }
+        System::Etcd => {
+            let addrs: Vec<SocketAddr> = args.nodes.iter().map(|(_, a)| *a).collect();
+            let kv = EtcdKv::new(&addrs, args.home, HOP_TIMEOUT, ReadMode::Linearizable)
+                .map_err(|e| anyhow::anyhow!("candidate {}: {e}", args.name))?;
+            let recipe = EtcdRecipe::new(kv, election_name(args.mode), client, ttl);
             rt.block_on(candidate::run(cfg, recipe))?;
         }
     }

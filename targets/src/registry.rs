@@ -218,7 +218,8 @@ pub fn validate(test: &Test) -> Result<(), harness::test::InvalidTest> {
     }
     if test.workload.kind == WorkloadKind::Election && election_recipe(test.target.kind).is_none() {
         return Err(harness::test::InvalidTest(format!(
-            "--workload election: no election recipe for --target {} yet (raft and zab have one)",
+            "--workload election: no election recipe for --target {} yet (raft, zab and etcd \
+             have one)",
             test.target.kind.name()
         )));
     }
@@ -238,7 +239,11 @@ fn election_recipe(kind: TargetKind) -> Option<candidates::Recipe> {
             system: "zab",
             port,
         }),
-        TargetKind::Etcd | TargetKind::Zookeeper | TargetKind::Consul => None,
+        TargetKind::Etcd => Some(candidates::Recipe {
+            system: "etcd",
+            port: crate::etcd::CLIENT_PORT,
+        }),
+        TargetKind::Zookeeper | TargetKind::Consul => None,
     }
 }
 
@@ -561,7 +566,7 @@ mod tests {
         for (kind, ok) in [
             (TargetKind::Raft, true),
             (TargetKind::Zab, true),
-            (TargetKind::Etcd, false),
+            (TargetKind::Etcd, true),
             (TargetKind::Zookeeper, false),
         ] {
             let options = RunOptions {

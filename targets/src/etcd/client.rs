@@ -118,7 +118,7 @@ impl EtcdError {
         }
     }
 
-    fn lease_not_found(&self) -> bool {
+    pub fn lease_not_found(&self) -> bool {
         matches!(self, EtcdError::Server { message, .. } if message.contains("requested lease not found"))
     }
 }
@@ -428,6 +428,44 @@ impl EtcdNode {
             .map(drop)
     }
 
+    /// Creates `key` = `value` under `lease` if no such key exists (a transaction on
+    /// its create revision being 0): `Some(revision)` of the creation, `None` when the
+    /// key exists (nothing was written).
+    pub async fn create_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        lease: u64,
+    ) -> Result<Option<u64>, EtcdError> {
+        let r = self
+            .call(
+                "kv/txn",
+                json!({
+                    "compare": [{ "key": b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0" }],
+                    "success": [{ "request_put": { "key": b64(key), "value": b64(value), "lease": lease.to_string() } }],
+                }),
+            )
+            .await?;
+        if !r.get("succeeded").and_then(Value::as_bool).unwrap_or(false) {
+            return Ok(None);
+        }
+        r.get("header")
+            .and_then(|h| h.get("revision"))
+            .and_then(int)
+            .map(Some)
+            .ok_or_else(|| EtcdError::Protocol(format!("txn answer without a revision: {r}")))
+    }
+
+    /// One keepalive of `lease` (`/v3/lease/keepalive`, one request on the stream): the
+    /// TTL left, in seconds; 0 when the lease has expired.
+    pub async fn keepalive(&self, lease: u64) -> Result<u64, EtcdError> {
+        let r = self
+            .call("lease/keepalive", json!({ "ID": lease.to_string() }))
+            .await?;
+        let result = r.get("result").unwrap_or(&r);
+        Ok(field(result, "TTL", "ttl").and_then(int).unwrap_or(0))
+    }
+
     /// `/v3/lock/lock` with `lease`, waiting at most `wait`: the revision of the
     /// answer's header (see [`EtcdKv`]'s fencing note).
     pub async fn lock(&self, name: &str, lease: u64, wait: Duration) -> Result<u64, EtcdError> {
@@ -507,7 +545,8 @@ impl EtcdKv {
     }
 
     /// Runs `call` at the home member, then the others while the request was never sent.
-    async fn each<T, F, Fut>(&self, call: F) -> Result<T, EtcdError>
+    /// Calls the home member, moving on only when a request was never sent.
+    pub async fn each<T, F, Fut>(&self, call: F) -> Result<T, EtcdError>
     where
         F: Fn(EtcdNode) -> Fut,
         Fut: std::future::Future<Output = Result<T, EtcdError>>,

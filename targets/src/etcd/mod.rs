@@ -22,6 +22,7 @@
 //! Errors are classified in one table: [`client`]'s module docs.
 
 pub mod client;
+pub mod election;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};

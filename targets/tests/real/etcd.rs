@@ -68,3 +68,22 @@ fn etcd_list_append_run_with_the_leader_killed_is_strict_serializable() {
     support::assert_no_processes("etcd", &outcome.dir);
     support::discard(&outcome);
 }
+
+/// Issue 18 on etcd: candidates with the lease + keepalive + create-if-absent recipe,
+/// the leading ones paused past their lease.
+#[test]
+fn etcd_election_with_the_leading_candidates_paused_splits_naive_and_fencing_holds() {
+    let outcome = support::election(
+        "etcd-election",
+        target(),
+        workloads::election::candidates::Recipe {
+            system: "etcd",
+            port: etcd::CLIENT_PORT,
+        },
+        2,
+    );
+    support::assert_election_shape(&outcome);
+    support::assert_no_processes("etcd", &outcome.dir);
+    support::assert_no_processes("faultline-candidate", &outcome.dir);
+    support::discard(&outcome);
+}

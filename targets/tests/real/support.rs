@@ -200,3 +200,106 @@ pub fn discard(outcome: &RunOutcome) {
         }
     }
 }
+
+/// An election run (issue 18): `per_mode` candidates in each mode on service nodes,
+/// campaigning through `recipe`; the leading candidates are paused a third into the run
+/// for a third of it (4 s, past the 2 s lease) and resumed.
+pub fn election(
+    name: &str,
+    target: Arc<dyn Target>,
+    recipe: workloads::election::candidates::Recipe,
+    per_mode: u16,
+) -> RunOutcome {
+    use nemesis::{Fault, FaultKind, NodeSpec, Step, Timed};
+    use workloads::election::candidates::{Candidates, Program};
+    use workloads::election::workload::{ElectionWorkload, Idle};
+    use workloads::election::ElectionOpts;
+    let mut opts = options(name);
+    opts.concurrency = 1;
+    let election = ElectionOpts {
+        candidates: per_mode,
+        ..ElectionOpts::default()
+    };
+    let program: Program = Arc::new(|_: &dyn Runtime, _| {
+        Ok(vec![env!("CARGO_BIN_EXE_faultline-candidate").to_string()])
+    });
+    let faults = nemesis::Plan::Scripted {
+        steps: vec![
+            Timed {
+                at: TIME_LIMIT / 3,
+                step: Step::Start(Fault::Pause {
+                    nodes: NodeSpec::LeaderCandidate,
+                }),
+            },
+            Timed {
+                at: 2 * TIME_LIMIT / 3,
+                step: Step::Stop(FaultKind::Pause),
+            },
+        ],
+    }
+    .resolve(7)
+    .expect("a scripted plan resolves");
+    run::run(Plan {
+        options: opts,
+        test_json: serde_json::json!({ "test": name }),
+        target,
+        workload: ElectionWorkload::new(
+            election.clone(),
+            Candidates::new(election, recipe, program),
+        ),
+        clients: Box::new(|_, _| Ok(Idle)),
+        faults,
+        shutdown: None,
+        progress: false,
+        artifacts: report::run_artifacts(),
+    })
+    .expect("the run directory can be made")
+}
+
+/// What an election run with the leading candidates paused past their lease must show:
+/// naive mode splits and takes a stale write, fenced mode fences it off, lease mode
+/// stays safe, tokens increase; the paused nodes were candidates.
+pub fn assert_election_shape(outcome: &RunOutcome) {
+    use checkers::election::{ElectionReport, Mode};
+    let summary = report::results::render_text(&outcome.results);
+    eprintln!("{summary}\nstore: {}", outcome.dir.display());
+    assert!(
+        outcome.harness_error.is_none(),
+        "harness error: {:?}\n{summary}",
+        outcome.harness_error
+    );
+    let stale = outcome
+        .results
+        .checkers
+        .iter()
+        .find(|c| c.name == "stale-writes")
+        .unwrap_or_else(|| panic!("no stale-writes checker:\n{summary}"));
+    let report: ElectionReport =
+        serde_json::from_value(stale.details.clone()).expect("the election report");
+    let mode = |m: Mode| {
+        report
+            .modes
+            .iter()
+            .find(|r| r.mode == m)
+            .unwrap_or_else(|| panic!("no {m} mode:\n{summary}"))
+    };
+    let naive = mode(Mode::Naive);
+    assert!(
+        !naive.overlaps.is_empty() && !naive.stale_writes.is_empty(),
+        "naive mode split:\n{summary}"
+    );
+    let fenced = mode(Mode::Fenced);
+    assert!(
+        fenced.valid && fenced.stale_writes.is_empty() && fenced.writes_fenced >= 1,
+        "fenced mode fenced the stale write off:\n{summary}"
+    );
+    let lease = mode(Mode::Lease);
+    assert!(
+        lease.valid && lease.overlaps.is_empty(),
+        "lease mode:\n{summary}"
+    );
+    for m in &report.modes {
+        assert!(m.token_order.is_empty(), "{}: tokens increase", m.mode);
+        assert!(m.writes_accepted >= 20, "{}: too few writes", m.mode);
+    }
+}
