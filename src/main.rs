@@ -35,6 +35,9 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the test flags' size (every workload's settings) is not
+// worth a box in every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a test: bring up a cluster, deploy the target, drive clients while injecting

@@ -216,6 +216,13 @@ pub fn validate(test: &Test) -> Result<(), harness::test::InvalidTest> {
                 .into(),
         ));
     }
+    if test.workload.kind == WorkloadKind::Election && test.options.ssh.is_some() {
+        return Err(harness::test::InvalidTest(
+            "--workload election: its candidates need service nodes of their own, which SSH \
+             runs do not have yet (namespace runs do)"
+                .into(),
+        ));
+    }
     if test.workload.kind == WorkloadKind::Election && election_recipe(test.target.kind).is_none() {
         return Err(harness::test::InvalidTest(format!(
             "--workload election: no election recipe for --target {} yet (raft, zab and etcd \
@@ -582,6 +589,7 @@ mod tests {
                 observe_interval: Duration::from_millis(100),
                 check_time_limit: Duration::from_secs(10),
                 check_memory_limit: 1 << 30,
+                ssh: None,
             };
             let faults = harness::test::Faults {
                 nemesis: Vec::new(),
