@@ -409,6 +409,15 @@ fn bad_flags_exit_254() {
         "{}",
         text(&out)
     );
+    // Candidates need service nodes, which SSH runs do not have (checked before any
+    // connection is made).
+    let (out, _) = faultline(&["test", "--workload", "election", "--nodes", "h1,h2,h3"]);
+    assert_eq!(out.status.code(), Some(254), "{}", text(&out));
+    assert!(
+        text(&out).contains("need service nodes of their own, which SSH runs do not have"),
+        "{}",
+        text(&out)
+    );
     let (out, _) = faultline(&["test", "--workload", "election", "--target", "zookeeper"]);
     assert!(
         text(&out).contains("no election recipe for --target zookeeper"),
