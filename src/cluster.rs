@@ -176,7 +176,7 @@ fn bad(msg: impl std::fmt::Display) -> anyhow::Result<u8> {
 
 pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
     if args.ssh.nodes.is_some() || args.ssh.nodes_file.is_some() {
-        return on_ssh(&args.ssh, args.command);
+        return on_ssh(&args.ssh, args.name.as_deref(), args.command);
     }
     let registry = Registry::default();
     match args.command {
@@ -646,15 +646,25 @@ fn ssh_nodes(flags: &crate::test_cmd::NodesArgs, what: &str) -> Result<SshNodes,
     }
 }
 
-/// `faultline cluster --nodes h1,… COMMAND`: the sandbox's commands on SSH nodes,
-/// through the same [`Runtime`] a test uses. Nothing is owned: services are the groups
-/// runs left (their pidfiles of this boot), and a network fault replaces the nodes'
-/// `FAULTLINE` chain (there is no sandbox record to compose faults in).
-fn on_ssh(flags: &crate::test_cmd::NodesArgs, command: ClusterCommand) -> anyhow::Result<u8> {
+/// `faultline cluster --nodes h1,… [--name RUN] COMMAND`: the sandbox's commands on SSH
+/// nodes, through the same [`Runtime`] a test uses. Nothing is owned: services are the
+/// groups runs left (their pidfiles of this boot; only run RUN's with `--name`), and a
+/// network fault replaces the nodes' `FAULTLINE` chain (there is no sandbox record to
+/// compose faults in).
+fn on_ssh(
+    flags: &crate::test_cmd::NodesArgs,
+    run: Option<&str>,
+    command: ClusterCommand,
+) -> anyhow::Result<u8> {
     let ssh = match ssh_nodes(flags, "cluster") {
         Ok(ssh) => ssh,
         Err(e) => return bad(e),
     };
+    if let Some(run) = run {
+        if let Err(e) = addr::validate_run_name(run) {
+            return bad(format!("--name: {e}"));
+        }
+    }
     match &command {
         ClusterCommand::Status
         | ClusterCommand::Exec { .. }
@@ -695,7 +705,7 @@ fn on_ssh(flags: &crate::test_cmd::NodesArgs, command: ClusterCommand) -> anyhow
     let signal_all = |nodes: Vec<NodeId>, signal: Signal| -> anyhow::Result<u8> {
         for id in nodes {
             let mut signalled = 0;
-            for pgid in cluster.run_groups(id, None)? {
+            for pgid in cluster.run_groups(id, run)? {
                 if cluster.signal_group(id, pgid, signal)? {
                     signalled += 1;
                 }
@@ -707,7 +717,7 @@ fn on_ssh(flags: &crate::test_cmd::NodesArgs, command: ClusterCommand) -> anyhow
     match command {
         ClusterCommand::Status => {
             for m in cluster.members() {
-                let groups = cluster.run_groups(m.id, None)?;
+                let groups = cluster.run_groups(m.id, run)?;
                 let chain = cluster
                     .exec(
                         m.id,

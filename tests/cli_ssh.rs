@@ -559,7 +559,7 @@ fn ssh_time_to_first_op_against_namespaces_is_printed() {
     bed_down(bed);
 }
 
-/// `faultline cluster --nodes …` over SSH: status names a run's service group; a
+/// `faultline cluster --nodes … --name RUN` over SSH: status names the run's service group; a
 /// partition leaves SSH working (exec still answers) until heal removes every chain;
 /// pause, resume and kill reach the group; sandbox-only commands are refused.
 #[test]
@@ -585,6 +585,8 @@ fn ssh_cluster_commands_fault_the_nodes_and_ssh_survives() {
             .arg(env!("CARGO_BIN_EXE_faultline"))
             .arg("cluster")
             .args(nodes.command_words())
+            // Only this run's services: other tests' runs share /var/lib/faultline here.
+            .args(["--name", &run])
             .args(args);
         c.output().expect("faultline cluster runs")
     };
