@@ -200,14 +200,18 @@ fn cases() -> Vec<Case> {
                 "linearizability",
             )
         },
-        // A restarted node accepts one new epoch twice.
-        case(
-            Some(Bug::Zab(Z::ForgetAcceptedEpoch)),
-            Register,
-            "kill:minority",
-            2,
-            "split-brain",
-        ),
+        // A restarted node accepts one new epoch twice. Needs a kill inside a
+        // follower's discovery (6 ms median): 0/10 in real time (docs/zab.md).
+        Case {
+            real_time: false,
+            ..case(
+                Some(Bug::Zab(Z::ForgetAcceptedEpoch)),
+                Register,
+                "kill:minority",
+                2,
+                "split-brain",
+            )
+        },
         // ACKed but not durable: kill every node (a majority is not enough in real
         // time: the survivors' votes carry the writes), then the leader.
         case(
@@ -218,14 +222,18 @@ fn cases() -> Vec<Case> {
             "linearizability",
         ),
         // currentEpoch before the history: kill followers during sync between leader
-        // kills.
-        case(
-            Some(Bug::Zab(Z::EpochBeforeHistory)),
-            Register,
-            "kill:minority,kill:primaries",
-            2,
-            "linearizability",
-        ),
+        // kills. Needs a kill within 100 ms of a follower's NEWLEADER: 0/10 in real
+        // time (docs/zab.md).
+        Case {
+            real_time: false,
+            ..case(
+                Some(Bug::Zab(Z::EpochBeforeHistory)),
+                Register,
+                "kill:minority,kill:primaries",
+                2,
+                "linearizability",
+            )
+        },
         // A deposed leader keeps a suffix no one committed; rotate leaders.
         case(
             Some(Bug::Zab(Z::DiffWithoutTrunc)),
@@ -390,7 +398,7 @@ pub fn run(args: ZooArgs) -> anyhow::Result<u8> {
         println!(
             "not run: {} (caught by the deterministic simulation, \
              `cargo test -p targets --test raft` and `--test zab`; real-time faults \
-             practically never expose it, see docs/raft.md and docs/zab.md; run it anyway \
+             practically never expose them, see docs/raft.md and docs/zab.md; run one anyway \
              with --bug)",
             simulation_only.join(", ")
         );
@@ -731,9 +739,7 @@ mod tests {
                 "control",
                 "stale-sync",
                 "stale-sync-sync",
-                "forget-accepted-epoch",
                 "ack-before-fsync",
-                "epoch-before-history",
                 "diff-without-trunc",
                 "expire-sessions-on-election",
                 "ignore-client-zxid",
@@ -743,6 +749,8 @@ mod tests {
         );
         assert!(all.contains(&("commit-old-term".into(), Selected::SimulationOnly)));
         assert!(all.contains(&("count-epoch-nack".into(), Selected::SimulationOnly)));
+        assert!(all.contains(&("forget-accepted-epoch".into(), Selected::SimulationOnly)));
+        assert!(all.contains(&("epoch-before-history".into(), Selected::SimulationOnly)));
         // Every switch has a row.
         for b in Bug::ALL {
             assert!(
