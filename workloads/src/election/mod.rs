@@ -16,7 +16,11 @@
 //! * [`candidate`]: the candidate loop and the [`candidate::Recipe`] trait, with the
 //!   bundled systems' recipe over any [`crate::lock::Lock`];
 //! * [`resource`]: the fenced resource and recorder on the controller;
-//! * [`wire`]: what they say to each other.
+//! * [`wire`]: what they say to each other;
+//! * [`candidates`]: a run's candidates as the workload's `harness::run::Services`
+//!   (started on the service nodes, waited for, stopped);
+//! * [`workload`]: the workload as the run engine sees it (no harness client ops; the
+//!   four election checks).
 //!
 //! Modes (`naive`, `lease`, `fenced`; [`checkers::election::Mode`]) run side by side,
 //! each its own election (its own lock) and its own resource. See `docs/election.md`.
