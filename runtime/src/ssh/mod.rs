@@ -751,6 +751,15 @@ impl Runtime for SshCluster {
                 t.elapsed().as_secs_f64()
             );
         }
+        // Every new build uploads ~100 MB: keep only the few most recently used.
+        let pruned = self.run_on(n, &remote::prune_binaries(&path, remote::KEEP_BINARIES))?;
+        if !pruned.success() {
+            tracing::warn!(
+                "{}: pruning old binaries: {}",
+                Self::who(n),
+                pruned.stderr_lossy().trim()
+            );
+        }
         *cached = Some(path.clone());
         Ok(path)
     }

@@ -66,6 +66,29 @@ pub fn binary_path(root: &Path, sha256: &str) -> PathBuf {
     root.join("bin").join(format!("faultline-{sha256}"))
 }
 
+/// How many uploaded faultline binaries a node keeps in `<root>/bin` (the most recently
+/// used); each is about 100 MB, and every new build uploads one.
+pub const KEEP_BINARIES: usize = 3;
+
+/// Marks `path` used now (`touch`), then removes every other uploaded binary in its
+/// directory but the `keep` most recently used. Only complete binaries
+/// (`faultline-<64 hex digits>`) are candidates: a concurrent run's upload in progress
+/// (`faultline-<hash>.tmp-…`) is never touched.
+pub fn prune_binaries(path: &Path, keep: usize) -> Cmd {
+    const PRUNE: &str = r#"
+used="$1"; keep="$2"
+touch -c -- "$used"
+cd -- "$(dirname -- "$used")" || exit 0
+ls -1t | grep -E '^faultline-[0-9a-f]{64}$' | tail -n +"$((keep + 1))" | while read -r old; do
+  [ "$old" = "$(basename -- "$used")" ] || rm -f -- "$old"
+done
+"#;
+    Cmd::new("sh")
+        .args(["-c", PRUNE, "faultline-prune"])
+        .arg(path)
+        .arg(keep.to_string())
+}
+
 /// What actually runs on the node for `cmd`: its environment as `env K=V` and, with
 /// `sudo`, behind `sudo -n --` (never prompting).
 pub fn wrap(cmd: &Cmd, sudo: bool) -> Cmd {
@@ -291,6 +314,41 @@ mod tests {
             a[3..].join(" "),
             "faultline-launch /d/n1/service.pid /d/n1/etcd.log /d/n1 -- env GOMAXPROCS=2 etcd --name n 1"
         );
+    }
+
+    #[test]
+    fn pruning_keeps_the_used_binary_and_the_most_recent_others() {
+        let dir = std::env::temp_dir().join(format!("fl-prune-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = |i: u8| format!("faultline-{}", format!("{i:x}").repeat(64));
+        // Five complete binaries, oldest first, and an upload in progress.
+        for i in 1..=5u8 {
+            let p = dir.join(name(i));
+            std::fs::write(&p, b"x").unwrap();
+            let t = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 * i as u64);
+            std::fs::File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        let tmp = dir.join(format!("{}.tmp-t1-n1", name(6)));
+        std::fs::write(&tmp, b"half").unwrap();
+        // The oldest is the one in use: it is touched, so it stays with the two newest.
+        let used = dir.join(name(1));
+        let out = RealExec.run(&prune_binaries(&used, 3)).expect("prune runs");
+        assert!(out.success(), "{}", out.stderr_lossy());
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut want = vec![name(1), name(4), name(5), format!("{}.tmp-t1-n1", name(6))];
+        want.sort();
+        assert_eq!(left, want);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
