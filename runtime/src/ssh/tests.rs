@@ -259,7 +259,7 @@ fn the_binary_is_uploaded_once_and_skipped_when_present() {
     assert_eq!(f.cluster.faultline_binary(n1()).unwrap(), want);
     assert_eq!(f.cluster.faultline_binary(n1()).unwrap(), want, "cached");
     let log = f.nodes[0].log();
-    assert_eq!(log.len(), 4, "{log:?}");
+    assert_eq!(log.len(), 5, "{log:?}");
     assert_eq!(log[0], format!("sha256sum -- {}", want.display()));
     assert!(
         log[1].starts_with("install -D -m 0755 /dev/stdin /r/bin/faultline-")
@@ -268,14 +268,17 @@ fn the_binary_is_uploaded_once_and_skipped_when_present() {
         log[1]
     );
     assert!(log[2].starts_with("mv -f -- "), "{}", log[2]);
-    // n2 already has it.
+    // Then the binaries other builds left are pruned, this one marked as used.
+    let prune = format!("faultline-prune {} 3", want.display());
+    assert!(log[4].starts_with("sh -c ") && log[4].ends_with(&prune), "{}", log[4]);
+    // n2 already has it: checked, nothing uploaded, pruned.
     f.nodes[1].state.lock().unwrap().binary_sha = Some(sha);
     f.nodes[1].clear();
     assert_eq!(f.cluster.faultline_binary(NodeId::nth(2)).unwrap(), want);
-    assert_eq!(
-        f.nodes[1].log(),
-        [format!("sha256sum -- {}", want.display())]
-    );
+    let log = f.nodes[1].log();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[0], format!("sha256sum -- {}", want.display()));
+    assert!(log[1].ends_with(&prune), "{}", log[1]);
 }
 
 #[test]
