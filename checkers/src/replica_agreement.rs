@@ -1,7 +1,7 @@
 //! Replica agreement: every node's committed log, compared position by position.
 //!
 //! ```text
-//! final phase: GET /committed on every node (and after each restart) ──► LogReports ──► check()
+//! main phase (every 2 s, tails) + final phase (whole logs): GET /committed ──► LogReports ──► check()
 //! ```
 //!
 //! Zab's and Raft's safety properties say that committed prefixes agree (Zab's

@@ -14,6 +14,7 @@
 //! crate, which depends on this one and never the other way round: the engine writes
 //! `results.json` and hands the rest to the [`run::Artifacts`] it is given.
 
+pub mod committed;
 pub mod generator;
 pub mod history;
 pub mod interpreter;

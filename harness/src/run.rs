@@ -43,6 +43,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::committed::{CommittedLogs, SAMPLE_EVERY, SAMPLE_TAIL, SAMPLE_WAIT};
 use crate::generator::{Generator, Stagger, TimeLimit};
 use crate::history::{Codec, HistoryLog, Recording};
 use crate::interpreter::{self, Client};
@@ -56,8 +57,9 @@ use runtime::{NodeId, Runtime, RuntimeError};
 
 /// The status observations of a run.
 pub const STATUS_FILE: &str = "status.jsonl";
-/// Every node's committed log after the final phase, one `LogReport` per line (targets
-/// that can report one; the replica-agreement check reads it).
+/// Every node's committed log, sampled in the main phase and in full after the final
+/// phase, one `LogReport` per line (targets that can report one; the replica-agreement
+/// check reads it; see [`crate::committed`]).
 pub const COMMITTED_FILE: &str = "committed.jsonl";
 /// The nemesis op the run records once every fault is healed (liveness counts from it).
 pub const HEAL_ALL: &str = "heal-all";
@@ -436,6 +438,20 @@ fn drive<W: Workload>(
         })?,
     );
     let nodes: Vec<(NodeId, Ipv4Addr)> = rt.nodes().iter().map(|n| (n.id, n.addr)).collect();
+    // Committed logs (targets that report them): sampled through the main phase, so an
+    // entry a node takes back after a restart shows, and asked for in full at the end.
+    let committed = CommittedLogs::open(
+        &plan.target,
+        nodes.clone(),
+        &handle,
+        &log,
+        &dir.file(COMMITTED_FILE),
+    )
+    .map_err(|source| HarnessError::Io {
+        what: "creating the committed logs",
+        source,
+    })?
+    .map(Arc::new);
     let observer = Observer::start(
         &handle,
         Arc::clone(&plan.target),
@@ -541,6 +557,11 @@ fn drive<W: Workload>(
         Arc::clone(&active_faults),
         opts.time_limit,
     );
+    let sampler = committed.as_ref().map(|c| {
+        let (c, stop) = (Arc::clone(c), Arc::new(AtomicBool::new(false)));
+        let flag = Arc::clone(&stop);
+        Joined::spawn(stop, move || sample_committed(&c, &flag))
+    });
     let clients = make_clients(plan, rt.as_ref())?;
     let main = TimeLimit::new(
         Stagger::per_second(plan.workload.generator(), opts.rate),
@@ -569,6 +590,18 @@ fn drive<W: Workload>(
             source,
         })?;
     drop(ticker);
+    if let Some(sampler) = sampler {
+        match sampler.finish() {
+            Ok(Ok(n)) => note.line(&format!("committed logs: {n} samples in the main phase")),
+            Ok(Err(source)) => {
+                return Err(HarnessError::Io {
+                    what: "sampling the committed logs",
+                    source,
+                })
+            }
+            Err(_) => return Err(HarnessError::Panicked("committed-log sampler")),
+        }
+    }
     note.line(&format!(
         "main phase: {} ops ({} ok, {} fail, {} info of which {} timeouts){}",
         summary.invoked,
@@ -655,8 +688,24 @@ fn drive<W: Workload>(
         drop(services);
     }
     if !*interrupted {
-        progress.phase("committed logs");
-        collect_committed(&plan.target, rt.as_ref(), &handle, &log, dir, note)?;
+        if let Some(committed) = &committed {
+            progress.phase("committed logs");
+            let round =
+                committed
+                    .collect(COMMITTED_WAIT, None)
+                    .map_err(|source| HarnessError::Io {
+                        what: "writing the committed logs",
+                        source,
+                    })?;
+            for missing in &round.missing {
+                note.line(&format!("committed log of {missing}"));
+            }
+            note.line(&format!(
+                "committed logs: {} of {} nodes reported",
+                round.reported,
+                round.reported + round.missing.len()
+            ));
+        }
     }
     let _ = watcher.finish();
     if let Some(o) = observer {
@@ -716,66 +765,22 @@ fn make_clients<W: Workload>(
         .collect()
 }
 
-/// Asks every node for its committed log (when the target can report one) and writes
-/// the reports to [`COMMITTED_FILE`], timed on the history's clock. A node that does not
-/// answer is noted and left out: agreement is checked among those that did.
-fn collect_committed(
-    target: &Arc<dyn Target>,
-    rt: &dyn Runtime,
-    handle: &runtime::ControlHandle,
-    log: &HistoryLog,
-    dir: &RunDir,
-    note: &Notes,
-) -> Result<(), HarnessError> {
-    let nodes = rt.nodes();
-    let Some(first) = nodes.first() else {
-        return Ok(());
-    };
-    if target.committed_log(first.id, first.addr).is_none() {
-        return Ok(());
-    }
-    let io = |source| HarnessError::Io {
-        what: "writing the committed logs",
-        source,
-    };
-    let mut out = io::BufWriter::new(File::create(dir.file(COMMITTED_FILE)).map_err(io)?);
-    let mut reported = 0;
-    for n in &nodes {
-        let target = Arc::clone(target);
-        let (id, addr) = (n.id, n.addr);
-        let answer = handle
-            .block_on(async move {
-                match target.committed_log(id, addr) {
-                    Some(call) => tokio::time::timeout(COMMITTED_WAIT, call).await,
-                    None => Ok(Ok(Vec::new())),
-                }
-            })
-            .map_err(|_| HarnessError::Panicked("committed-log request"))?;
-        match answer {
-            Ok(Ok(entries)) => {
-                let report = LogReport {
-                    node: n.id.to_string(),
-                    time: log.now(),
-                    from: 0,
-                    entries,
-                };
-                serde_json::to_writer(&mut out, &report).map_err(|e| io(e.into()))?;
-                out.write_all(b"\n").map_err(io)?;
-                reported += 1;
+/// Samples the committed logs every [`SAMPLE_EVERY`] until `stop`; returns how many
+/// samples were taken.
+fn sample_committed(committed: &CommittedLogs, stop: &AtomicBool) -> io::Result<usize> {
+    let mut taken = 0;
+    loop {
+        let next = Instant::now() + SAMPLE_EVERY;
+        // Pacing the samples while watching the stop flag, not waiting for a condition.
+        while Instant::now() < next {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(taken);
             }
-            Ok(Err(e)) => note.line(&format!("committed log of {}: {e}", n.id)),
-            Err(_) => note.line(&format!(
-                "committed log of {}: no answer within {COMMITTED_WAIT:?}",
-                n.id
-            )),
+            std::thread::sleep(Duration::from_millis(50));
         }
+        committed.collect(SAMPLE_WAIT, Some(SAMPLE_TAIL))?;
+        taken += 1;
     }
-    out.flush().map_err(io)?;
-    note.line(&format!(
-        "committed logs: {reported} of {} nodes reported",
-        nodes.len()
-    ));
-    Ok(())
 }
 
 /// Reads [`COMMITTED_FILE`]: one report per line; a bad line names its number.

@@ -270,7 +270,11 @@ fn the_binary_is_uploaded_once_and_skipped_when_present() {
     assert!(log[2].starts_with("mv -f -- "), "{}", log[2]);
     // Then the binaries other builds left are pruned, this one marked as used.
     let prune = format!("faultline-prune {} 3", want.display());
-    assert!(log[4].starts_with("sh -c ") && log[4].ends_with(&prune), "{}", log[4]);
+    assert!(
+        log[4].starts_with("sh -c ") && log[4].ends_with(&prune),
+        "{}",
+        log[4]
+    );
     // n2 already has it: checked, nothing uploaded, pruned.
     f.nodes[1].state.lock().unwrap().binary_sha = Some(sha);
     f.nodes[1].clear();

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use targets::bundled::{ClientError, ReadLevel, RequestError};
-use targets::zab::Zxid;
+use targets::zab::{Phase, Zxid};
 
 use crate::cluster::{poll, Member, ZabCluster as Cluster};
 
@@ -65,6 +65,16 @@ async fn three_nodes_serve_survive_a_leader_kill_and_restart_from_disk() {
     // Followers refuse quorum reads with the leader's name, answer sync reads through
     // the leader and local reads from their own state, never older than the client saw.
     let f = (l + 1) % 3;
+    // A majority agreeing on the leader does not mean this follower has synced yet (it
+    // serves nothing before UPTODATE): wait until it broadcasts under that leader.
+    let follower = c.clients[f].clone();
+    let leader_id = c.ids[l].clone();
+    poll("the follower to serve under the leader", WAIT, || async {
+        let st = follower.status().await.ok()?;
+        (st.phase == Phase::Broadcast && st.leader.as_ref().map(|n| &n.0) == Some(&leader_id))
+            .then_some(())
+    })
+    .await;
     let e = c.clients[f]
         .read("x")
         .await
