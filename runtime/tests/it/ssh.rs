@@ -213,9 +213,11 @@ fn ssh_uploads_the_binary_once_and_clean_removes_what_a_dead_controller_left() {
     let meta = std::fs::metadata(&bin).unwrap();
     // Node 2 shares this machine's file system: the copy is already there.
     assert_eq!(ssh.faultline_binary(NodeId::nth(2)).unwrap(), bin);
+    // An upload writes a new file and renames it over the old one (a new inode); using
+    // the copy only marks it used (its mtime, for pruning).
     assert_eq!(
-        std::fs::metadata(&bin).unwrap().modified().unwrap(),
-        meta.modified().unwrap(),
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&bin).unwrap()),
+        std::os::unix::fs::MetadataExt::ino(&meta),
         "not uploaded twice"
     );
     ssh.exec_ok(n1, &Cmd::new("test").arg("-x").arg(&bin))
