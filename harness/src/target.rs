@@ -3,7 +3,7 @@
 //! ```text
 //! Target::setup(&dyn Runtime) ──► every node's service slot runs the system ──► healthy
 //! Target::status(node)        ──► NodeStatus (role, term, leader) ──► observer, primaries
-//! Target::committed_log(node) ──► (position, digest)* after the final phase ──► replica agreement
+//! Target::committed_log(node, from) ──► (position, digest)* sampled and after the final phase ──► replica agreement
 //! ```
 //!
 //! The protocol is tiny, after Jepsen's `DB`: setting up, and knowing when the
@@ -118,15 +118,17 @@ pub trait Target: Send + Sync + 'static {
         addr: Ipv4Addr,
     ) -> Option<BoxFuture<'_, Result<NodeStatus, StatusError>>>;
 
-    /// Asks one node (at `addr`) for its committed log, one `(position, digest)` per
-    /// committed entry, for the replica-agreement check; `None` when the system cannot
-    /// report it. Runs on the clients' runtime, and never blocks it.
+    /// Asks one node (at `addr`) for its committed log from position `from` on (0: the
+    /// whole log), one `(position, digest)` per committed entry, for the
+    /// replica-agreement check; `None` when the system cannot report it. Runs on the
+    /// clients' runtime, and never blocks it.
     fn committed_log(
         &self,
         node: NodeId,
         addr: Ipv4Addr,
+        from: u64,
     ) -> Option<BoxFuture<'_, Result<Vec<LogEntry>, StatusError>>> {
-        let _ = (node, addr);
+        let _ = (node, addr, from);
         None
     }
 

@@ -249,13 +249,14 @@ impl<P: Protocol> Target for BundledTarget<P> {
         &self,
         _node: NodeId,
         addr: Ipv4Addr,
+        from: u64,
     ) -> Option<BoxFuture<'_, Result<Vec<LogEntry>, StatusError>>> {
         Some(Box::pin(async move {
             // Its own client: a whole log takes longer than a status.
             let client =
                 Client::<P::Status>::new(format!("http://{addr}:{API_PORT}"), COMMITTED_TIMEOUT)
                     .map_err(|e| StatusError::Unreachable(e.to_string()))?;
-            let log = client.committed(0).await.map_err(|e| match e {
+            let log = client.committed(from).await.map_err(|e| match e {
                 ClientError::Timeout(_) => StatusError::Timeout(COMMITTED_TIMEOUT),
                 e => status_error(e),
             })?;
