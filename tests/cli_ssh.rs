@@ -305,14 +305,22 @@ fn ssh_real_etcd_runs_valid() {
     bed_down(bed);
 }
 
-/// A node that dies mid-run (every process of its namespace killed, sshd included):
-/// the run goes on with the others, then its teardown cannot reach the node, which is a
-/// harness error naming it (exit 255) with the artifacts kept and the other nodes
-/// cleaned.
-#[test]
-fn ssh_a_node_that_dies_mid_run_is_a_harness_error_with_the_artifacts_kept() {
-    let bed = bed("sshdies", 3);
-    let store = scratch("dies");
+/// How a test bed node dies mid-run.
+enum Death {
+    /// Every process of its namespace killed, sshd included: the connection closes.
+    Killed,
+    /// Its namespace's link goes down: the node stops answering, the connection stays
+    /// open until the master's keep-alives give up.
+    Silent,
+}
+
+/// A node that dies mid-run stops the run: a harness error naming the node and ssh's
+/// reason (exit 255) long before the time limit, with the history, the results and the
+/// reachable nodes' logs kept, and nothing left on the other nodes. The run has
+/// partitions and kills in force, which must never count as a dead node.
+fn a_node_that_dies_mid_run(tag: &str, death: Death) {
+    let bed = bed(tag, 3);
+    let store = scratch(tag);
     let s = store.to_str().unwrap();
     let started = Instant::now();
     let child = command(
@@ -320,9 +328,11 @@ fn ssh_a_node_that_dies_mid_run_is_a_harness_error_with_the_artifacts_kept() {
         &[
             "test",
             "--time-limit",
-            "8",
+            "600",
             "--nemesis",
-            "none",
+            "partition,kill",
+            "--nemesis-interval",
+            "1",
             "--seed",
             "2",
             "--store",
@@ -336,36 +346,123 @@ fn ssh_a_node_that_dies_mid_run_is_a_harness_error_with_the_artifacts_kept() {
         first_op(&store, started, Duration::from_secs(120)).is_some(),
         "no op within 120 s"
     );
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    // Some faults first: they must not look like a dead node.
+    let history = run.join("history.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline
+        && std::fs::read_to_string(&history)
+            .unwrap_or_default()
+            .matches("\"nemesis\"")
+            .count()
+            < 4
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let ns = bed
         .cluster
         .member(runtime::NodeId::nth(3))
         .unwrap()
         .ns
         .clone();
-    runtime::netns::network::kill_all_in(&ns, Duration::from_secs(10)).expect("n3 dies");
-    let out = wait(child, Duration::from_secs(300));
+    let died = Instant::now();
+    match death {
+        Death::Killed => {
+            runtime::netns::network::kill_all_in(&ns, Duration::from_secs(10)).expect("n3 dies");
+        }
+        Death::Silent => {
+            let down = Command::new("ip")
+                .args([
+                    "-n",
+                    &ns,
+                    "link",
+                    "set",
+                    runtime::netns::addr::NODE_IF,
+                    "down",
+                ])
+                .output()
+                .expect("ip runs");
+            assert!(down.status.success(), "{}", text(&down));
+        }
+    }
+    // Far below the 600 s time limit: the run stopped because of the node.
+    let out = wait(child, Duration::from_secs(240));
+    let stopped = died.elapsed();
     assert_eq!(out.status.code(), Some(255), "{}", text(&out));
     let all = text(&out);
-    assert!(all.contains("n3 (n3): cannot reach the node"), "{all}");
-    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    assert!(
+        all.contains("harness error: a node died mid-run: n3 (n3): cannot reach the node"),
+        "{all}"
+    );
+    let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
+    assert!(
+        log.contains("node lost, stopping the run: n3 (n3)"),
+        "{log}"
+    );
     for f in [
         "test.json",
         "history.jsonl",
         "results.json",
+        "status.jsonl",
         "faultline.log",
     ] {
         assert!(run.join(f).exists(), "{f} kept");
     }
-    // n1 and n2 were cleaned (n3's directory is on the same file system here, so the
-    // directory check is for n1's and n2's own).
-    let node_run = node_run(&run);
+    assert!(
+        results(&run)["checkers"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty()),
+        "what was recorded was checked"
+    );
     for n in ["n1", "n2"] {
-        let d = Path::new(ROOT).join(&node_run).join(n);
-        assert!(!d.exists(), "{} left", d.display());
+        let dir = run.join("nodes").join(n);
+        assert!(
+            std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()),
+            "{n}'s logs came back"
+        );
     }
+    // n1 and n2 were cleaned: their directories (n3's is on the same file system here,
+    // on a real machine it would be on the dead one), chains and processes.
+    let node_run = node_run(&run);
+    for n in [1, 2] {
+        let d = Path::new(ROOT).join(&node_run).join(format!("n{n}"));
+        assert!(!d.exists(), "{} left", d.display());
+        let chain = bed
+            .iptables_in(runtime::NodeId::nth(n), &["-n", "-L", "FAULTLINE"])
+            .unwrap();
+        assert!(!chain.success(), "n{n}: the FAULTLINE chain is left");
+    }
+    let ps = Command::new("ps")
+        .args(["-eo", "pid,args"])
+        .output()
+        .unwrap();
+    for n in ["n1", "n2"] {
+        let needle = Path::new(ROOT)
+            .join(&node_run)
+            .join(n)
+            .display()
+            .to_string();
+        let ps = String::from_utf8_lossy(&ps.stdout);
+        let left: Vec<&str> = ps.lines().filter(|l| l.contains(&needle)).collect();
+        assert!(left.is_empty(), "processes of {n} left: {left:?}");
+    }
+    eprintln!(
+        "{tag}: the run stopped {:.1} s after n3 died",
+        stopped.as_secs_f64()
+    );
     let _ = std::fs::remove_dir_all(Path::new(ROOT).join(&node_run));
     std::fs::remove_dir_all(&store).unwrap();
     bed_down(bed);
+}
+
+#[test]
+fn ssh_a_node_killed_mid_run_stops_the_run_with_a_harness_error() {
+    a_node_that_dies_mid_run("sshdies", Death::Killed);
+}
+
+#[test]
+fn ssh_a_node_that_goes_silent_mid_run_stops_the_run_with_a_harness_error() {
+    a_node_that_dies_mid_run("sshmute", Death::Silent);
 }
 
 /// The zoo's stale-read row through SSH nodes: caught by linearizability (three seeds,

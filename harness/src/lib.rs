@@ -18,6 +18,7 @@ pub mod committed;
 pub mod generator;
 pub mod history;
 pub mod interpreter;
+mod node_watch;
 mod nodes;
 pub mod observer;
 pub mod progress;

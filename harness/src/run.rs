@@ -47,6 +47,7 @@ use crate::committed::{CommittedLogs, SAMPLE_EVERY, SAMPLE_TAIL, SAMPLE_WAIT};
 use crate::generator::{Generator, Stagger, TimeLimit};
 use crate::history::{Codec, HistoryLog, Recording};
 use crate::interpreter::{self, Client};
+use crate::node_watch::NodeWatch;
 use crate::nodes::Nodes;
 use crate::observer::{self, Observer};
 use crate::progress::Progress;
@@ -222,6 +223,10 @@ pub enum HarnessError {
     },
     #[error("the workload's services: {0}")]
     Services(#[source] OpenError),
+    /// A node's machine could not be reached any more during the run (its SSH
+    /// connection dropped): the run stopped early.
+    #[error("a node died mid-run: {0}")]
+    NodeLost(#[source] RuntimeError),
     #[error("the {0} panicked")]
     Panicked(&'static str),
     #[error("tearing down: {0}")]
@@ -505,6 +510,7 @@ fn drive<W: Workload>(
         let stop_faults = Arc::clone(&stop_faults);
         let done = Arc::clone(&done);
         let shutdown = plan.shutdown.clone();
+        let stop_tx = stop_tx.clone();
         Joined::spawn(Arc::clone(&done), move || {
             // Pacing a poll of the signal flag, not waiting for a condition to settle.
             while !done.load(Ordering::SeqCst) {
@@ -515,6 +521,17 @@ fn drive<W: Workload>(
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
+        })
+    };
+
+    // A node that dies mid-run stops the run (clients, faults) like Ctrl-C does, and
+    // ends it with a harness error below.
+    let node_watch = {
+        let stop_faults = Arc::clone(&stop_faults);
+        let stop_tx = stop_tx.clone();
+        NodeWatch::start(Arc::clone(rt), move || {
+            stop_faults.store(true, Ordering::SeqCst);
+            let _ = stop_tx.send(true);
         })
     };
 
@@ -635,6 +652,9 @@ fn drive<W: Workload>(
             what: "recording the heal",
             source,
         })?;
+    if let Some(lost) = node_watch.lost() {
+        return Err(node_lost(lost, observer, note));
+    }
     *interrupted = summary.interrupted || is_stopped();
 
     if !*interrupted {
@@ -707,6 +727,9 @@ fn drive<W: Workload>(
             ));
         }
     }
+    if let Some(lost) = node_watch.lost() {
+        return Err(node_lost(lost, observer, note));
+    }
     let _ = watcher.finish();
     if let Some(o) = observer {
         let seen = o.stop().map_err(|source| HarnessError::Io {
@@ -721,16 +744,28 @@ fn drive<W: Workload>(
     Ok(())
 }
 
+/// Ends a run whose node died: the observer stops (its observations stay in
+/// `status.jsonl`) and the error names the node and ssh's reason.
+fn node_lost(lost: RuntimeError, observer: Option<Observer>, note: &Notes) -> HarnessError {
+    note.line(&format!("node lost, stopping the run: {lost}"));
+    if let Some(o) = observer {
+        if let Err(e) = o.stop() {
+            note.line(&format!("the status observer: {e}"));
+        }
+    }
+    HarnessError::NodeLost(lost)
+}
+
 /// A helper thread of the main phase that is told to stop (its flag set) and joined
 /// however the phase ends. An early return, such as a history that cannot be written,
 /// must not leave the fault thread playing faults, and holding the nodes, past teardown.
-struct Joined<T> {
+pub(crate) struct Joined<T> {
     stop: Arc<AtomicBool>,
     handle: Option<std::thread::JoinHandle<T>>,
 }
 
 impl<T: Send + 'static> Joined<T> {
-    fn spawn(stop: Arc<AtomicBool>, f: impl FnOnce() -> T + Send + 'static) -> Self {
+    pub(crate) fn spawn(stop: Arc<AtomicBool>, f: impl FnOnce() -> T + Send + 'static) -> Self {
         Joined {
             stop,
             handle: Some(std::thread::spawn(f)),

@@ -66,6 +66,8 @@ struct State {
     files: BTreeMap<(NodeId, PathBuf), Vec<u8>>,
     services: BTreeMap<NodeId, (Option<ServiceSpec>, ServiceState)>,
     next_pid: u32,
+    /// Nodes whose machine is gone ([`Runtime::probe`] fails).
+    lost: BTreeMap<NodeId, String>,
 }
 
 /// The fake: `n` nodes at 198.18.0.1.. with the controller at 198.18.0.254.
@@ -113,6 +115,11 @@ impl RecordingRuntime {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// From now on `node`'s machine is gone: [`Runtime::probe`] fails with `reason`.
+    pub fn lose(&self, node: NodeId, reason: &str) {
+        self.state().lost.insert(node, reason.to_string());
     }
 
     /// Answer `output` to every later command whose argv starts with `prefix`.
@@ -355,6 +362,16 @@ impl Runtime for RecordingRuntime {
     fn faultline_binary(&self, node: NodeId) -> Result<PathBuf, RuntimeError> {
         self.check(node)?;
         Ok(PathBuf::from("/fake/bin/faultline"))
+    }
+
+    fn probe(&self, node: NodeId) -> Result<(), RuntimeError> {
+        match self.state().lost.get(&node) {
+            Some(reason) => Err(RuntimeError::Unreachable {
+                node: node.to_string(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     fn collect(&self, node: NodeId, _files: &[PathBuf], _dest: &Path) -> Result<(), RuntimeError> {

@@ -188,6 +188,16 @@ pub trait Runtime: Send + Sync {
         false
     }
 
+    /// Whether the node itself (the machine, not its service) can still be reached:
+    /// `Err` ([`RuntimeError::Unreachable`], naming the node and the reason) once it
+    /// cannot, e.g. an SSH node whose connection dropped. A killed or paused service, or
+    /// a partition (the controller is exempt), is never a lost node. Cheap enough to ask
+    /// every second. Nodes on this machine cannot be lost on their own: `Ok`.
+    fn probe(&self, node: NodeId) -> Result<(), RuntimeError> {
+        let _ = node;
+        Ok(())
+    }
+
     /// Copies node-side `files` (absolute, or relative to the node's data directory)
     /// into `dest` (a directory of the store). Files already there are left alone.
     fn collect(&self, node: NodeId, files: &[PathBuf], dest: &Path) -> Result<(), RuntimeError>;

@@ -30,8 +30,22 @@ use super::config::{Host, HostKeyChecking, SshConfig};
 use crate::control::ControlHandle;
 use crate::exec::{Cmd, Exec, ExecError, Output};
 
-/// How often the master checks that the node still answers (three misses end it).
+/// How often the master checks that the node still answers (three misses end it, so a
+/// node that stops answering is noticed within 15 s; a closed connection at once).
 pub const SERVER_ALIVE: Duration = Duration::from_secs(5);
+
+/// What the SSH runtime needs of one node's connection: commands ([`Exec`]), and the
+/// state of the connection itself.
+pub trait NodeLink: Exec {
+    /// `Ok` while the connection is up; ssh's reason once it is gone (the node closed
+    /// it, or stopped answering the master's keep-alives). Local and cheap: no command
+    /// runs on the node.
+    fn alive(&self) -> Result<(), String>;
+
+    /// Ends the connection now, for a controller about to exit without running
+    /// destructors (a forced interrupt). Best effort.
+    fn stop(&self) {}
+}
 
 /// A live master connection to one host.
 pub struct SshLink {
@@ -126,12 +140,19 @@ impl SshLink {
         &self.host
     }
 
-    /// Whether the master connection still works (`ssh -O check`).
+    /// Whether the master connection still works (a mux alive check on its control
+    /// socket: `ssh -O check`).
     pub fn check(&self) -> Result<(), String> {
         let session = self.session()?;
         run_on(&self.handle, async move { session.check().await })
             .ok_or_else(|| format!("{}: the SSH runtime stopped", self.host))?
-            .map_err(|e| format!("{}: ssh: {}", self.host, describe(&e)))
+            .map_err(|e| {
+                format!(
+                    "{}: the SSH connection is gone: {}",
+                    self.host,
+                    describe(&e)
+                )
+            })
     }
 
     fn session(&self) -> Result<Arc<Session>, String> {
@@ -167,6 +188,28 @@ impl Drop for SshLink {
     fn drop(&mut self) {
         if let Err(e) = self.close() {
             tracing::debug!("{e}");
+        }
+    }
+}
+
+impl NodeLink for SshLink {
+    fn alive(&self) -> Result<(), String> {
+        self.check()
+    }
+
+    /// `ssh -S <control socket> -O exit`: the master goes even though commands (or the
+    /// `Arc`s of stuck threads) still hold the session.
+    fn stop(&self) {
+        let Some(ctl) = self.control_socket() else {
+            return;
+        };
+        let cmd = Cmd::new("ssh")
+            .arg("-S")
+            .arg(ctl)
+            .args(["-O", "exit", "--", self.host.as_str()])
+            .timeout(Duration::from_secs(5));
+        if let Err(e) = crate::exec::RealExec.run(&cmd) {
+            tracing::debug!("{}: stopping the ssh master: {e}", self.host);
         }
     }
 }

@@ -37,7 +37,6 @@ pub mod testbed;
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -45,7 +44,7 @@ pub use config::{
     parse_host_list, parse_nodes_file, Host, HostKeyChecking, NodeSpec, NodesArg, SshConfig,
     SshNodes,
 };
-pub use link::SshLink;
+pub use link::{NodeLink, SshLink};
 
 use crate::control::{ControlHandle, PlainRuntime};
 use crate::exec::{Cmd, Exec, ExecError, Output, RealExec};
@@ -72,7 +71,7 @@ pub struct SshNode {
     pub host: Host,
     /// The address the controller reached it at (clients and peers use it).
     pub addr: Ipv4Addr,
-    link: Arc<dyn Exec>,
+    link: Arc<dyn NodeLink>,
     slot: Mutex<Slot>,
     binary: Mutex<Option<PathBuf>>,
 }
@@ -102,8 +101,9 @@ pub struct SshCluster {
     /// The local binary and its sha256, hashed on first use.
     local_binary: Mutex<Option<(PathBuf, String)>>,
     /// Whether this value still has to tear the run down (cleared by the first
-    /// teardown, so a later one finds nothing to do).
-    owned: AtomicBool,
+    /// teardown, so a later one finds nothing to do). Held for the whole teardown: a
+    /// second caller (the signal handler, a drop) waits until the first has finished.
+    owned: Mutex<bool>,
 }
 
 impl std::fmt::Debug for SshCluster {
@@ -199,7 +199,7 @@ impl SshCluster {
                 host: link.host().clone(),
                 addr: cfg.nodes[i].addr,
             };
-            ok.push((node, Arc::new(link) as Arc<dyn Exec>));
+            ok.push((node, Arc::new(link) as Arc<dyn NodeLink>));
         }
         Self::from_links(&cfg.run, &cfg.root, cfg.sudo, ok, clients, owned)
     }
@@ -211,7 +211,7 @@ impl SshCluster {
         run: &str,
         root: &Path,
         sudo: bool,
-        links: Vec<(NodeSpec, Arc<dyn Exec>)>,
+        links: Vec<(NodeSpec, Arc<dyn NodeLink>)>,
         clients: Clients,
         owned: bool,
     ) -> Result<SshCluster, RuntimeError> {
@@ -270,7 +270,7 @@ impl SshCluster {
             exempt: exempt.into_iter().collect(),
             clients,
             local_binary: Mutex::new(None),
-            owned: AtomicBool::new(owned),
+            owned: Mutex::new(owned),
         };
         if owned {
             // From here on, Drop removes what was made.
@@ -467,10 +467,26 @@ impl SshCluster {
     /// cluster. The masters stay open for that holder; its later drop finds nothing
     /// left to remove.
     pub fn remove_all(&self) -> Result<(), RuntimeError> {
-        if !self.owned.swap(false, Ordering::SeqCst) {
+        let mut owned = self
+            .owned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !std::mem::replace(&mut *owned, false) {
             return Ok(());
         }
         self.teardown()
+    }
+
+    /// For a controller that exits now (a forced interrupt, which runs no destructor):
+    /// [`SshCluster::remove_all`], then every master connection is stopped, so no local
+    /// `ssh` process outlives the controller. Whatever still uses the cluster fails
+    /// from here on.
+    pub fn abort(&self) -> Result<(), RuntimeError> {
+        let removed = self.remove_all();
+        for n in &self.nodes {
+            n.link.stop();
+        }
+        removed
     }
 
     fn teardown(&self) -> Result<(), RuntimeError> {
@@ -764,6 +780,17 @@ impl Runtime for SshCluster {
         Ok(path)
     }
 
+    /// The node's master connection is up (a local check on its control socket; the
+    /// master itself notices a closed connection at once, a silent node within three
+    /// keep-alives, [`link::SERVER_ALIVE`] apart).
+    fn probe(&self, id: NodeId) -> Result<(), RuntimeError> {
+        let n = self.member(id)?;
+        n.link.alive().map_err(|reason| RuntimeError::Unreachable {
+            node: Self::who(n),
+            reason,
+        })
+    }
+
     /// Real machines: each has its own packages.
     fn remote(&self) -> bool {
         true
@@ -809,10 +836,8 @@ impl Runtime for SshCluster {
 
 impl Drop for SshCluster {
     fn drop(&mut self) {
-        if self.owned.swap(false, Ordering::SeqCst) {
-            if let Err(e) = self.teardown() {
-                tracing::warn!("ssh run {} teardown on drop: {e}", self.run);
-            }
+        if let Err(e) = self.remove_all() {
+            tracing::warn!("ssh run {} teardown on drop: {e}", self.run);
         }
     }
 }

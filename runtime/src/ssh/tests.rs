@@ -21,6 +21,8 @@ struct FakeState {
     /// What `sha256sum` of the binary path answers (None: no such file).
     binary_sha: Option<String>,
     pidfiles: Vec<(String, String)>,
+    /// The connection dropped.
+    gone: bool,
 }
 
 const BOOT: &str = "b00t";
@@ -116,6 +118,16 @@ impl Exec for FakeNode {
     }
 }
 
+impl NodeLink for FakeNode {
+    fn alive(&self) -> Result<(), String> {
+        if self.state.lock().unwrap().gone {
+            Err("the SSH connection is gone: connection closed by the node".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
 fn local_sha() -> String {
     let exe = std::env::current_exe().unwrap();
     remote::parse_sha256(&RealExec.run(&remote::sha256(&exe)).unwrap().stdout_lossy()).unwrap()
@@ -136,7 +148,7 @@ fn fixture(sudo: bool, owned: bool) -> Fixture {
         .map(|(i, n)| {
             (
                 NodeSpec::from(Host::parse(&format!("h{}", i + 1)).unwrap()),
-                Arc::clone(n) as Arc<dyn Exec>,
+                Arc::clone(n) as Arc<dyn NodeLink>,
             )
         })
         .collect();
@@ -330,4 +342,23 @@ fn clean_kills_only_this_boots_groups() {
     let log = f.nodes[0].log();
     assert!(!log.iter().any(|l| l.contains("-777")), "{log:?}");
     assert!(log.contains(&"rm -rf -- /r/old-run".to_string()));
+}
+
+#[test]
+fn a_probe_names_the_node_whose_connection_dropped_and_runs_nothing_on_it() {
+    let f = fixture(false, false);
+    f.nodes[1].clear();
+    f.cluster.probe(NodeId::nth(2)).unwrap();
+    f.nodes[1].state.lock().unwrap().gone = true;
+    f.cluster.probe(n1()).unwrap();
+    let e = f.cluster.probe(NodeId::nth(2)).unwrap_err().to_string();
+    assert!(
+        e.starts_with("n2 (h2): cannot reach the node: the SSH connection is gone"),
+        "{e}"
+    );
+    assert!(
+        f.nodes[1].log().is_empty(),
+        "a probe is local: {:?}",
+        f.nodes[1].log()
+    );
 }
