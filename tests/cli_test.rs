@@ -382,7 +382,7 @@ fn bad_flags_exit_254() {
             "--candidate-mode",
             "naive,paranoid",
         ],
-        &["test", "--workload", "election", "--target", "zookeeper"],
+        &["test", "--workload", "election", "--target", "consul"],
         &[
             "test",
             "--workload",
@@ -418,9 +418,9 @@ fn bad_flags_exit_254() {
         "{}",
         text(&out)
     );
-    let (out, _) = faultline(&["test", "--workload", "election", "--target", "zookeeper"]);
+    let (out, _) = faultline(&["test", "--workload", "election", "--target", "consul"]);
     assert!(
-        text(&out).contains("no election recipe for --target zookeeper"),
+        text(&out).contains("no election recipe for --target consul"),
         "{}",
         text(&out)
     );

@@ -9,6 +9,9 @@
 //!         zxids)
 //!   etcd: EtcdRecipe (lease + keepalive + create-if-absent; tokens are the revision
 //!         that created the election key): crate::etcd::election
+//!   zookeeper: ZkRecipe (ephemeral sequential znode, watch on the predecessor, the
+//!         session timeout as the lease; tokens are the znode's czxid):
+//!         crate::zookeeper::election
 //! ```
 //!
 //! The candidate's client identity is its name plus its process id, so a restarted
@@ -26,6 +29,7 @@ use crate::etcd::election::EtcdRecipe;
 use crate::etcd::{EtcdKv, ReadMode};
 use crate::raft::deploy::{RaftKv, HOP_TIMEOUT};
 use crate::zab::deploy::ZabKv;
+use crate::zookeeper::election::ZkRecipe;
 
 /// The systems a candidate can campaign on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -36,6 +40,9 @@ pub enum System {
     Zab,
     /// etcd: a lease with keepalives and a create-if-absent key.
     Etcd,
+    /// ZooKeeper: an ephemeral sequential znode, a watch on the predecessor, the session
+    /// timeout as the lease.
+    Zookeeper,
 }
 
 /// Flags of `faultline node candidate`.
@@ -115,6 +122,12 @@ pub fn run(args: CandidateArgs) -> anyhow::Result<u8> {
             let kv = EtcdKv::new(&addrs, args.home, HOP_TIMEOUT, ReadMode::Linearizable)
                 .map_err(|e| anyhow::anyhow!("candidate {}: {e}", args.name))?;
             let recipe = EtcdRecipe::new(kv, election_name(args.mode), client, ttl);
+            rt.block_on(candidate::run(cfg, recipe))?;
+        }
+        System::Zookeeper => {
+            let addrs: Vec<SocketAddr> = args.nodes.iter().map(|(_, a)| *a).collect();
+            let recipe =
+                ZkRecipe::new(&addrs, &election_name(args.mode), &client, ttl, HOP_TIMEOUT);
             rt.block_on(candidate::run(cfg, recipe))?;
         }
     }

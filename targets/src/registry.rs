@@ -208,6 +208,15 @@ impl Spec for TargetSpec {
 /// Everything that can be checked before a node starts: each part, and whether the
 /// target has a client for the workload.
 pub fn validate(test: &Test) -> Result<(), harness::test::InvalidTest> {
+    // Before the target's own checks: a target without a recipe is refused for that,
+    // whether or not its binary is on this machine.
+    if test.workload.kind == WorkloadKind::Election && election_recipe(test.target.kind).is_none() {
+        return Err(harness::test::InvalidTest(format!(
+            "--workload election: no election recipe for --target {} yet (raft, zab, etcd and \
+             zookeeper have one)",
+            test.target.kind.name()
+        )));
+    }
     test.validate()?;
     if test.target.kind == TargetKind::Consul && test.workload.kind == WorkloadKind::ListAppend {
         return Err(harness::test::InvalidTest(
@@ -222,13 +231,6 @@ pub fn validate(test: &Test) -> Result<(), harness::test::InvalidTest> {
              runs do not have yet (namespace runs do)"
                 .into(),
         ));
-    }
-    if test.workload.kind == WorkloadKind::Election && election_recipe(test.target.kind).is_none() {
-        return Err(harness::test::InvalidTest(format!(
-            "--workload election: no election recipe for --target {} yet (raft, zab and etcd \
-             have one)",
-            test.target.kind.name()
-        )));
     }
     Ok(())
 }
@@ -250,7 +252,11 @@ fn election_recipe(kind: TargetKind) -> Option<candidates::Recipe> {
             system: "etcd",
             port: crate::etcd::CLIENT_PORT,
         }),
-        TargetKind::Zookeeper | TargetKind::Consul => None,
+        TargetKind::Zookeeper => Some(candidates::Recipe {
+            system: "zookeeper",
+            port: crate::zookeeper::CLIENT_PORT,
+        }),
+        TargetKind::Consul => None,
     }
 }
 
@@ -574,7 +580,8 @@ mod tests {
             (TargetKind::Raft, true),
             (TargetKind::Zab, true),
             (TargetKind::Etcd, true),
-            (TargetKind::Zookeeper, false),
+            (TargetKind::Zookeeper, true),
+            (TargetKind::Consul, false),
         ] {
             let options = RunOptions {
                 test: "election".into(),

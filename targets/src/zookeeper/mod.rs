@@ -26,6 +26,7 @@
 //! Errors are classified in one table: [`client`]'s module docs.
 
 pub mod client;
+pub mod election;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! ZooKeeper: a valid register run, lock run and list-append run, each with the leader
-//! killed and restarted mid-run; every ZooKeeper JVM is gone afterwards.
+//! killed and restarted mid-run, and an election run with the leading candidates paused;
+//! every ZooKeeper JVM and candidate is gone afterwards.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,5 +53,25 @@ fn zookeeper_list_append_run_with_the_leader_killed_is_strict_serializable() {
     );
     support::assert_valid(&outcome, &["list-append", "split-brain", "liveness"]);
     support::assert_no_processes("QuorumPeerMain", &outcome.dir);
+    support::discard(&outcome);
+}
+
+/// Issue 18 on ZooKeeper: candidates with the ephemeral-sequential recipe (a watch on
+/// the predecessor, the session timeout as the lease), the leading ones paused past
+/// their session timeout.
+#[test]
+fn zookeeper_election_with_the_leading_candidates_paused_splits_naive_and_fencing_holds() {
+    let outcome = support::election(
+        "zookeeper-election",
+        target(),
+        workloads::election::candidates::Recipe {
+            system: "zookeeper",
+            port: zookeeper::CLIENT_PORT,
+        },
+        2,
+    );
+    support::assert_election_shape(&outcome);
+    support::assert_no_processes("QuorumPeerMain", &outcome.dir);
+    support::assert_no_processes("faultline-candidate", &outcome.dir);
     support::discard(&outcome);
 }

@@ -51,6 +51,16 @@ pub trait Recipe: Send + Sync + 'static {
     fn renew(&self, token: u64) -> impl Future<Output = Renewal> + Send;
     /// The lease the service grants.
     fn ttl(&self) -> Duration;
+    /// Waits before the next campaign, after one that did not lead: `retry` by default;
+    /// a recipe with a watch on whoever is ahead wakes as soon as that one is gone.
+    fn wait_turn(&self, retry: Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(retry)
+    }
+    /// Gives up whatever the last leadership rested on, after the candidate stepped
+    /// down (by default nothing: a lock or lease the service still holds runs out).
+    fn resign(&self) -> impl Future<Output = ()> + Send {
+        std::future::ready(())
+    }
 }
 
 /// The bundled systems' recipe: their lock API with a lease. Campaigning is acquiring
@@ -194,7 +204,7 @@ pub async fn run<R: Recipe>(cfg: CandidateConfig, recipe: R) -> Result<(), Candi
         let (token, sent) = match granted.take() {
             Some(g) => g,
             None => {
-                tokio::time::sleep(retry).await;
+                recipe.wait_turn(retry).await;
                 let sent = Instant::now();
                 match recipe.campaign().await {
                     Ok(Some(token)) => (token, sent),
@@ -205,6 +215,7 @@ pub async fn run<R: Recipe>(cfg: CandidateConfig, recipe: R) -> Result<(), Candi
         lead(&cfg, &recipe, &mut link, token, sent)
             .await
             .map_err(io)?;
+        recipe.resign().await;
     }
 }
 
