@@ -28,6 +28,12 @@ pub trait Spec: Clone + Debug + PartialEq + Serialize + DeserializeOwned {
     fn command_words(&self) -> Vec<String>;
     /// Whether the spec can run at all, in words naming the offending flag.
     fn validate(&self) -> Result<(), String>;
+    /// Whether the harness's own clients run ops (a workload whose clients are services
+    /// of its own answers false): otherwise `--concurrency` and `--rate` change nothing
+    /// and the reproduce command leaves them out.
+    fn drives_clients(&self) -> bool {
+        true
+    }
 }
 
 /// The faults of a scheduled run: which kinds, and the mean time between steps.
@@ -156,9 +162,15 @@ fn command(
         Some(ssh) => words.extend(ssh.command_words()),
         None => words.extend(["--nodes".into(), o.nodes.to_string()]),
     }
+    if workload.drives_clients() {
+        words.extend([
+            "--concurrency".into(),
+            o.concurrency.to_string(),
+            "--rate".into(),
+            o.rate.unwrap_or(0.0).to_string(),
+        ]);
+    }
     for (flag, value) in [
-        ("--concurrency", o.concurrency.to_string()),
-        ("--rate", o.rate.unwrap_or(0.0).to_string()),
         ("--time-limit", o.time_limit.as_secs().to_string()),
         ("--op-timeout-ms", o.op_timeout.as_millis().to_string()),
         (
@@ -249,6 +261,9 @@ mod tests {
         fn validate(&self) -> Result<(), String> {
             Ok(())
         }
+        fn drives_clients(&self) -> bool {
+            self.workload != "election"
+        }
     }
 
     fn options(name: &str) -> RunOptions {
@@ -313,6 +328,25 @@ mod tests {
         );
         let words = shlex::split(&t.command).unwrap();
         assert_eq!(words.last().unwrap(), "my run; rm -rf /");
+    }
+
+    #[test]
+    fn a_workload_without_client_ops_leaves_concurrency_and_rate_out() {
+        let sys = Sys {
+            target: "raft".into(),
+            bugs: vec![],
+        };
+        let work = Work {
+            workload: "election".into(),
+        };
+        let t = Test::new(sys, work, faults(), options("x"), false);
+        assert_eq!(
+            t.command,
+            "faultline test --target raft --workload election \
+             --nemesis partition:majority,kill:n1,n2 --nemesis-interval 3 --nodes 3 \
+             --time-limit 30 --op-timeout-ms 1500 --recovery-timeout 12 \
+             --check-time-limit 90 --seed 7"
+        );
     }
 
     #[test]

@@ -120,6 +120,11 @@ impl harness::test::Spec for WorkloadSpec {
         w
     }
 
+    /// The election's clients are its candidates, on service nodes of their own.
+    fn drives_clients(&self) -> bool {
+        self.kind != WorkloadKind::Election
+    }
+
     fn validate(&self) -> Result<(), String> {
         if self.kind == WorkloadKind::Lock {
             self.lock
@@ -190,6 +195,11 @@ mod tests {
             ]
         );
         assert!(s.validate().is_ok());
+        assert!(
+            !s.drives_clients(),
+            "--concurrency/--rate mean nothing here"
+        );
+        assert!(WorkloadSpec::new(WorkloadKind::Register).drives_clients());
         s.election.candidates = 0;
         assert!(s.validate().unwrap_err().contains("accepted: 1 and up"));
         s.election.candidates = 1;
