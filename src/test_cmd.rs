@@ -467,6 +467,8 @@ pub fn run(args: TestArgs) -> anyhow::Result<u8> {
             break;
         }
     }
+    // A forced exit (a second Ctrl-C) owns the exit code from here.
+    shutdown.await_forced_exit();
     if args.test_count > 1 {
         println!();
         println!("{}", report::torture::table(&name, &runs).trim_end());

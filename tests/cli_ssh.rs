@@ -465,6 +465,154 @@ fn ssh_a_node_that_goes_silent_mid_run_stops_the_run_with_a_harness_error() {
     a_node_that_dies_mid_run("sshmute", Death::Silent);
 }
 
+/// How many SIGINTs the controller gets.
+enum Interrupt {
+    /// One: the run winds down (heal, logs, teardown) and checks what it recorded.
+    Once,
+    /// A second one as soon as the first was seen: the forced exit, which tears the SSH
+    /// nodes down from the signal thread and exits 130.
+    Twice,
+}
+
+/// Sends SIGINT to the controller.
+fn sigint(child: &Child) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+}
+
+/// Ctrl-C during an SSH run with a partition in force: every process, chain and
+/// directory of the run goes from the nodes, and no local `ssh` master outlives the
+/// controller.
+fn interrupted_during_a_partition(tag: &str, how: Interrupt) {
+    let bed = bed(tag, 3);
+    let store = scratch(tag);
+    let s = store.to_str().unwrap();
+    let started = Instant::now();
+    let mut child = command(
+        &bed,
+        &[
+            "test",
+            "--time-limit",
+            "600",
+            "--nemesis",
+            "partition:majority",
+            "--nemesis-interval",
+            "1",
+            "--seed",
+            "4",
+            "--store",
+            s,
+            "--no-progress",
+        ],
+    )
+    .spawn()
+    .expect("faultline starts");
+    // The controller's stderr, line by line, to see when it took the first signal.
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, said) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    assert!(
+        first_op(&store, started, Duration::from_secs(120)).is_some(),
+        "no op within 120 s"
+    );
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    let node_run = node_run(&run);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline
+        && !bed.cluster.node_ids().iter().any(|n| {
+            bed.iptables_in(*n, &["-n", "-L", "FAULTLINE"])
+                .unwrap()
+                .success()
+        })
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sigint(&child);
+    if let Interrupt::Twice = how {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match said.recv_timeout(left) {
+                Ok(line) if line.contains("again to force") => break,
+                Ok(_) => {}
+                Err(e) => panic!("the controller never took the first SIGINT: {e}"),
+            }
+        }
+        sigint(&child);
+    }
+    let status = {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("faultline did not exit within 180 s of SIGINT");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut out, &mut stdout);
+    }
+    let stderr = reader.join().expect("stderr reader");
+    let all = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert_nothing_left(&bed, &node_run);
+    let ps = Command::new("ps")
+        .args(["-eo", "pid,args"])
+        .output()
+        .unwrap();
+    let config = bed.dir.join("ssh_config").display().to_string();
+    let masters: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains(&config))
+        .map(str::to_owned)
+        .collect();
+    assert!(masters.is_empty(), "ssh masters left: {masters:?}");
+    match how {
+        Interrupt::Once => {
+            assert!(
+                matches!(status.code(), Some(0..=2)),
+                "a verdict of what was recorded: {status:?} {all}"
+            );
+            assert!(
+                stdout.contains("interrupted: checked what was recorded"),
+                "{all}"
+            );
+            assert!(run.join("results.json").exists(), "results kept");
+        }
+        Interrupt::Twice => {
+            assert_eq!(status.code(), Some(130), "{all}");
+            assert!(
+                stderr.contains(&format!("removing run {node_run} from its SSH nodes")),
+                "{all}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&store).unwrap();
+    bed_down(bed);
+}
+
+#[test]
+fn ssh_ctrl_c_winds_the_run_down_and_cleans_the_nodes() {
+    interrupted_during_a_partition("sshint", Interrupt::Once);
+}
+
+#[test]
+fn ssh_a_second_ctrl_c_still_cleans_the_nodes_before_exiting() {
+    interrupted_during_a_partition("sshint2", Interrupt::Twice);
+}
+
 /// The zoo's stale-read row through SSH nodes: caught by linearizability (three seeds,
 /// as on namespace nodes in `cli_test.rs`).
 #[test]

@@ -12,11 +12,16 @@
 //!
 //! Invariant: a run never leaves its nodes behind. `down` removes namespaces (or, on SSH
 //! nodes, services, the `FAULTLINE` chain and the run's directory) on every path,
-//! including when something still holds the runtime.
+//! including when something still holds the runtime. A forced interrupt (a second
+//! Ctrl-C, or the grace period passed) exits without running `down`: the signal thread
+//! then tears namespace runs down from the run registry, and SSH nodes through the
+//! forced-exit hook registered here ([`SshCluster::abort`]), which waits for a teardown
+//! already in progress.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use runtime::netns::cleanup::{ForcedExitHook, Shutdown};
 use runtime::netns::{Cluster, ClusterConfig};
 use runtime::ssh::SshCluster;
 use runtime::Runtime;
@@ -26,7 +31,8 @@ use crate::run::{HarnessError, RunOptions};
 /// A run's nodes, owned by the run.
 pub(crate) enum Nodes {
     Netns(Arc<Cluster>),
-    Ssh(Arc<SshCluster>),
+    /// The nodes, and their teardown on a forced interrupt (while the run has them).
+    Ssh(Arc<SshCluster>, Option<ForcedExitHook>),
 }
 
 impl Nodes {
@@ -38,6 +44,7 @@ impl Nodes {
         run: &str,
         dir: &Path,
         services: u16,
+        shutdown: Option<&Shutdown>,
     ) -> Result<Nodes, HarnessError> {
         match &opts.ssh {
             None => Cluster::up_with(
@@ -57,12 +64,32 @@ impl Nodes {
                 )
                 .into(),
             )),
-            Some(ssh) => SshCluster::connect(&ssh.config(run))
-                .map(|c| Nodes::Ssh(Arc::new(c)))
-                .map_err(|source| HarnessError::SshNodes {
-                    nodes: ssh.nodes.len(),
-                    source: Box::new(source),
-                }),
+            Some(ssh) => {
+                let cluster = SshCluster::connect(&ssh.config(run)).map_err(|source| {
+                    HarnessError::SshNodes {
+                        nodes: ssh.nodes.len(),
+                        source: Box::new(source),
+                    }
+                })?;
+                let cluster = Arc::new(cluster);
+                // Weak: only `down` owns the nodes; the hook holds them while it runs.
+                let hook = shutdown.map(|s| {
+                    let cluster = Arc::downgrade(&cluster);
+                    s.on_forced_exit(move || {
+                        let Some(cluster) = cluster.upgrade() else {
+                            return;
+                        };
+                        eprintln!(
+                            "faultline: removing run {} from its SSH nodes",
+                            cluster.run_name()
+                        );
+                        if let Err(e) = cluster.abort() {
+                            eprintln!("faultline: teardown of the SSH nodes: {e}");
+                        }
+                    })
+                });
+                Ok(Nodes::Ssh(cluster, hook))
+            }
         }
     }
 
@@ -70,7 +97,7 @@ impl Nodes {
     pub(crate) fn runtime(&self) -> Arc<dyn Runtime> {
         match self {
             Nodes::Netns(c) => c.clone(),
-            Nodes::Ssh(c) => c.clone(),
+            Nodes::Ssh(c, _) => c.clone(),
         }
     }
 
@@ -91,10 +118,20 @@ impl Nodes {
                     shared.remove_network().map_err(|e| e.to_string()),
                 )),
             },
-            Nodes::Ssh(cluster) => match Arc::try_unwrap(cluster) {
-                Ok(c) => c.down().map_err(|e| teardown(e.to_string())),
-                Err(shared) => Err(still_held(shared.remove_all().map_err(|e| e.to_string()))),
-            },
+            Nodes::Ssh(cluster, hook) => {
+                // Through the shared reference first: a forced interrupt meanwhile
+                // waits in its hook for this teardown instead of exiting midway.
+                let removed = cluster.remove_all().map_err(|e| e.to_string());
+                drop(hook);
+                match Arc::try_unwrap(cluster) {
+                    // Closes the masters; nothing is left to remove.
+                    Ok(c) => {
+                        drop(c);
+                        removed.map_err(teardown)
+                    }
+                    Err(_) => Err(still_held(removed)),
+                }
+            }
         }
     }
 }

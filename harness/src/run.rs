@@ -365,7 +365,13 @@ fn execute<W: Workload>(
     let run_name = run_name();
     let services = plan.workload.services();
     let service_nodes = services.as_ref().map_or(0, |s| s.nodes());
-    let nodes = Nodes::up(&opts, &run_name, dir.path(), service_nodes)?;
+    let nodes = Nodes::up(
+        &opts,
+        &run_name,
+        dir.path(),
+        service_nodes,
+        plan.shutdown.as_ref(),
+    )?;
     let rt = nodes.runtime();
     note.line(&format!(
         "cluster {run_name} up in {:.2} s: {}",

@@ -8,7 +8,8 @@
 //!                    ──► registry.release(run)
 //! clean(scope):      runs in scope ──► teardown; then fl-* namespaces with no record
 //! signals:           SIGINT/SIGTERM ──► flag for the owner ──grace / 2nd signal──►
-//!                    teardown of every run this process owns ──► exit 128+sig
+//!                    forced-exit hooks (runs the registry does not know: SSH nodes)
+//!                    ──► teardown of every run this process owns ──► exit 128+sig
 //! ```
 //!
 //! Invariants: teardown needs nothing but the record (so it works for a SIGKILLed
@@ -17,9 +18,9 @@
 //! record names its run: records are written before a run's first namespace and
 //! removed after its last.
 
-use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::addr;
@@ -164,17 +165,102 @@ fn sweep(exec: &dyn Exec, orphans: Vec<String>, report: &mut CleanReport) {
     }
 }
 
+/// What a forced exit must still do for a run the registry does not know.
+type Hook = Arc<dyn Fn() + Send + Sync>;
+
 /// Set when SIGINT or SIGTERM arrived; the owner should wind down (heal, collect logs,
-/// `down`). If it has not exited after the grace period, or on a second signal, every
-/// run this process owns is torn down and the process exits with 128+signal.
-#[derive(Clone, Debug)]
+/// `down`). If it has not exited after the grace period, or on a second signal, the
+/// forced-exit hooks run ([`Shutdown::on_forced_exit`]), every run this process owns is
+/// torn down and the process exits with 128+signal.
+#[derive(Clone)]
 pub struct Shutdown {
     flag: Arc<AtomicBool>,
+    /// Set once the forced exit began.
+    forced: Arc<AtomicBool>,
+    hooks: Arc<Mutex<BTreeMap<u64, Hook>>>,
+    next: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shutdown")
+            .field("requested", &self.requested())
+            .finish()
+    }
+}
+
+/// Keeps a forced-exit hook registered; dropping it removes the hook.
+#[must_use = "the hook is removed when this is dropped"]
+pub struct ForcedExitHook {
+    hooks: Arc<Mutex<BTreeMap<u64, Hook>>>,
+    id: u64,
+}
+
+impl Drop for ForcedExitHook {
+    fn drop(&mut self) {
+        self.hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
 }
 
 impl Shutdown {
+    fn new() -> Shutdown {
+        Shutdown {
+            flag: Arc::new(AtomicBool::new(false)),
+            forced: Arc::new(AtomicBool::new(false)),
+            hooks: Arc::new(Mutex::new(BTreeMap::new())),
+            next: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
     pub fn requested(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
+    }
+
+    /// For the main thread once it is done: when a forced exit is under way, waits for
+    /// it (the signal thread exits the process with 128+signal after every hook and
+    /// teardown has run), so the process never exits with its own code meanwhile.
+    pub fn await_forced_exit(&self) {
+        if self.forced.load(Ordering::SeqCst) {
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+
+    /// Registers `f` to run, on the signal thread, if the process is forced out (the
+    /// grace period passed, or a second signal came) while the guard lives: the
+    /// teardown of nodes the run registry does not know (SSH nodes). `f` must finish
+    /// on its own; the process exits after every hook returned.
+    pub fn on_forced_exit(&self, f: impl Fn() + Send + Sync + 'static) -> ForcedExitHook {
+        let id = self.next.fetch_add(1, Ordering::SeqCst);
+        self.hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, Arc::new(f));
+        ForcedExitHook {
+            hooks: Arc::clone(&self.hooks),
+            id,
+        }
+    }
+
+    /// Runs every registered hook, all at once (each tears down its own nodes), and
+    /// returns once all have.
+    fn run_forced_exit_hooks(&self) {
+        let hooks: Vec<Hook> = self
+            .hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        std::thread::scope(|s| {
+            for hook in &hooks {
+                s.spawn(move || hook());
+            }
+        });
     }
 }
 
@@ -186,10 +272,9 @@ pub fn install_signal_handler(
 ) -> std::io::Result<Shutdown> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-    let flag = Arc::new(AtomicBool::new(false));
-    let shutdown = Shutdown {
-        flag: Arc::clone(&flag),
-    };
+    let shutdown = Shutdown::new();
+    let forced = shutdown.clone();
+    let flag = Arc::clone(&shutdown.flag);
     std::thread::Builder::new()
         .name("faultline-signals".to_string())
         .spawn(move || {
@@ -207,6 +292,8 @@ pub fn install_signal_handler(
             });
             let sig = rx.recv_timeout(grace).unwrap_or(first);
             handle.close();
+            forced.forced.store(true, Ordering::SeqCst);
+            forced.run_forced_exit_hooks();
             let me = Owner::current();
             for record in registry.list().unwrap_or_default() {
                 if record.owner.is_some_and(|o| o.pid == me.pid) {
@@ -224,6 +311,24 @@ pub fn install_signal_handler(
 mod tests {
     use super::*;
     use crate::exec::RecordingExec;
+
+    #[test]
+    fn forced_exit_hooks_run_while_registered() {
+        let shutdown = Shutdown::new();
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let hook = |name: &'static str| {
+            let ran = Arc::clone(&ran);
+            move || ran.lock().unwrap().push(name)
+        };
+        let a = shutdown.on_forced_exit(hook("a"));
+        let b = shutdown.clone().on_forced_exit(hook("b"));
+        drop(a);
+        shutdown.run_forced_exit_hooks();
+        assert_eq!(*ran.lock().unwrap(), ["b"], "a was removed with its guard");
+        drop(b);
+        shutdown.run_forced_exit_hooks();
+        assert_eq!(ran.lock().unwrap().len(), 1);
+    }
 
     #[test]
     fn scopes_choose_the_right_runs() {
