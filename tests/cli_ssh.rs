@@ -253,6 +253,10 @@ fn ssh_a_raft_run_is_valid_and_leaves_nothing_on_the_nodes() {
             .flatten()
             .collect();
         assert!(!logs.is_empty(), "no log collected from n{n}");
+        // And its data, as a namespace node keeps it in the store.
+        let state = dir.join("data/hardstate.json");
+        assert!(state.exists(), "{} came back", state.display());
+        assert!(!dir.join("service.pid").exists(), "no stale pidfile");
     }
     let node_run = node_run(&run);
     assert_nothing_left(&bed, &node_run);

@@ -52,6 +52,10 @@ use crate::service::{ServiceSpec, ServiceState, KILL_TIMEOUT};
 use crate::wait;
 use crate::{NodeId, NodeInfo, Runtime, RuntimeError, Signal};
 
+/// The note [`Runtime::collect`] leaves in the store when a node's directory was too
+/// big to download ([`remote::DATA_LIMIT`]).
+pub const NOT_DOWNLOADED: &str = "NOT_DOWNLOADED.txt";
+
 /// How long an upload of the faultline binary may take per node.
 pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -427,6 +431,79 @@ impl SshCluster {
         Ok(true)
     }
 
+    /// Copies the node's directory into `dest` (a gzipped tar over the master, unpacked
+    /// here without overwriting what `dest` holds) when it holds at most
+    /// [`remote::DATA_LIMIT`]; otherwise writes [`NOT_DOWNLOADED`] there saying why.
+    fn download_dir(&self, n: &SshNode, dir: &Path, dest: &Path) -> Result<(), RuntimeError> {
+        let io = |what: String| {
+            move |source: std::io::Error| RuntimeError::Io {
+                node: Self::who(n),
+                what,
+                source,
+            }
+        };
+        let size = self.run_on(n, &remote::size(dir))?;
+        if !size.success() {
+            // No directory (a node whose run never got that far): nothing to copy.
+            return Ok(());
+        }
+        let bytes = remote::parse_size(&size.stdout_lossy()).ok_or_else(|| {
+            RuntimeError::Other(format!(
+                "{}: du printed {:?}",
+                Self::who(n),
+                size.stdout_lossy()
+            ))
+        })?;
+        std::fs::create_dir_all(dest).map_err(io(format!("creating {}", dest.display())))?;
+        if bytes > remote::DATA_LIMIT {
+            let why = format!(
+                "{} on {}: {} holds {bytes} bytes, over the {} bytes a node's directory may \
+                 hold to be downloaded; only its logs were\n",
+                n.id,
+                n.host,
+                dir.display(),
+                remote::DATA_LIMIT
+            );
+            tracing::warn!("{}", why.trim_end());
+            let note = dest.join(NOT_DOWNLOADED);
+            return std::fs::write(&note, why).map_err(io(format!("writing {}", note.display())));
+        }
+        let tar = self.run_on(n, &remote::archive(dir, UPLOAD_TIMEOUT))?;
+        if !remote::archived(tar.code) {
+            return Err(RuntimeError::Exec {
+                node: Self::who(n),
+                what: format!("archiving {}", dir.display()),
+                source: ExecError::Failed {
+                    cmd: "tar -c".into(),
+                    status: format!("{:?}", tar.code),
+                    stderr: tar.stderr_lossy().trim().to_string(),
+                },
+            });
+        }
+        RealExec
+            .run(
+                &Cmd::new("tar")
+                    .args([
+                        "-x",
+                        "-z",
+                        "-f",
+                        "-",
+                        "--skip-old-files",
+                        "--no-same-owner",
+                        "-C",
+                    ])
+                    .arg(dest)
+                    .stdin(tar.stdout)
+                    .timeout(UPLOAD_TIMEOUT),
+            )
+            .map_err(|source| RuntimeError::Exec {
+                node: Self::who(n),
+                what: format!("unpacking {} into {}", dir.display(), dest.display()),
+                source,
+            })?;
+        Ok(())
+    }
+
     /// The sha256 of this very binary (hashed once).
     fn local_binary(&self) -> Result<(PathBuf, String), RuntimeError> {
         let mut cached = self
@@ -796,12 +873,15 @@ impl Runtime for SshCluster {
         true
     }
 
-    /// Downloads each file (`cat`) into `dest`, and the log of the node's service
-    /// (always: it lives on the node, not in the store); files missing on the node, or
-    /// already in `dest`, are skipped.
+    /// Downloads the node's whole directory (configs, data, logs: what a namespace node
+    /// keeps in the store) into `dest` when it holds at most [`remote::DATA_LIMIT`],
+    /// then each of `files` (`cat`) and the log of the node's service (always: it lives
+    /// on the node, not in the store). Files missing on the node, or already in `dest`,
+    /// are skipped. A directory over the bound is noted in `dest` (`NOT_DOWNLOADED`).
     fn collect(&self, id: NodeId, files: &[PathBuf], dest: &Path) -> Result<(), RuntimeError> {
         let n = self.member(id)?;
         let dir = self.dir_of(n);
+        self.download_dir(n, &dir, dest)?;
         let service_log = Self::lock(n).spec.as_ref().map(|s| s.log.clone());
         for f in files.iter().cloned().chain(service_log) {
             let path = if f.is_absolute() { f } else { dir.join(f) };

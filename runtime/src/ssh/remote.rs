@@ -229,6 +229,37 @@ pub fn write(path: &Path, mode: &str, bytes: &[u8], timeout: Duration) -> Cmd {
         .timeout(timeout)
 }
 
+/// The most a node's directory may hold for the run to download it whole into the
+/// store (apparent size: preallocated and sparse files count in full, e.g. etcd's 64 MB
+/// WAL segments); above it only the logs come back.
+pub const DATA_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// The apparent size of everything under `dir` (`du -s -b`).
+pub fn size(dir: &Path) -> Cmd {
+    Cmd::new("du").args(["-s", "-b", "--"]).arg(dir)
+}
+
+/// `du -s -b`'s bytes.
+pub fn parse_size(stdout: &str) -> Option<u64> {
+    stdout.split_whitespace().next()?.parse().ok()
+}
+
+/// `dir`'s contents as a gzipped tar on stdout, without the pidfile (its group is
+/// gone by then, and a stale pidfile in the store would mean nothing).
+pub fn archive(dir: &Path, timeout: Duration) -> Cmd {
+    Cmd::new("tar")
+        .args(["-c", "-z", "-f", "-", "--exclude", PIDFILE, "-C"])
+        .arg(dir)
+        .arg(".")
+        .timeout(timeout)
+}
+
+/// `tar`'s exit codes: 0, or 1 when a file changed while it was read (a service that
+/// still writes its log); both left a complete archive.
+pub fn archived(code: Option<i32>) -> bool {
+    matches!(code, Some(0) | Some(1))
+}
+
 /// `cat -- <path>`.
 pub fn read(path: &Path) -> Cmd {
     Cmd::new("cat").arg("--").arg(path)

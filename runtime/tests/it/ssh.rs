@@ -177,7 +177,10 @@ fn ssh_runs_commands_services_and_filters_and_survives_a_partition() {
         .unwrap()
         .success());
 
-    // Logs come home.
+    // Logs and data come home: the node's whole directory, but its pidfile.
+    let data: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    ssh.write_file(n2, Path::new("data/state.bin"), &data)
+        .unwrap();
     let store = bed.dir.join("store");
     ssh.collect(
         n2,
@@ -186,6 +189,43 @@ fn ssh_runs_commands_services_and_filters_and_survives_a_partition() {
     )
     .unwrap();
     assert!(store.join("echo.log").exists());
+    assert_eq!(std::fs::read(store.join("data/state.bin")).unwrap(), data);
+    assert!(!store.join("service.pid").exists(), "no stale pidfile");
+    assert!(!store.join(runtime::ssh::NOT_DOWNLOADED).exists());
+    // A directory over the bound: only the logs, and a note saying why. (A sparse
+    // file: its apparent size counts, no disk is used.)
+    let big = ssh.node_dir(n1).unwrap().join("data/big");
+    ssh.exec_ok(
+        n1,
+        &Cmd::new("mkdir")
+            .args(["-p", "--"])
+            .arg(big.parent().unwrap()),
+    )
+    .unwrap();
+    ssh.exec_ok(
+        n1,
+        &Cmd::new("truncate")
+            .args([
+                "-s",
+                &(runtime::ssh::remote::DATA_LIMIT + 1).to_string(),
+                "--",
+            ])
+            .arg(&big),
+    )
+    .unwrap();
+    let store1 = bed.dir.join("store1");
+    ssh.collect(n1, &[PathBuf::from("conf/a.txt")], &store1)
+        .unwrap();
+    assert_eq!(std::fs::read(store1.join("a.txt")).unwrap(), b"hello\n");
+    assert!(!store1.join("data").exists(), "no data over the bound");
+    let note = std::fs::read_to_string(store1.join(runtime::ssh::NOT_DOWNLOADED)).unwrap();
+    assert!(
+        note.contains(&format!(
+            "over the {} bytes",
+            runtime::ssh::remote::DATA_LIMIT
+        )),
+        "{note}"
+    );
 
     // Teardown leaves nothing: no group, no chain, no run directory.
     ssh.apply_filter(n1, &table).unwrap();
