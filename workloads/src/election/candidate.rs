@@ -7,7 +7,8 @@
 //!            ▼                                                                        │
 //!   Recipe::campaign ─► Some(token) ─► report leader ─► loop:                         │
 //!                                        ├─ lease mode: own-clock lease ran out? ─────┤ step-down
-//!                                        ├─ every ttl/3: Recipe::renew ─► Lost ───────┤ step-down
+//!                                        ├─ every ttl/3: Recipe::renew (beside the writes,
+//!                                        │    never holding one back) ─► Lost ────────┤ step-down
 //!                                        │                              └► Unsure: naive trusts on
 //!                                        └─ every write interval: write(token) to the resource
 //! ```
@@ -21,6 +22,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use checkers::election::Mode;
@@ -247,12 +249,18 @@ async fn lead<R: Recipe>(
     let renew_every = ttl / 3;
     let mut next_renew = Instant::now() + renew_every;
     let mut next_write = Instant::now();
+    // The renewal in flight, with when it was sent. It runs beside the writes, as a
+    // service's session thread runs beside its work thread: a slow or hanging renewal
+    // never holds a write back.
+    let mut renewal: Option<Pin<Box<dyn Future<Output = Renewal> + Send + '_>>> = None;
+    let mut renewal_sent = Instant::now();
     loop {
         if lease && Instant::now() >= deadline {
             return step_down(link, first, "its lease ran out by its own clock").await;
         }
         // Work before keepalive: a service that wakes from a pause finishes the write
-        // it was about to make before its keepalive can tell it anything.
+        // it was about to make before its keepalive can tell it anything (even an
+        // answer that was already waiting when it woke).
         if Instant::now() >= next_write {
             link.send(&Report::Write {
                 token,
@@ -266,26 +274,41 @@ async fn lead<R: Recipe>(
             }
             continue;
         }
-        if Instant::now() >= next_renew {
-            let sent = Instant::now();
-            match recipe.renew(token).await {
-                Renewal::Held { token: t } => {
-                    token = t;
-                    deadline = sent + ttl.saturating_sub(cfg.lease_margin);
-                }
-                Renewal::Lost(why) => {
-                    return step_down(link, first, &format!("the service said so: {why}")).await
-                }
-                Renewal::Unsure(_) => {}
-            }
-            next_renew = Instant::now() + renew_every;
-            continue;
+        if renewal.is_none() && Instant::now() >= next_renew {
+            renewal_sent = Instant::now();
+            renewal = Some(Box::pin(recipe.renew(token)));
         }
-        let mut wake = next_renew.min(next_write);
+        let mut wake = next_write;
+        if renewal.is_none() {
+            wake = wake.min(next_renew);
+        }
         if lease {
             wake = wake.min(deadline);
         }
-        tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
+        let timer = tokio::time::sleep_until(tokio::time::Instant::from_std(wake));
+        let answer = match renewal.as_mut() {
+            None => {
+                timer.await;
+                continue;
+            }
+            Some(r) => tokio::select! {
+                biased;
+                () = timer => continue,
+                answer = r => answer,
+            },
+        };
+        renewal = None;
+        match answer {
+            Renewal::Held { token: t } => {
+                token = t;
+                deadline = renewal_sent + ttl.saturating_sub(cfg.lease_margin);
+            }
+            Renewal::Lost(why) => {
+                return step_down(link, first, &format!("the service said so: {why}")).await
+            }
+            Renewal::Unsure(_) => {}
+        }
+        next_renew = Instant::now() + renew_every;
     }
 }
 
@@ -340,6 +363,21 @@ mod tests {
         }
     }
 
+    /// Grants at once; its renewals never come back (a keepalive lost in a partition).
+    struct Hanging;
+
+    impl Recipe for Hanging {
+        async fn campaign(&self) -> Result<Option<u64>, String> {
+            Ok(Some(1))
+        }
+        async fn renew(&self, _: u64) -> Renewal {
+            std::future::pending().await
+        }
+        fn ttl(&self) -> Duration {
+            Duration::from_millis(150)
+        }
+    }
+
     async fn resource(dir: &std::path::Path) -> (Arc<Resource>, SocketAddr) {
         let log = Arc::new(HistoryLog::create(&dir.join("history.jsonl"), Instant::now()).unwrap());
         let resource = Resource::new(log, 0);
@@ -384,6 +422,27 @@ mod tests {
             resource.starts().get("c7"),
             Some(&Start::Unreachable("connection refused".into()))
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_renewal_that_never_returns_holds_no_write_back() {
+        let dir = tempdir("hanging");
+        let (resource, addr) = resource(&dir).await;
+        let task = tokio::spawn(run(config("c2", Mode::Naive, addr), Hanging));
+        // 20 writes at 20 ms take 0.4 s: eight renewal periods of 50 ms, every one of
+        // them after the first renewal hung.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while resource.writes().0 < 20 {
+            assert!(
+                Instant::now() < deadline,
+                "writes stopped behind a renewal: {} within 10 s",
+                resource.writes().0
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        task.abort();
+        let _ = task.await;
         let _ = std::fs::remove_dir_all(&dir);
     }
 
