@@ -847,6 +847,7 @@ fn write_report(dir: &Path, h: &Imported<'_>) -> anyhow::Result<()> {
         faults: windows,
         leader_changes: Vec::new(),
         availability,
+        election: None,
     };
     std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
     report::write_artifacts(&input, dir)?;

@@ -5,7 +5,8 @@
 //! <run dir>/history.jsonl ─► ops ─► fault windows (checkers::faults::windows)
 //! Results (results.json) ──► verdicts with anomalies (anomalies::verdicts)
 //!                        ├► availability per fault (computed once, by the checkers)
-//!                        └► leader changes (the split-brain checker's details)
+//!                        ├► leader changes (the split-brain checker's details)
+//!                        └► an election run's tenures (the stale-writes checker's details)
 //! ```
 //!
 //! For `faultline test` after checking and `faultline check` on a run directory:
@@ -58,6 +59,11 @@ pub fn assemble(dir: &Path, results: &Results) -> io::Result<ReportInput> {
         .and_then(|r| r.get("leader_changes").cloned())
         .and_then(|l| serde_json::from_value(l).ok())
         .unwrap_or_default();
+    let election = results
+        .checkers
+        .iter()
+        .find(|c| c.name == "stale-writes")
+        .and_then(|c| serde_json::from_value(c.details.clone()).ok());
     let verdicts = anomalies::verdicts(results, &ops);
     Ok(ReportInput {
         summary: summary(&test, dir),
@@ -66,6 +72,7 @@ pub fn assemble(dir: &Path, results: &Results) -> io::Result<ReportInput> {
         faults,
         leader_changes,
         availability: results.availability.clone(),
+        election,
     })
 }
 

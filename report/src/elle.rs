@@ -386,6 +386,7 @@ mod tests {
             faults: vec![],
             leader_changes: vec![],
             availability: vec![],
+            election: None,
         };
         // The page shows each cycle drawn, then the words.
         let page = crate::html::render(&input);

@@ -187,6 +187,9 @@ impl<'a> Page<'a> {
         self.summary(out)?;
         self.verdicts(out)?;
         self.anomalies(out)?;
+        if let Some(e) = &self.input.election {
+            super::election::render(out, e, &self.input.faults, self.history_end)?;
+        }
         let detail = self.detail(out)?;
         self.overview(out, detail)?;
         self.availability(out)?;
@@ -652,4 +655,5 @@ svg .nem,.key.nem{fill:#5e35b1;background:#5e35b1}svg .ext{opacity:.3}svg .hl{st
 svg .fault rect,.key.fault{fill:#fbc8c4;background:#fbc8c4;opacity:.6}svg .fault text{fill:#8e1b10}\
 svg .leader line{stroke:#6a1b9a;stroke-dasharray:3 2}svg .leader text{fill:#6a1b9a}\
 svg .axis{stroke:#999}svg .detail{fill:none;stroke:#1565c0;stroke-width:1.5}\
-.key{display:inline-block;width:12px;height:10px;margin-left:6px}";
+.key{display:inline-block;width:12px;height:10px;margin-left:6px}\
+svg .tenure,.key.tenure{fill:#2e7d32;background:#2e7d32}svg .overlap,.key.overlap{fill:#d50000;background:#d50000;opacity:.75}";

@@ -25,6 +25,10 @@ pub struct ReportInput {
     /// `checkers::faults::availability`).
     #[serde(default)]
     pub availability: Vec<Availability>,
+    /// An election run's tenures, overlaps and outcome per mode (the stale-writes
+    /// checker's details), drawn as lanes per candidate.
+    #[serde(default)]
+    pub election: Option<checkers::election::ElectionReport>,
 }
 
 /// The test that ran.

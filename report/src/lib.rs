@@ -7,6 +7,7 @@
 //!                                       (plain data) ──► plot::latency_svg ──► latency.svg
 //!                                                    ──► plot::rate_svg    ──► rate.svg
 //!                                                    ──► elle::write_files ──► elle/<kind>.txt, elle/<kind>/<n>.svg
+//!   (an election run's lanes: election::render, inside report.html)
 //! Results ──► results::render_text ──► the terminal summary
 //! store/ ──► serve (`faultline serve`): runs newest first, each run's files browsable
 //! ```
@@ -37,6 +38,7 @@
 pub mod anomalies;
 pub mod assemble;
 pub mod describe;
+pub mod election;
 pub mod elle;
 pub mod html;
 pub mod input;

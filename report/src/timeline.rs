@@ -11,12 +11,12 @@ use super::describe::{self, esc};
 use super::input::{FaultWindow, LeaderChange, Process};
 use super::pairs::{Call, Outcome};
 
-const WIDTH: f64 = 1100.0;
-const LABEL: f64 = 90.0;
-const PLOT: f64 = WIDTH - LABEL - 10.0;
-const TOP: f64 = 30.0;
-const LANE: f64 = 16.0;
-const AXIS: f64 = 22.0;
+pub(crate) const WIDTH: f64 = 1100.0;
+pub(crate) const LABEL: f64 = 90.0;
+pub(crate) const PLOT: f64 = WIDTH - LABEL - 10.0;
+pub(crate) const TOP: f64 = 30.0;
+pub(crate) const LANE: f64 = 16.0;
+pub(crate) const AXIS: f64 = 22.0;
 
 /// A time window, ns since the start of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub struct Window {
 }
 
 impl Window {
-    fn x(&self, t: u64) -> f64 {
+    pub(crate) fn x(&self, t: u64) -> f64 {
         let span = self.end.saturating_sub(self.start).max(1) as f64;
         let t = t.clamp(self.start, self.end);
         LABEL + (t - self.start) as f64 / span * PLOT
@@ -152,7 +152,7 @@ pub fn lane_order(a: &Process, b: &Process) -> std::cmp::Ordering {
     key(a).cmp(&key(b))
 }
 
-fn shade_faults(
+pub(crate) fn shade_faults(
     out: &mut String,
     w: Window,
     faults: &[FaultWindow],
@@ -209,7 +209,7 @@ fn mark_leaders(
     Ok(())
 }
 
-fn axis(out: &mut String, w: Window, y: f64) -> fmt::Result {
+pub(crate) fn axis(out: &mut String, w: Window, y: f64) -> fmt::Result {
     let span = w.end.saturating_sub(w.start).max(1);
     let step = tick_step(span);
     let digits = if step >= 1_000_000_000 {

@@ -305,6 +305,7 @@ mod support {
                 },
             ],
             availability,
+            election: None,
         };
         (input, anomaly_ops)
     }
@@ -434,6 +435,7 @@ mod support {
                 })
                 .collect(),
             availability,
+            election: None,
         };
         (input, anomaly)
     }
@@ -704,6 +706,7 @@ mod html {
             faults: vec![],
             leader_changes: vec![],
             availability: vec![],
+            election: None,
         };
         let page = html::render(&input);
         assert!(page.contains("No checker ran: the run is incomplete."));
@@ -1799,5 +1802,162 @@ mod summary_across_runs {
         let recent = summary::load(&root, Some("20261129T000000")).expect("lists");
         assert_eq!(recent.len(), 4);
         std::fs::remove_dir_all(&root).expect("cleanup");
+    }
+}
+
+/// Issue 18: an election run's belief lanes, from a small hand-built election history.
+mod election_lanes {
+    use report::{html, FaultWindow, ReportInput};
+
+    use crate::support::{assert_well_formed_svg, inline_svgs, summary, S};
+
+    /// One `ok` line of the resource's history (the candidates' reports).
+    fn line(time: u64, process: u64, f: &str, value: &str) -> String {
+        format!(r#"{{"time":{time},"process":{process},"type":"ok","f":"{f}","value":{value}}}"#)
+    }
+
+    fn report_value(candidate: &str, mode: &str, token: u64, extra: &str) -> String {
+        format!(
+            r#"{{"candidate":"{candidate}","mode":"{mode}","token":{token},"lease_ms":null{extra}}}"#
+        )
+    }
+
+    /// Naive: c1 leads 1–6 s (paused 3–6 s), c2 takes over at 4 s and leads to 9 s;
+    /// c1's write at 5.5 s is stale. Fenced: c3 leads 1–9 s alone.
+    fn history() -> Vec<checkers::history::Record> {
+        let naive = |c: &str, t: u64, extra: &str| report_value(c, "naive", t, extra);
+        let fenced = |c: &str, t: u64, extra: &str| report_value(c, "fenced", t, extra);
+        let accepted = r#","outcome":"accepted""#;
+        let lines = [
+            line(S, 1, "leader", &naive("c1", 10, "")),
+            line(S, 3, "leader", &fenced("c3", 30, "")),
+            line(2 * S, 1, "write", &naive("c1", 10, accepted)),
+            line(2 * S, 3, "write", &fenced("c3", 30, accepted)),
+            line(4 * S, 2, "leader", &naive("c2", 20, "")),
+            line(4 * S + S / 10, 2, "write", &naive("c2", 20, accepted)),
+            line(11 * S / 2, 1, "write", &naive("c1", 10, accepted)),
+            line(
+                6 * S,
+                1,
+                "step-down",
+                &naive("c1", 10, r#","reason":"the service said so""#),
+            ),
+            line(9 * S, 2, "write", &naive("c2", 20, accepted)),
+            line(9 * S, 3, "write", &fenced("c3", 30, accepted)),
+        ]
+        .join("\n");
+        let (_, records) =
+            checkers::format::read(lines.as_bytes(), Some(checkers::format::Format::Jsonl))
+                .expect("a history");
+        records
+    }
+
+    fn input() -> ReportInput {
+        let faults = vec![FaultWindow {
+            fault: "pause leader-candidate [n4]".into(),
+            start: 3 * S,
+            end: Some(6 * S),
+            kind: None,
+            nodes: vec!["n4".into()],
+        }];
+        let events = checkers::election::events(&history()).expect("election events");
+        let election = checkers::election::check(&events, &faults);
+        ReportInput {
+            summary: summary("election"),
+            verdicts: vec![],
+            ops: vec![],
+            faults,
+            leader_changes: vec![],
+            availability: vec![],
+            election: Some(election),
+        }
+    }
+
+    /// `(class, candidate, start, end)` of every bar of class `tenure` or `overlap`.
+    fn bars(svg: &str) -> Vec<(String, String, u64, u64)> {
+        let attr = |tag: &str, name: &str| -> Option<String> {
+            let k = format!(r#"{name}=""#);
+            let s = tag.find(&k)? + k.len();
+            Some(tag[s..s + tag[s..].find('"').expect("a closing quote")].to_string())
+        };
+        let num = |tag: &str, name: &str| -> u64 {
+            attr(tag, name)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {tag}"))
+        };
+        svg.split("<rect ")
+            .skip(1)
+            .map(|tag| &tag[..tag.find('>').expect("a closed tag")])
+            .filter_map(|tag| {
+                let class = attr(tag, "class")?;
+                (class == "tenure" || class == "overlap").then(|| {
+                    (
+                        class,
+                        attr(tag, "data-candidate").expect("a candidate"),
+                        num(tag, "data-start"),
+                        num(tag, "data-end"),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_candidate_has_a_lane_of_its_beliefs_with_the_overlap_in_red() {
+        let page = html::render(&input());
+        assert!(
+            page.contains(r#"<h2 id="election">"#),
+            "no election section"
+        );
+        let svgs: Vec<&str> = inline_svgs(&page)
+            .into_iter()
+            .filter(|s| s.contains(r#"class="tl election""#))
+            .collect();
+        assert_eq!(svgs.len(), 2, "one drawing per mode (naive, fenced)");
+        for svg in &svgs {
+            assert_well_formed_svg(svg);
+        }
+        // Naive: c1 believed 1–6 s, c2 4–9 s (nothing ended it: last heard at 9 s);
+        // both lanes carry the red overlap 4–6 s.
+        let naive = bars(svgs[0]);
+        let s = |c: &str, a: u64, b: u64, class: &str| (class.to_string(), c.to_string(), a, b);
+        assert_eq!(
+            naive,
+            [
+                s("c1", S, 6 * S, "tenure"),
+                s("c2", 4 * S, 9 * S, "tenure"),
+                s("c1", 4 * S, 6 * S, "overlap"),
+                s("c2", 4 * S, 6 * S, "overlap"),
+            ],
+            "{}",
+            svgs[0]
+        );
+        // The lanes are labelled by candidate, and the pause is shaded across them.
+        assert!(svgs[0].contains(">c1<title>") && svgs[0].contains(">c2<title>"));
+        assert!(
+            svgs[0].contains("pause leader-candidate [n4]"),
+            "{}",
+            svgs[0]
+        );
+        // Fenced: one tenure, no overlap.
+        assert_eq!(bars(svgs[1]), [s("c3", S, 9 * S, "tenure")]);
+        // The fencing outcome in one plain sentence per mode.
+        assert!(page.contains(
+            "naive: two candidates believed they led at once 1 time, and the resource \
+             accepted 1 writes from a leader that had been replaced"
+        ));
+        assert!(page.contains(
+            "fenced: no two candidates ever believed they led at once; no stale write \
+             reached the resource"
+        ));
+    }
+
+    #[test]
+    fn a_run_without_an_election_has_no_lanes() {
+        let mut input = input();
+        input.election = None;
+        let page = html::render(&input);
+        assert!(!page.contains(r#"id="election""#));
+        assert!(!page.contains("class=\"tenure\""));
     }
 }
