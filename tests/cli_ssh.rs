@@ -309,6 +309,94 @@ fn ssh_real_etcd_runs_valid() {
     bed_down(bed);
 }
 
+/// Real ZooKeeper through SSH nodes: Debian's `zookeeper` and `java`, found on each
+/// node over SSH (installed there if they were missing; here the nodes share this
+/// machine's file system, so they are present), run as the nodes' service; the run is
+/// valid, ZooKeeper's log comes back, and nothing is left behind.
+#[test]
+fn ssh_real_zookeeper_runs_valid() {
+    let bed = bed("sshzk", 3);
+    let store = scratch("zk");
+    let s = store.to_str().unwrap();
+    let child = command(
+        &bed,
+        &[
+            "test",
+            "--target",
+            "zookeeper",
+            "--time-limit",
+            "10",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "3",
+            "--seed",
+            "3",
+            "--store",
+            s,
+            "--no-progress",
+        ],
+    )
+    .spawn()
+    .expect("faultline starts");
+    let out = wait(child, Duration::from_secs(400));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    assert_eq!(results(&run)["valid"], "valid");
+    let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
+    assert!(log.contains("zookeeper set up in"), "{log}");
+    assert!(
+        run.join("nodes/n1/zookeeper.log").exists(),
+        "ZooKeeper's log came back from n1"
+    );
+    assert!(
+        run.join("nodes/n2/data/myid").exists(),
+        "n2's data came back"
+    );
+    assert_nothing_left(&bed, &node_run(&run));
+    std::fs::remove_dir_all(&store).unwrap();
+    bed_down(bed);
+}
+
+/// Consul has no Debian package: over SSH, a node without `consul` is a harness error
+/// at setup naming the node (exit 255), not a refusal because the controller lacks it.
+#[test]
+fn ssh_consul_missing_on_the_nodes_is_a_harness_error_naming_the_node() {
+    if targets::consul::absent_reason(None).is_none() {
+        eprintln!("skipped: consul is installed here, so the nodes have it too");
+        return;
+    }
+    let bed = bed("sshconsul", 2);
+    let store = scratch("consul");
+    let s = store.to_str().unwrap();
+    let child = command(
+        &bed,
+        &[
+            "test",
+            "--target",
+            "consul",
+            "--time-limit",
+            "5",
+            "--store",
+            s,
+            "--no-progress",
+        ],
+    )
+    .spawn()
+    .expect("faultline starts");
+    let out = wait(child, Duration::from_secs(120));
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("consul setup: n1: `consul` is not on the node's PATH"),
+        "{all}"
+    );
+    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    assert_nothing_left(&bed, &node_run(&run));
+    std::fs::remove_dir_all(&store).unwrap();
+    bed_down(bed);
+}
+
 /// How a test bed node dies mid-run.
 enum Death {
     /// Every process of its namespace killed, sshd included: the connection closes.

@@ -74,6 +74,46 @@ pub fn locate(bin: Option<&Path>) -> Result<PathBuf, String> {
     }
 }
 
+/// Prints where `consul` is on the node's PATH (a constant script).
+const WHICH_CONSUL: &str = "command -v consul";
+
+/// The consul binary on nodes that are other machines: the given path, which must be
+/// an executable on every node, or `consul` on each node's PATH (one path for all: the
+/// first node's, checked on the others). Consul has no Debian package, so nothing is
+/// installed: a node without it is a setup error naming the node.
+pub fn locate_on_nodes(rt: &dyn Runtime, bin: Option<&Path>) -> Result<PathBuf, TargetError> {
+    let mut found: Option<PathBuf> = bin.map(Path::to_path_buf);
+    for id in rt.node_ids() {
+        let path = match &found {
+            Some(p) => p.clone(),
+            None => {
+                let out = rt.exec(id, &runtime::Cmd::new("sh").args(["-c", WHICH_CONSUL]))?;
+                let path = out.stdout_lossy().trim().to_string();
+                if !out.success() || path.is_empty() {
+                    return Err(TargetError::Setup(format!(
+                        "{id}: `consul` is not on the node's PATH and --consul-bin was not \
+                         given; Consul has no Debian package, so faultline cannot install \
+                         it: put HashiCorp's consul binary on every node"
+                    )));
+                }
+                PathBuf::from(path)
+            }
+        };
+        let ok = rt
+            .exec(id, &runtime::Cmd::new("test").arg("-x").arg(&path))?
+            .success();
+        if !ok {
+            return Err(TargetError::Setup(format!(
+                "{id}: {}{}: no executable there on the node",
+                if bin.is_some() { "--consul-bin " } else { "" },
+                path.display()
+            )));
+        }
+        found = Some(path);
+    }
+    found.ok_or_else(|| TargetError::Setup("no node to run consul on".into()))
+}
+
 /// How to run Consul (plain data; part of the test).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConsulOptions {
@@ -560,7 +600,11 @@ impl Target for ConsulTarget {
     }
 
     fn deploy(&self, rt: &dyn Runtime) -> Result<(), TargetError> {
-        let bin = locate(self.opts.bin.as_deref()).map_err(TargetError::Setup)?;
+        let bin = if rt.remote() {
+            locate_on_nodes(rt, self.opts.bin.as_deref())?
+        } else {
+            locate(self.opts.bin.as_deref()).map_err(TargetError::Setup)?
+        };
         *self.names.lock().unwrap_or_else(|e| e.into_inner()) = rt
             .nodes()
             .into_iter()
@@ -650,6 +694,41 @@ pub fn client_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_without_consul_is_a_setup_error_naming_it() {
+        let rt = runtime::fake::RecordingRuntime::new(2);
+        let fail = runtime::exec::Output {
+            code: Some(1),
+            ..runtime::exec::Output::default()
+        };
+        rt.respond(&["sh", "-c", WHICH_CONSUL], fail);
+        let e = locate_on_nodes(&rt, None).unwrap_err().to_string();
+        assert!(
+            e.starts_with("n1: `consul` is not on the node's PATH"),
+            "{e}"
+        );
+        assert_eq!(rt.commands(), ["n1: sh -c command -v consul"]);
+    }
+
+    #[test]
+    fn a_given_consul_must_be_on_every_node() {
+        let rt = runtime::fake::RecordingRuntime::new(2);
+        rt.respond(
+            &["test", "-x"],
+            runtime::exec::Output {
+                code: Some(1),
+                ..runtime::exec::Output::default()
+            },
+        );
+        let e = locate_on_nodes(&rt, Some(Path::new("/opt/consul")))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "n1: --consul-bin /opt/consul: no executable there on the node"
+        );
+    }
 
     #[test]
     fn the_error_table_is_definite_only_for_refusals() {

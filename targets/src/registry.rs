@@ -194,13 +194,6 @@ impl Spec for TargetSpec {
                 ));
             }
         }
-        if self.kind == TargetKind::Consul {
-            if let Some(reason) =
-                crate::consul::absent_reason(self.target_opts.consul_bin.as_deref())
-            {
-                return Err(format!("--target consul: {reason}"));
-            }
-        }
         Ok(())
     }
 }
@@ -218,6 +211,16 @@ pub fn validate(test: &Test) -> Result<(), harness::test::InvalidTest> {
         )));
     }
     test.validate()?;
+    // On this machine only: SSH nodes are checked for their own consul at setup.
+    if test.target.kind == TargetKind::Consul && test.options.ssh.is_none() {
+        if let Some(reason) =
+            crate::consul::absent_reason(test.target.target_opts.consul_bin.as_deref())
+        {
+            return Err(harness::test::InvalidTest(format!(
+                "--target consul: {reason}"
+            )));
+        }
+    }
     if test.target.kind == TargetKind::Consul && test.workload.kind == WorkloadKind::ListAppend {
         return Err(harness::test::InvalidTest(
             "--workload list-append: no transaction client for Consul yet (raft, zab, etcd and \

@@ -16,7 +16,8 @@
 //! Invariants: the master uses `BatchMode=yes` (never prompts), `ServerAliveInterval`
 //! (a dead node is noticed, not waited for forever), and the host-key policy given;
 //! every command has the [`Cmd`]'s deadline; an SSH failure (unreachable, auth refused,
-//! host key changed, master gone) is an [`ExecError`] naming the host, never an exit code.
+//! host key changed, master gone) is an [`ExecError`] naming the host, never an exit code;
+//! a command's exit status is its outcome, 127 (not found) included.
 
 use std::path::PathBuf;
 use std::process::Output as ProcessOutput;
@@ -33,6 +34,9 @@ use crate::exec::{Cmd, Exec, ExecError, Output};
 /// How often the master checks that the node still answers (three misses end it, so a
 /// node that stops answering is noticed within 15 s; a closed connection at once).
 pub const SERVER_ALIVE: Duration = Duration::from_secs(5);
+
+/// The exit status of a command the remote shell could not find.
+pub const EXIT_NOT_FOUND: i32 = 127;
 
 /// What the SSH runtime needs of one node's connection: commands ([`Exec`]), and the
 /// state of the connection itself.
@@ -264,6 +268,16 @@ impl Exec for SshLink {
             .ok_or_else(|| fail(format!("{host}: the SSH runtime stopped")))?;
         match res {
             Err(_) => Err(ExecError::Timeout { cmd: text, timeout }),
+            // openssh turns exit status 127 into an error; it is the command's outcome
+            // (the shell's "not found"), not a failure of the connection. Its output is
+            // lost with it.
+            Ok(Err(openssh::Error::Remote(e))) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Output {
+                    code: Some(EXIT_NOT_FOUND),
+                    stdout: Vec::new(),
+                    stderr: format!("{e} (exit {EXIT_NOT_FOUND})").into_bytes(),
+                })
+            }
             Ok(Err(e)) => Err(fail(format!("ssh to {}: {}", self.host, describe(&e)))),
             Ok(Ok(out)) => Ok(Output {
                 code: out.status.code(),

@@ -78,6 +78,14 @@ fn ssh_runs_commands_services_and_filters_and_survives_a_partition() {
         Some(7),
         "a remote exit code is an outcome, not an error"
     );
+    let out = ssh
+        .exec(n1, &Cmd::new("sh").args(["-c", "exit 127"]))
+        .unwrap();
+    assert_eq!(out.code, Some(127), "so is 127, the shell's not found");
+    let out = ssh
+        .exec(n1, &Cmd::new("no-such-program-of-faultline"))
+        .unwrap();
+    assert_eq!(out.code, Some(127), "a missing program is an outcome too");
     let iptables = runtime::packages::Package {
         name: "iptables",
         units: &[],

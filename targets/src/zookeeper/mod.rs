@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! ZookeeperTarget::setup ─► zookeeper.jar in --zookeeper-dir / /usr/share/java, else
-//!                           apt-get install zookeeper; `java` on PATH
+//!                           apt-get install zookeeper; `java` on PATH — on this
+//!                           machine, or on each node over SSH ([`locate_on_nodes`])
 //!                        ─► every node: nodes/nK/zoo.cfg, data/myid, log4j.properties;
 //!                           `java -Xmx256m … -cp … QuorumPeerMain zoo.cfg` in its slot
 //!                           (the JVM is the slot's process group: kill and pause reach it)
@@ -108,12 +109,16 @@ pub fn locate(dir: Option<&Path>) -> Result<PathBuf, String> {
     }
 }
 
+/// The log4j binding for slf4j, put on the classpath when the jar directory has it.
+const LOG4J_JARS: [&str; 2] = ["slf4j-log4j12.jar", "log4j-1.2.jar"];
+
 /// The classpath: zookeeper.jar (its manifest names its dependencies) and a log4j
-/// binding for slf4j when the directory has one.
-fn classpath(dir: &Path) -> String {
+/// binding for slf4j when the directory has one (`has`: whether a file exists where
+/// the JVM runs).
+fn classpath(dir: &Path, has: impl Fn(&Path) -> bool) -> String {
     let mut cp = vec![dir.join("zookeeper.jar")];
-    for jar in ["slf4j-log4j12.jar", "log4j-1.2.jar"] {
-        if dir.join(jar).is_file() {
+    for jar in LOG4J_JARS {
+        if has(&dir.join(jar)) {
             cp.push(dir.join(jar));
         }
     }
@@ -121,6 +126,96 @@ fn classpath(dir: &Path) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// What runs a member on one node: the JVM and the classpath, as found there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    pub java: String,
+    pub classpath: String,
+}
+
+/// Debian's ZooKeeper package and the service it would start.
+const ZOOKEEPER_PACKAGE: runtime::packages::Package = runtime::packages::Package {
+    name: "zookeeper",
+    units: &["zookeeper.service"],
+};
+
+/// A headless JRE, for a node with ZooKeeper's jars but no `java`.
+const JRE_PACKAGE: runtime::packages::Package = runtime::packages::Package {
+    name: "default-jre-headless",
+    units: &[],
+};
+
+/// Prints where `java` is on the node's PATH (a constant script: nothing is spliced in).
+const WHICH_JAVA: &str = "command -v java";
+
+/// The program on nodes that are other machines, found on each node through the
+/// runtime: the given jar directory (which must hold zookeeper.jar on every node), or
+/// Debian's `zookeeper`, installed on each node where it is missing (its system service
+/// kept stopped); `java` on the node's PATH, with Debian's headless JRE installed where
+/// there is none. The controller's own files and packages are never used.
+pub fn locate_on_nodes(
+    rt: &dyn Runtime,
+    dir: Option<&Path>,
+) -> Result<Vec<(NodeId, Program)>, TargetError> {
+    let jars = dir.map_or_else(|| PathBuf::from(DEBIAN_JARS), Path::to_path_buf);
+    let has = |id: NodeId, path: &Path| -> Result<bool, TargetError> {
+        Ok(rt
+            .exec(id, &runtime::Cmd::new("test").arg("-f").arg(path))?
+            .success())
+    };
+    let java = |id: NodeId| -> Result<Option<String>, TargetError> {
+        let out = rt.exec(id, &runtime::Cmd::new("sh").args(["-c", WHICH_JAVA]))?;
+        let path = out.stdout_lossy().trim().to_string();
+        Ok((out.success() && !path.is_empty()).then_some(path))
+    };
+    let mut programs = Vec::new();
+    for id in rt.node_ids() {
+        if dir.is_none() {
+            runtime::packages::ensure(rt, id, ZOOKEEPER_PACKAGE)?;
+        }
+        if !has(id, &jars.join("zookeeper.jar"))? {
+            return Err(TargetError::Setup(match dir {
+                Some(d) => format!(
+                    "{id}: --zookeeper-dir {}: no zookeeper.jar there on the node",
+                    d.display()
+                ),
+                None => format!(
+                    "{id}: {}/zookeeper.jar is missing on the node although Debian's \
+                     zookeeper is installed",
+                    DEBIAN_JARS
+                ),
+            }));
+        }
+        let java = match java(id)? {
+            Some(j) => j,
+            None => {
+                runtime::packages::ensure(rt, id, JRE_PACKAGE)?;
+                java(id)?.ok_or_else(|| {
+                    TargetError::Setup(format!(
+                        "{id}: `java` is not on the node's PATH, even after installing {}",
+                        JRE_PACKAGE.name
+                    ))
+                })?
+            }
+        };
+        let mut found = std::collections::BTreeSet::new();
+        for jar in LOG4J_JARS {
+            let path = jars.join(jar);
+            if has(id, &path)? {
+                found.insert(path);
+            }
+        }
+        programs.push((
+            id,
+            Program {
+                java,
+                classpath: classpath(&jars, |p| found.contains(p)),
+            },
+        ));
+    }
+    Ok(programs)
 }
 
 /// ZooKeeper as a system under test.
@@ -222,9 +317,9 @@ impl ZookeeperTarget {
         Ok(cfg)
     }
 
-    fn argv(&self, jars: &Path, node_dir: &Path) -> Vec<String> {
+    fn argv(&self, program: &Program, node_dir: &Path) -> Vec<String> {
         vec![
-            "java".into(),
+            program.java.clone(),
             format!("-Xmx{}m", self.opts.heap_mb),
             "-Xms32m".into(),
             "-XX:+UseSerialGC".into(),
@@ -239,7 +334,7 @@ impl ZookeeperTarget {
                 node_dir.join("log4j.properties").display()
             ),
             "-cp".into(),
-            classpath(jars),
+            program.classpath.clone(),
             "org.apache.zookeeper.server.quorum.QuorumPeerMain".into(),
             node_dir.join("zoo.cfg").display().to_string(),
         ]
@@ -350,14 +445,32 @@ impl Target for ZookeeperTarget {
     }
 
     fn deploy(&self, rt: &dyn Runtime) -> Result<(), TargetError> {
-        let jars = locate(self.opts.dir.as_deref()).map_err(TargetError::Setup)?;
-        if runtime::netns::prereq::which("java").is_none() {
-            return Err(TargetError::Setup(
-                "`java` is missing: install a JRE (e.g. apt-get install default-jre-headless)"
-                    .into(),
-            ));
-        }
+        let programs: Vec<(NodeId, Program)> = if rt.remote() {
+            locate_on_nodes(rt, self.opts.dir.as_deref())?
+        } else {
+            let jars = locate(self.opts.dir.as_deref()).map_err(TargetError::Setup)?;
+            if runtime::netns::prereq::which("java").is_none() {
+                return Err(TargetError::Setup(
+                    "`java` is missing: install a JRE (e.g. apt-get install \
+                     default-jre-headless)"
+                        .into(),
+                ));
+            }
+            let program = Program {
+                java: "java".into(),
+                classpath: classpath(&jars, Path::is_file),
+            };
+            rt.node_ids()
+                .into_iter()
+                .map(|id| (id, program.clone()))
+                .collect()
+        };
         start_on_every_node(rt, CLIENT_PORT, Duration::from_secs(40), |id, dir| {
+            let program = programs
+                .iter()
+                .find(|(n, _)| *n == id)
+                .map(|(_, p)| p)
+                .ok_or_else(|| TargetError::Setup(format!("{id}: no ZooKeeper program")))?;
             let data = dir.join("data");
             rt.write_file(
                 id,
@@ -371,7 +484,7 @@ impl Target for ZookeeperTarget {
             )?;
             rt.write_file(id, Path::new("log4j.properties"), LOG4J.as_bytes())?;
             Ok(ServiceSpec::new(
-                self.argv(&jars, dir),
+                self.argv(program, dir),
                 dir,
                 dir.join("zookeeper.log"),
             ))
@@ -492,5 +605,86 @@ mod tests {
         )
         .unwrap();
         assert_eq!(looking.error.as_deref(), Some("server is not initialized"));
+    }
+
+    fn answer(code: i32, stdout: &str) -> runtime::exec::Output {
+        runtime::exec::Output {
+            code: Some(code),
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn remote_nodes_run_their_own_zookeeper_and_java() {
+        let rt = RecordingRuntime::new(2);
+        rt.respond(&["dpkg-query"], answer(0, "install ok installed"));
+        rt.respond(
+            &["sh", "-c", WHICH_JAVA],
+            answer(0, "/usr/lib/jvm/x/bin/java\n"),
+        );
+        rt.respond(
+            &["test", "-f", "/usr/share/java/log4j-1.2.jar"],
+            answer(1, ""),
+        );
+        let programs = locate_on_nodes(&rt, None).unwrap();
+        assert_eq!(
+            programs[1],
+            (
+                NodeId::nth(2),
+                Program {
+                    java: "/usr/lib/jvm/x/bin/java".into(),
+                    classpath: "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar"
+                        .into(),
+                }
+            )
+        );
+        assert_eq!(
+            rt.commands()
+                .iter()
+                .filter(|c| c.starts_with("n1: "))
+                .cloned()
+                .collect::<Vec<_>>(),
+            [
+                "n1: dpkg-query -W -f=${Status} zookeeper",
+                "n1: test -f /usr/share/java/zookeeper.jar",
+                "n1: sh -c command -v java",
+                "n1: test -f /usr/share/java/slf4j-log4j12.jar",
+                "n1: test -f /usr/share/java/log4j-1.2.jar",
+            ],
+            "everything is asked of the node"
+        );
+    }
+
+    #[test]
+    fn a_node_without_java_gets_debian_s_jre() {
+        let rt = RecordingRuntime::new(1);
+        rt.respond(&["dpkg-query"], answer(0, "install ok installed"));
+        rt.respond(&["sh", "-c", WHICH_JAVA], answer(1, ""));
+        let e = locate_on_nodes(&rt, Some(Path::new("/opt/zk"))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "n1: `java` is not on the node's PATH, even after installing default-jre-headless"
+        );
+        let cmds = rt.commands();
+        assert!(
+            cmds.contains(&"n1: dpkg-query -W -f=${Status} default-jre-headless".to_string()),
+            "{cmds:?}"
+        );
+        assert!(
+            !cmds.iter().any(|c| c.ends_with("${Status} zookeeper")),
+            "a given jar directory installs no zookeeper: {cmds:?}"
+        );
+    }
+
+    #[test]
+    fn a_given_jar_directory_missing_on_a_node_names_the_node() {
+        let rt = RecordingRuntime::new(2);
+        rt.respond(&["test", "-f", "/opt/zk/zookeeper.jar"], answer(1, ""));
+        let e = locate_on_nodes(&rt, Some(Path::new("/opt/zk"))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "n1: --zookeeper-dir /opt/zk: no zookeeper.jar there on the node"
+        );
     }
 }
