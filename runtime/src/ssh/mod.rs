@@ -37,6 +37,7 @@ pub mod testbed;
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -78,6 +79,9 @@ pub struct SshNode {
     link: Arc<dyn NodeLink>,
     slot: Mutex<Slot>,
     binary: Mutex<Option<PathBuf>>,
+    /// Held while the node's `FAULTLINE` chain is written or removed, so a teardown's
+    /// clear never interleaves with a fault thread's apply.
+    filter: Mutex<()>,
 }
 
 enum Clients {
@@ -108,6 +112,10 @@ pub struct SshCluster {
     /// teardown, so a later one finds nothing to do). Held for the whole teardown: a
     /// second caller (the signal handler, a drop) waits until the first has finished.
     owned: Mutex<bool>,
+    /// Set when teardown begins: from then on nothing new is started, written or
+    /// filtered on the nodes (a thread still running, such as a fault thread a forced
+    /// exit did not stop, would otherwise leave a chain, a process or a file behind).
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for SshCluster {
@@ -264,6 +272,7 @@ impl SshCluster {
                 link,
                 slot: Mutex::new(Slot::default()),
                 binary: Mutex::new(None),
+                filter: Mutex::new(()),
             });
         }
         let cluster = SshCluster {
@@ -275,6 +284,7 @@ impl SshCluster {
             clients,
             local_binary: Mutex::new(None),
             owned: Mutex::new(owned),
+            closed: AtomicBool::new(false),
         };
         if owned {
             // From here on, Drop removes what was made.
@@ -379,6 +389,7 @@ impl SshCluster {
     }
 
     fn launch(&self, n: &SshNode, slot: &mut Slot) -> Result<u32, RuntimeError> {
+        self.open(n)?;
         if let Some(pgid) = slot.pgid {
             if self.group_state(n, pgid)?.is_some() {
                 return Err(RuntimeError::AlreadyRunning {
@@ -566,7 +577,20 @@ impl SshCluster {
         removed
     }
 
+    /// Refuses what would add to a node once teardown began.
+    fn open(&self, n: &SshNode) -> Result<(), RuntimeError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(RuntimeError::Other(format!(
+                "{}: run {} is being torn down",
+                Self::who(n),
+                self.run
+            )));
+        }
+        Ok(())
+    }
+
     fn teardown(&self) -> Result<(), RuntimeError> {
+        self.closed.store(true, Ordering::SeqCst);
         let this = self;
         let results = this.each_node(|n| {
             let mut first: Option<RuntimeError> = None;
@@ -720,6 +744,7 @@ impl Runtime for SshCluster {
 
     fn write_file(&self, id: NodeId, rel: &Path, bytes: &[u8]) -> Result<PathBuf, RuntimeError> {
         let n = self.member(id)?;
+        self.open(n)?;
         let path = self.dir_of(n).join(rel);
         self.run_ok(n, &remote::write(&path, "0644", bytes, UPLOAD_TIMEOUT))?;
         Ok(path)
@@ -855,6 +880,22 @@ impl Runtime for SshCluster {
         }
         *cached = Some(path.clone());
         Ok(path)
+    }
+
+    /// The default chain, under the node's filter lock; refused once teardown began.
+    fn apply_filter(&self, id: NodeId, table: &crate::FilterTable) -> Result<(), RuntimeError> {
+        let n = self.member(id)?;
+        let _held = n.filter.lock().unwrap_or_else(|e| e.into_inner());
+        self.open(n)?;
+        crate::filter::apply(self, id, table)
+    }
+
+    /// The default clear, under the node's filter lock (an apply in flight finishes
+    /// first, and none follows a teardown's clear).
+    fn clear_filter(&self, id: NodeId) -> Result<(), RuntimeError> {
+        let n = self.member(id)?;
+        let _held = n.filter.lock().unwrap_or_else(|e| e.into_inner());
+        crate::filter::clear(self, id)
     }
 
     /// The node's master connection is up (a local check on its control socket; the

@@ -362,3 +362,27 @@ fn a_probe_names_the_node_whose_connection_dropped_and_runs_nothing_on_it() {
         f.nodes[1].log()
     );
 }
+
+#[test]
+fn nothing_new_reaches_a_node_once_teardown_began() {
+    let f = fixture(false, true);
+    f.cluster.remove_all().unwrap();
+    f.nodes[0].clear();
+    let table = FilterTable {
+        drop_from: [Ipv4Addr::new(10, 9, 0, 2)].into_iter().collect(),
+        ..FilterTable::default()
+    };
+    let refused = f.cluster.apply_filter(n1(), &table).unwrap_err();
+    assert!(
+        refused.to_string().contains("run t1 is being torn down"),
+        "{refused}"
+    );
+    let spec = ServiceSpec::new(["etcd"], "/r/t1/n1", "/r/t1/n1/etcd.log");
+    assert!(f.cluster.start_service(n1(), spec).is_err());
+    assert!(f.cluster.write_file(n1(), Path::new("a"), b"x").is_err());
+    assert!(
+        f.nodes[0].log().is_empty(),
+        "a fault thread still running after a forced teardown adds nothing: {:?}",
+        f.nodes[0].log()
+    );
+}
