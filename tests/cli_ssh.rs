@@ -83,26 +83,49 @@ fn node_run(run_dir: &Path) -> String {
         .to_string()
 }
 
-/// Nothing of `run` on the nodes: no directory, no FAULTLINE chain, no process whose
+/// What of `run` is on the nodes: its directory, a FAULTLINE chain, a process whose
 /// command line names the run's directory.
-fn assert_nothing_left(bed: &SshBed, run: &str) {
+fn leftovers(bed: &SshBed, run: &str) -> Vec<String> {
+    let mut left = Vec::new();
     let dir = Path::new(ROOT).join(run);
-    assert!(!dir.exists(), "{} left on the nodes", dir.display());
+    if dir.exists() {
+        left.push(format!("{} left on the nodes", dir.display()));
+    }
     for n in bed.cluster.node_ids() {
         let chain = bed.iptables_in(n, &["-n", "-L", "FAULTLINE"]).unwrap();
-        assert!(!chain.success(), "{n}: the FAULTLINE chain is left");
+        if chain.success() {
+            left.push(format!("{n}: the FAULTLINE chain is left"));
+        }
     }
     let ps = Command::new("ps")
         .args(["-eo", "pid,args"])
         .output()
         .expect("ps runs");
     let needle = dir.display().to_string();
-    let left: Vec<String> = String::from_utf8_lossy(&ps.stdout)
-        .lines()
-        .filter(|l| l.contains(&needle))
-        .map(str::to_owned)
-        .collect();
-    assert!(left.is_empty(), "processes of {run} left: {left:?}");
+    left.extend(
+        String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .map(|l| format!("process of {run} left: {l}")),
+    );
+    left
+}
+
+/// Nothing of `run` on the nodes: no directory, no FAULTLINE chain, no process whose
+/// command line names the run's directory.
+fn assert_nothing_left(bed: &SshBed, run: &str) {
+    let left = leftovers(bed, run);
+    assert!(left.is_empty(), "{left:#?}");
+}
+
+/// [`assert_nothing_left`], allowing `limit` for remote commands that were cut off with
+/// their SSH session (a forced exit) to end.
+fn assert_nothing_left_within(bed: &SshBed, run: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline && !leftovers(bed, run).is_empty() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_nothing_left(bed, run);
 }
 
 /// Waits for `child` with a deadline; kills it when the deadline passes.
@@ -659,7 +682,7 @@ fn interrupted_during_a_partition(tag: &str, how: Interrupt) {
     }
     let stderr = reader.join().expect("stderr reader");
     let all = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
-    assert_nothing_left(&bed, &node_run);
+    assert_nothing_left_within(&bed, &node_run, Duration::from_secs(15));
     let ps = Command::new("ps")
         .args(["-eo", "pid,args"])
         .output()

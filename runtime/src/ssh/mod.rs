@@ -921,6 +921,8 @@ impl Runtime for SshCluster {
     /// are skipped. A directory over the bound is noted in `dest` (`NOT_DOWNLOADED`).
     fn collect(&self, id: NodeId, files: &[PathBuf], dest: &Path) -> Result<(), RuntimeError> {
         let n = self.member(id)?;
+        // After teardown there is nothing left to collect.
+        self.open(n)?;
         let dir = self.dir_of(n);
         self.download_dir(n, &dir, dest)?;
         let service_log = Self::lock(n).spec.as_ref().map(|s| s.log.clone());
