@@ -3,16 +3,20 @@
 //! ```text
 //! target's failover figure ──► Mix::default_for ──► Mix { choices (weighted faults),
 //!                                                         window span, gap span }
-//! Mix + seed ──► Schedule ──► gap, Start(fault) ──► window, Stop(kind) ──► gap, Start(…) …
+//! Mix + seed ──► Schedule ──► deck (each fault × its weight, shuffled) ──► dealt in order:
+//!                gap, Start(fault) ──► window, Stop(kind) ──► gap, Start(next card) …
 //! ```
 //!
 //! Why this mix (the README has the long form): a bug in a consensus system shows when
 //! the cluster has to change leaders, so most windows aim at the current leader — cut
 //! off alone in a minority, killed, or paused — as Jepsen's combined nemesis packages
 //! do with their `:primaries` targets and etcd's robustness tests do with their
-//! leader-targeted failpoints. The rest hit random minorities (kills, partitions,
-//! a majorities ring), so followers' restarts and contested elections are exercised
-//! too. Every window lasts several of the target's failover figures (the time the side
+//! leader-targeted failpoints. The rest kill every node at once (durability), hit
+//! random minorities (kills, pauses) and play a majorities ring, so a whole-cluster
+//! restart, followers that fall behind and contested elections are exercised too. The
+//! faults are dealt from a shuffled deck rather than drawn independently, so a run as
+//! long as a deck plays each of them: a bug that only one fault exposes is not missed
+//! because the dice never chose it. Every window lasts several of the target's failover figures (the time the side
 //! that lost its leader needs to elect another: an election timeout for Raft and etcd,
 //! the sync limit plus an election for ZooKeeper), so a new leader is in place, serving,
 //! while the old one is still cut off or stopped; every quiet gap lasts long enough for
@@ -21,7 +25,7 @@
 //!
 //! Invariants: a mix is plain data (`Serialize`, printed in a run's header and stored
 //! in `test.json`); the same mix and seed give the same steps; waits are uniform within
-//! their span, never below its minimum.
+//! their span, never below its minimum; every deck is dealt to its end before the next.
 //! References: Jepsen `jepsen.nemesis.combined` (`nemesis-package`, `:primaries`
 //! targets, `:interval`); etcd `tests/robustness/failpoint` (leader-targeted
 //! failpoints, waiting for the cluster to be healthy between them).
@@ -29,6 +33,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -69,7 +74,8 @@ pub struct Choice {
     pub fault: Fault,
 }
 
-/// A fault mix: windows of one fault at a time, each drawn from `choices` by weight,
+/// A fault mix: windows of one fault at a time, dealt from a shuffled deck that holds
+/// each of `choices` as many times as its weight ([`Mix::deck`]),
 /// lasting a wait drawn from `window`, separated by quiet gaps drawn from `gap`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Mix {
@@ -87,6 +93,8 @@ pub const WINDOW_FAILOVERS: u32 = 3;
 /// … and never less than this, whatever the target says (time for clients to act on
 /// the new leader while the old one is still cut off).
 pub const MIN_WINDOW: Duration = Duration::from_secs(3);
+/// The most windows one deck may hold (the weights' sum).
+pub const MAX_DECK: usize = 1000;
 /// Quiet gaps last at least one failover figure, and never less than this (a killed
 /// node restarts and catches up; a healed partition re-elects).
 pub const MIN_GAP: Duration = Duration::from_secs(2);
@@ -95,26 +103,30 @@ impl Mix {
     /// The default mix for a target whose side that lost its leader elects another
     /// within `failover` (the bundled Raft: 300 ms; etcd: 1 s; ZooKeeper: 2.4 s).
     ///
-    /// Seven windows in ten aim at the leader: 4 isolate it alone in a minority (the
-    /// fault that exposes the most: a deposed leader still serving), 2 kill it, 1
-    /// pauses it. One in ten cuts a random minority off (the leader is in it two
-    /// times in five with 5 nodes), one kills a random minority (restarts of followers
-    /// that voted), one is a majorities ring (every node sees a different majority:
-    /// contested elections). Windows last 3 to 6 failover figures (at least 3 to 6 s),
-    /// gaps 1 to 2 (at least 2 to 4 s).
+    /// A deck of nine windows, dealt in a shuffled order (see [`Mix::deck`]), so a
+    /// 60 s run on a bundled target plays every one of them. Five aim at the leader:
+    /// three isolate it alone in a minority (the fault that exposes the most: a
+    /// deposed leader still serving, uncommitted entries stranded), one kills it, one
+    /// pauses it. One kills every node at once (acknowledged writes that were never
+    /// durable are lost on every replica: the whole-cluster power cut), one kills a
+    /// random minority (restarts of followers that voted), one pauses a random
+    /// minority (a follower that falls behind and serves again before it has caught
+    /// up), and one is a majorities ring (every node sees a different majority:
+    /// contested elections). Windows last 3 to 4.5 failover figures (at least 3 to
+    /// 4.5 s), gaps 1 to 1.5 (at least 2 to 3 s).
     pub fn default_for(failover: Duration) -> Mix {
         let choice = |weight, fault| Choice { weight, fault };
         Mix {
             failover,
             choices: vec![
                 choice(
-                    4,
+                    3,
                     Fault::Partition {
                         kind: PartitionKind::Primaries,
                     },
                 ),
                 choice(
-                    2,
+                    1,
                     Fault::Kill {
                         nodes: NodeSpec::Primaries,
                     },
@@ -127,13 +139,19 @@ impl Mix {
                 ),
                 choice(
                     1,
-                    Fault::Partition {
-                        kind: PartitionKind::Majority,
+                    Fault::Kill {
+                        nodes: NodeSpec::All,
                     },
                 ),
                 choice(
                     1,
                     Fault::Kill {
+                        nodes: NodeSpec::Minority,
+                    },
+                ),
+                choice(
+                    1,
+                    Fault::Pause {
                         nodes: NodeSpec::Minority,
                     },
                 ),
@@ -160,7 +178,7 @@ impl Mix {
     /// workload's default): the leading candidates paused (weight 4: a stop-the-world
     /// pause lasting a window, longer than any candidate lease the window outlasts),
     /// cut off from the coordination cluster but not from the resource (2), or killed
-    /// and restarted (1). With the system's 10, 7 windows in 17 hit candidates. A mix
+    /// and restarted (1). With the system's 9, 7 windows in 16 hit candidates. A mix
     /// that has them already is unchanged.
     pub fn with_candidate_faults(mut self) -> Mix {
         let extra = [
@@ -200,11 +218,11 @@ impl Mix {
             failover,
             window: Span {
                 min: window_min,
-                max: window_min * 2,
+                max: window_min * 3 / 2,
             },
             gap: Span {
                 min: gap_min,
-                max: gap_min * 2,
+                max: gap_min * 3 / 2,
             },
             ..self
         }
@@ -214,6 +232,12 @@ impl Mix {
     pub fn validate(&self) -> Result<(), String> {
         if self.choices.iter().all(|c| c.weight == 0) {
             return Err("a fault mix needs at least one fault with a positive weight".into());
+        }
+        if self.deck_len() > MAX_DECK {
+            return Err(format!(
+                "a fault mix's weights add up to {}, more than {MAX_DECK} windows a deck",
+                self.deck_len()
+            ));
         }
         for (name, s) in [("window", self.window), ("gap", self.gap)] {
             if s.min.is_zero() || s.max < s.min {
@@ -225,21 +249,24 @@ impl Mix {
         Ok(())
     }
 
-    /// Draws a fault by weight.
-    pub fn draw(&self, rng: &mut impl Rng) -> &Fault {
-        let total: u32 = self.choices.iter().map(|c| c.weight).sum();
-        let mut ticket = rng.gen_range(0..total.max(1));
-        for c in &self.choices {
-            if ticket < c.weight {
-                return &c.fault;
-            }
-            ticket -= c.weight;
-        }
-        &self
+    /// A deck of the mix's faults, each as many times as its weight, in a shuffled
+    /// order. A schedule deals a deck to its end before it shuffles the next, so every
+    /// fault of the mix plays once in each run long enough for a deck (stratified, not
+    /// independent draws: with independent draws a fault of weight 1 in 9 is missing
+    /// from a third of the 9-window runs, and with it the bugs only it exposes).
+    pub fn deck(&self, rng: &mut impl Rng) -> Vec<Fault> {
+        let mut deck: Vec<Fault> = self
             .choices
-            .last()
-            .expect("validated: a mix has choices")
-            .fault
+            .iter()
+            .flat_map(|c| std::iter::repeat_n(c.fault.clone(), c.weight as usize))
+            .collect();
+        deck.shuffle(rng);
+        deck
+    }
+
+    /// Windows in one deck.
+    pub fn deck_len(&self) -> usize {
+        self.choices.iter().map(|c| c.weight as usize).sum()
     }
 
     /// The share of windows aimed at the current leader (`primaries`).
@@ -311,8 +338,9 @@ impl fmt::Display for Mix {
             .collect();
         write!(
             f,
-            "{}; windows {}, gaps {} (target failover {} ms)",
+            "{}, dealt in shuffled decks of {}; windows {}, gaps {} (target failover {} ms)",
             parts.join(", "),
+            self.deck_len(),
             self.window,
             self.gap,
             self.failover.as_millis()
@@ -338,7 +366,7 @@ mod tests {
             })
             .map(|c| c.weight)
             .sum();
-        assert_eq!((on_candidates, total), (7, 17));
+        assert_eq!((on_candidates, total), (7, 16));
         assert_eq!(mix.clone().with_candidate_faults(), mix);
         assert!(mix.to_string().contains("pause:leader-candidate"), "{mix}");
         // Windows outlast the candidates' default 2 s lease.
@@ -354,7 +382,7 @@ mod tests {
         assert_eq!(raft.gap.min, MIN_GAP);
         let zk = Mix::default_for(Duration::from_millis(2400));
         assert_eq!(zk.window.min, Duration::from_millis(7200));
-        assert_eq!(zk.window.max, Duration::from_millis(14400));
+        assert_eq!(zk.window.max, Duration::from_millis(10800));
         assert_eq!(zk.gap.min, Duration::from_millis(2400));
         assert_eq!(raft.clone().scaled_to(Duration::from_millis(2400)), zk);
         for m in [&raft, &zk] {
@@ -371,15 +399,7 @@ mod tests {
     #[test]
     fn most_windows_aim_at_the_leader() {
         let m = Mix::default_for(Duration::from_millis(300));
-        assert_eq!(m.leader_share(), 0.7);
-        let mut rng = ChaCha8Rng::seed_from_u64(11);
-        let n = 10_000;
-        let leader = (0..n).filter(|_| aims_at_leader(m.draw(&mut rng))).count();
-        let share = leader as f64 / n as f64;
-        assert!(
-            (0.67..0.73).contains(&share),
-            "{share} of draws aim at the leader"
-        );
+        assert_eq!(m.leader_share(), 5.0 / 9.0);
         assert_eq!(
             m.kinds(),
             [FaultKind::Partition, FaultKind::Kill, FaultKind::Pause]
@@ -387,13 +407,39 @@ mod tests {
     }
 
     #[test]
+    fn every_deck_holds_each_fault_as_often_as_its_weight() {
+        let m = Mix::default_for(Duration::from_millis(300));
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut orders = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let deck = m.deck(&mut rng);
+            assert_eq!(deck.len(), m.deck_len());
+            for c in &m.choices {
+                let n = deck.iter().filter(|f| **f == c.fault).count();
+                assert_eq!(n, c.weight as usize, "{:?} in {deck:?}", c.fault);
+            }
+            orders.insert(format!("{deck:?}"));
+        }
+        assert!(
+            orders.len() > 100,
+            "decks are shuffled: {} orders",
+            orders.len()
+        );
+        let kill_all = Fault::Kill {
+            nodes: NodeSpec::All,
+        };
+        assert!(m.choices.iter().any(|c| c.fault == kill_all));
+    }
+
+    #[test]
     fn the_header_line_spells_faults_as_the_flag_does() {
         let line = Mix::default_for(Duration::from_millis(300)).to_string();
         assert_eq!(
             line,
-            "40% partition:primaries, 20% kill:primaries, 10% pause:primaries, \
-             10% partition:majority, 10% kill:minority, 10% partition:majorities-ring; \
-             windows 3.0–6.0 s, gaps 2.0–4.0 s (target failover 300 ms)"
+            "33% partition:primaries, 11% kill:primaries, 11% pause:primaries, \
+             11% kill:all, 11% kill:minority, 11% pause:minority, \
+             11% partition:majorities-ring, dealt in shuffled decks of 9; \
+             windows 3.0–4.5 s, gaps 2.0–3.0 s (target failover 300 ms)"
         );
     }
 
@@ -405,5 +451,8 @@ mod tests {
         let mut m = Mix::default_for(Duration::from_secs(1));
         m.choices.iter_mut().for_each(|c| c.weight = 0);
         assert!(m.validate().is_err());
+        let mut m = Mix::default_for(Duration::from_secs(1));
+        m.choices[0].weight = u32::MAX;
+        assert!(m.validate().unwrap_err().contains("more than 1000"));
     }
 }

@@ -372,6 +372,17 @@ impl Nemesis {
             return (Vec::new(), FaultOutcome::Skipped(why));
         }
         let mut failures = Vec::new();
+        if kind == FaultKind::Kill && starting && targets.len() > 1 {
+            // Several nodes die at one moment, as in a power cut, not one after
+            // another: a kill waits for its process group to be gone (tens of ms each),
+            // and in that time the nodes not yet killed would write what the first
+            // could not (a late fsync). Freezing them all first stops every write at
+            // once; a node that is not running cannot be frozen, which the kill below
+            // reports.
+            for node in &targets {
+                let _ = self.rt.pause(*node);
+            }
+        }
         for node in &targets {
             let result = match (kind, starting) {
                 (FaultKind::Kill, true) => self.rt.kill(*node).map(|_| ()),
@@ -541,15 +552,33 @@ mod tests {
         let stop = nem.stop(FaultKind::Kill);
         assert_eq!(stop.nodes, e.nodes);
         let actions = rt.actions();
-        assert_eq!(actions.len(), 4);
+        assert_eq!(actions.len(), 6);
+        // Both nodes are frozen before either is killed: they stop at one moment.
+        let signals: Vec<Signal> = actions[..4]
+            .iter()
+            .map(|a| match a {
+                Action::Signal { signal, .. } => *signal,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            signals,
+            [Signal::Stop, Signal::Stop, Signal::Kill, Signal::Kill]
+        );
+        assert!(matches!(actions[4], Action::Start { .. }));
+        // A single node is killed at once.
+        rt.clear();
+        nem.start(&Fault::Kill {
+            nodes: NodeSpec::One,
+        });
+        nem.stop(FaultKind::Kill);
         assert!(matches!(
-            actions[0],
+            rt.actions()[0],
             Action::Signal {
                 signal: Signal::Kill,
                 ..
             }
         ));
-        assert!(matches!(actions[2], Action::Start { .. }));
         assert!(rt.node_ids().iter().all(|n| rt.is_running(*n)));
         // Pausing a node whose service is not running cannot be done.
         rt.kill(NodeId::nth(1)).unwrap();

@@ -5,7 +5,7 @@
 //!   ScheduleConfig (`--nemesis`): waits uniform in [0, 2·interval) (Jepsen's stagger),
 //!                                 faults and node specs drawn uniformly from the lists
 //!   Mix (the default):            gaps before a start and windows before its stop drawn
-//!                                 from their own spans, faults drawn by weight
+//!                                 from their own spans, faults dealt from shuffled decks
 //! run(): for each step, wait (interruptible), invoke, hand the FaultEvent to the sink;
 //!        at the time limit or on stop: heal_all
 //! ```
@@ -116,6 +116,8 @@ pub struct Schedule {
     source: Source,
     rng: ChaCha8Rng,
     active: Option<FaultKind>,
+    /// What is left of the mix's current deck, dealt from the end.
+    deck: Vec<Fault>,
 }
 
 impl Schedule {
@@ -125,6 +127,7 @@ impl Schedule {
             source: Source::Stagger(cfg),
             rng: ChaCha8Rng::seed_from_u64(seed),
             active: None,
+            deck: Vec::new(),
         })
     }
 
@@ -135,6 +138,7 @@ impl Schedule {
             source: Source::Mix(mix),
             rng: ChaCha8Rng::seed_from_u64(seed),
             active: None,
+            deck: Vec::new(),
         })
     }
 
@@ -163,7 +167,10 @@ impl Schedule {
             return (mix.window.draw(&mut self.rng), Step::Stop(kind));
         }
         let gap = mix.gap.draw(&mut self.rng);
-        let fault = mix.draw(&mut self.rng).clone();
+        if self.deck.is_empty() {
+            self.deck = mix.deck(&mut self.rng);
+        }
+        let fault = self.deck.pop().expect("validated: a deck has cards");
         self.active = Some(fault.kind());
         (gap, Step::Start(fault))
     }
@@ -498,14 +505,56 @@ mod tests {
                 }
                 assert_eq!(i % 2 == 0, matches!(step, Step::Start(_)));
             }
-            // 60 s of 3–6 s windows and 2–4 s gaps: between 6 and 12 windows.
+            // 60 s of 3–4.5 s windows and 2–3 s gaps: between 8 and 12 windows.
             assert!(
-                (5..=12).contains(&windows),
+                (8..=12).contains(&windows),
                 "seed {seed}: {windows} windows"
             );
             assert!(inj.1.is_empty(), "seed {seed}: everything healed");
             assert_eq!(clock.0, Duration::from_secs(60), "paced to the limit");
         }
+    }
+
+    #[test]
+    fn a_sixty_second_run_deals_the_whole_deck() {
+        let m = mix();
+        let mut whole = 0;
+        for seed in 0..100 {
+            let now = std::rc::Rc::new(std::cell::Cell::new(Duration::ZERO));
+            let mut inj = Stamping(now.clone(), Vec::new());
+            run_with(
+                &mut SharedClock(now),
+                &mut inj,
+                &mut Schedule::mix(m.clone(), seed).unwrap(),
+                Duration::from_secs(60),
+                &AtomicBool::new(false),
+                |_| {},
+            );
+            let started: Vec<Fault> = inj
+                .1
+                .into_iter()
+                .filter_map(|(_, s)| match s {
+                    Step::Start(f) => Some(f),
+                    Step::Stop(_) => None,
+                })
+                .collect();
+            // Each deck is dealt whole before the next: the first nine starts hold every
+            // fault as often as its weight.
+            if started.len() >= m.deck_len() {
+                for c in &m.choices {
+                    let n = started[..m.deck_len()]
+                        .iter()
+                        .filter(|f| **f == c.fault)
+                        .count();
+                    assert_eq!(n, c.weight as usize, "seed {seed}: {}", c.fault);
+                }
+                whole += 1;
+            }
+        }
+        assert!(
+            whole >= 95,
+            "{whole} of 100 runs of 60 s dealt a whole deck"
+        );
     }
 
     /// A clock and an injector sharing the time, so each step's moment is recorded.
