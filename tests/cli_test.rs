@@ -298,7 +298,7 @@ fn issue_15_the_default_mix_is_printed_stored_and_played() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("nemesis:   default mix: 33% partition:primaries, 11% kill:primaries")
+        stderr.contains("nemesis:   default mix: 22% partition:primaries, 11% kill:primaries")
             && stderr.contains("(target failover 300 ms)"),
         "{stderr}"
     );
