@@ -16,6 +16,8 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use anyhow::Context;
+
 use checkers::check::Results;
 use checkers::verdict::Validity;
 use harness::store::files;
@@ -340,24 +342,39 @@ pub fn run(args: ZooArgs) -> anyhow::Result<u8> {
         picked_cases.len()
     ]);
     let queue = Mutex::new(jobs.into_iter());
-    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    // Ctrl-C (or SIGTERM) ends the runs in progress as `faultline test` does (healed,
+    // checked, torn down), deals no new one, and prints the table of what ran.
+    let shutdown = runtime::netns::cleanup::install_signal_handler(
+        std::sync::Arc::new(runtime::exec::RealExec),
+        runtime::netns::Registry::default(),
+        std::time::Duration::from_secs(60),
+    )
+    .context("installing the SIGINT/SIGTERM handler")?;
     std::thread::scope(|s| {
         for _ in 0..args.jobs {
             s.spawn(|| loop {
+                if shutdown.requested() {
+                    return;
+                }
                 let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
                 let Some((c, column, test)) = next else {
                     return;
                 };
                 let case = &picked_cases[c];
                 eprintln!("zoo: {} ({column:?}): {}", label(case), test.command);
-                let outcome = match test_cmd::run_one(&test, false, None) {
+                let outcome = match test_cmd::run_one(&test, false, Some(shutdown.clone())) {
                     Ok(o) => o,
                     Err(e) => {
-                        failure
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .get_or_insert(e);
-                        return;
+                        // A run that could not start is counted and reported; the other
+                        // runs go on (one harness error must not cost the whole table).
+                        eprintln!(
+                            "zoo: {} ({column:?}) seed {}: harness error: {e:#}",
+                            label(case),
+                            test.options.seed
+                        );
+                        let mut t = tallies.lock().unwrap_or_else(|e| e.into_inner());
+                        t[c][column as usize].harness_errors += 1;
+                        continue;
                     }
                 };
                 let first = (outcome.results.valid == Validity::Invalid)
@@ -375,9 +392,6 @@ pub fn run(args: ZooArgs) -> anyhow::Result<u8> {
             });
         }
     });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e);
-    }
     let tallies = tallies.into_inner().unwrap_or_else(|e| e.into_inner());
     let rows: Vec<Row> = picked_cases
         .iter()

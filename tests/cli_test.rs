@@ -319,7 +319,7 @@ fn issue_15_the_default_mix_is_printed_stored_and_played() {
         mix["window"]["min"],
         serde_json::json!({"secs": 3, "nanos": 0})
     );
-    assert_eq!(mix["choices"].as_array().map(Vec::len), Some(6), "{mix}");
+    assert_eq!(mix["choices"].as_array().map(Vec::len), Some(7), "{mix}");
     // Every window played lasted at least 3 s (the heal at the limit included).
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     let mut started = None;

@@ -210,7 +210,12 @@ fn check_test_name(test: &str) -> io::Result<()> {
 
 /// Points the symlink `link` at `target`, replacing an older link atomically.
 fn relink(link: &Path, target: &Path) -> io::Result<()> {
-    let tmp = link.with_extension(format!("tmp{}", std::process::id()));
+    // The temporary name is unique per call, not only per process: runs started at once
+    // by the threads of one process (`zoo --jobs`, `test --test-count`) relink the same
+    // `latest`, and a shared name made one remove another's link mid-way.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = link.with_extension(format!("tmp{}-{call}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp).map_err(|e| with_path(e, &tmp))?;
     fs::rename(&tmp, link).map_err(|e| with_path(e, link))
@@ -235,6 +240,47 @@ mod tests {
     fn timestamp_is_compact_utc() {
         let t = UNIX_EPOCH + Duration::from_secs(1_795_945_200); // 2026-11-29T09:40:00Z
         assert_eq!(timestamp(t), "20261129T094000");
+    }
+
+    #[test]
+    fn runs_started_at_once_by_threads_of_one_process_all_get_a_directory() {
+        let root = scratch("threads");
+        let store = Store::new(&root);
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_945_200);
+        let made: Vec<io::Result<RunDir>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..25)
+                            .map(|_| store.create_run("zoo", t))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        let errors: Vec<String> = made
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{} failed: {:?}",
+            errors.len(),
+            &errors[..errors.len().min(3)]
+        );
+        assert_eq!(made.len(), 200);
+        assert!(fs::canonicalize(root.join("zoo/latest")).unwrap().is_dir());
+        let strays: Vec<_> = fs::read_dir(root.join("zoo"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+            .collect();
+        assert!(strays.is_empty(), "{strays:?}");
+        let _ = fs::remove_dir_all(&root);
     }
 
     #[test]
