@@ -12,6 +12,9 @@
 //!   zookeeper: ZkRecipe (ephemeral sequential znode, watch on the predecessor, the
 //!         session timeout as the lease; tokens are the znode's czxid):
 //!         crate::zookeeper::election
+//!   consul: ConsulRecipe (a session with the ttl, KV acquire of the election key,
+//!         session renewals; tokens are the key's ModifyIndex after the acquire):
+//!         crate::consul::election
 //! ```
 //!
 //! The candidate's client identity is its name plus its process id, so a restarted
@@ -25,6 +28,8 @@ use clap::Args;
 use workloads::election::candidate::{self, CandidateConfig, LockRecipe};
 use workloads::election::{election_name, Mode};
 
+use crate::consul::election::ConsulRecipe;
+use crate::consul::ConsulKv;
 use crate::etcd::election::EtcdRecipe;
 use crate::etcd::{EtcdKv, ReadMode};
 use crate::raft::deploy::{RaftKv, HOP_TIMEOUT};
@@ -43,6 +48,9 @@ pub enum System {
     /// ZooKeeper: an ephemeral sequential znode, a watch on the predecessor, the session
     /// timeout as the lease.
     Zookeeper,
+    /// Consul: a session with a TTL (10 s to 86400 s) and a KV acquire of the election's
+    /// key.
+    Consul,
 }
 
 /// Flags of `faultline node candidate`.
@@ -128,6 +136,15 @@ pub fn run(args: CandidateArgs) -> anyhow::Result<u8> {
             let addrs: Vec<SocketAddr> = args.nodes.iter().map(|(_, a)| *a).collect();
             let recipe =
                 ZkRecipe::new(&addrs, &election_name(args.mode), &client, ttl, HOP_TIMEOUT);
+            rt.block_on(candidate::run(cfg, recipe))?;
+        }
+        System::Consul => {
+            crate::consul::check_session_ttl(ttl)
+                .map_err(|e| anyhow::anyhow!("candidate {}: --ttl-ms {e}", args.name))?;
+            let addrs: Vec<SocketAddr> = args.nodes.iter().map(|(_, a)| *a).collect();
+            let kv = ConsulKv::new(&addrs, args.home, HOP_TIMEOUT, ReadMode::Linearizable)
+                .map_err(|e| anyhow::anyhow!("candidate {}: {e}", args.name))?;
+            let recipe = ConsulRecipe::new(kv, election_name(args.mode), client, ttl);
             rt.block_on(candidate::run(cfg, recipe))?;
         }
     }

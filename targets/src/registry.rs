@@ -201,16 +201,16 @@ impl Spec for TargetSpec {
 /// Everything that can be checked before a node starts: each part, and whether the
 /// target has a client for the workload.
 pub fn validate(test: &Test) -> Result<(), harness::test::InvalidTest> {
-    // Before the target's own checks: a target without a recipe is refused for that,
-    // whether or not its binary is on this machine.
-    if test.workload.kind == WorkloadKind::Election && election_recipe(test.target.kind).is_none() {
-        return Err(harness::test::InvalidTest(format!(
-            "--workload election: no election recipe for --target {} yet (raft, zab, etcd and \
-             zookeeper have one)",
-            test.target.kind.name()
-        )));
-    }
     test.validate()?;
+    // Before the binary's presence: bad input is refused wherever consul is.
+    if test.workload.kind == WorkloadKind::Election && test.target.kind == TargetKind::Consul {
+        crate::consul::check_session_ttl(test.workload.election.ttl()).map_err(|e| {
+            harness::test::InvalidTest(format!(
+                "--candidate-ttl-ms {e}; the election's lease on Consul is a session (e.g. \
+                 --candidate-ttl-ms 10000)"
+            ))
+        })?;
+    }
     // On this machine only: SSH nodes are checked for their own consul at setup.
     if test.target.kind == TargetKind::Consul && test.options.ssh.is_none() {
         if let Some(reason) =
@@ -238,28 +238,30 @@ pub fn validate(test: &Test) -> Result<(), harness::test::InvalidTest> {
     Ok(())
 }
 
-/// The candidates' recipe on a target (`faultline node candidate --target …`), if it
-/// has one.
-fn election_recipe(kind: TargetKind) -> Option<candidates::Recipe> {
+/// The candidates' recipe on a target (`faultline node candidate --target …`).
+fn election_recipe(kind: TargetKind) -> candidates::Recipe {
     let port = crate::bundled::deploy::API_PORT;
     match kind {
-        TargetKind::Raft => Some(candidates::Recipe {
+        TargetKind::Raft => candidates::Recipe {
             system: "raft",
             port,
-        }),
-        TargetKind::Zab => Some(candidates::Recipe {
+        },
+        TargetKind::Zab => candidates::Recipe {
             system: "zab",
             port,
-        }),
-        TargetKind::Etcd => Some(candidates::Recipe {
+        },
+        TargetKind::Etcd => candidates::Recipe {
             system: "etcd",
             port: crate::etcd::CLIENT_PORT,
-        }),
-        TargetKind::Zookeeper => Some(candidates::Recipe {
+        },
+        TargetKind::Zookeeper => candidates::Recipe {
             system: "zookeeper",
             port: crate::zookeeper::CLIENT_PORT,
-        }),
-        TargetKind::Consul => None,
+        },
+        TargetKind::Consul => candidates::Recipe {
+            system: "consul",
+            port: crate::consul::HTTP_PORT,
+        },
     }
 }
 
@@ -468,15 +470,7 @@ fn run_workload<K: Kv + Lock>(
             artifacts,
         }),
         WorkloadKind::Election => {
-            let recipe = election_recipe(test.target.kind).ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!(
-                        "--workload election: no election recipe for --target {}",
-                        test.target.kind.name()
-                    ),
-                )
-            })?;
+            let recipe = election_recipe(test.target.kind);
             let opts = test.workload.election.clone();
             run::run(Plan {
                 options,
@@ -577,50 +571,71 @@ mod tests {
             .contains("not of --target etcd"));
     }
 
+    fn election_test(kind: TargetKind, ttl_ms: u64) -> Test {
+        let options = RunOptions {
+            test: "election".into(),
+            nodes: 3,
+            concurrency: 1,
+            rate: None,
+            time_limit: Duration::from_secs(10),
+            op_timeout: Duration::from_secs(1),
+            recovery_timeout: Duration::from_secs(10),
+            seed: 1,
+            store: "store".into(),
+            observe_interval: Duration::from_millis(100),
+            check_time_limit: Duration::from_secs(10),
+            check_memory_limit: 1 << 30,
+            ssh: None,
+        };
+        let faults = harness::test::Faults {
+            nemesis: Vec::new(),
+            nemesis_interval_s: 5,
+        };
+        let mut workload = WorkloadSpec::new(WorkloadKind::Election);
+        workload.election.ttl_ms = ttl_ms;
+        Test::new(TargetSpec::new(kind), workload, faults, options, false)
+    }
+
     #[test]
-    fn election_runs_only_on_targets_with_a_recipe() {
-        for (kind, ok) in [
-            (TargetKind::Raft, true),
-            (TargetKind::Zab, true),
-            (TargetKind::Etcd, true),
-            (TargetKind::Zookeeper, true),
-            (TargetKind::Consul, false),
+    fn every_target_has_an_election_recipe() {
+        for kind in [
+            TargetKind::Raft,
+            TargetKind::Zab,
+            TargetKind::Etcd,
+            TargetKind::Zookeeper,
         ] {
-            let options = RunOptions {
-                test: "election".into(),
-                nodes: 3,
-                concurrency: 1,
-                rate: None,
-                time_limit: Duration::from_secs(10),
-                op_timeout: Duration::from_secs(1),
-                recovery_timeout: Duration::from_secs(10),
-                seed: 1,
-                store: "store".into(),
-                observe_interval: Duration::from_millis(100),
-                check_time_limit: Duration::from_secs(10),
-                check_memory_limit: 1 << 30,
-                ssh: None,
-            };
-            let faults = harness::test::Faults {
-                nemesis: Vec::new(),
-                nemesis_interval_s: 5,
-            };
-            let test = Test::new(
-                TargetSpec::new(kind),
-                WorkloadSpec::new(WorkloadKind::Election),
-                faults,
-                options,
-                false,
+            let test = election_test(kind, 2000);
+            validate(&test).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            assert_eq!(election_recipe(kind).system, kind.name());
+        }
+        let consul = election_recipe(TargetKind::Consul);
+        assert_eq!(
+            (consul.system, consul.port),
+            ("consul", crate::consul::HTTP_PORT)
+        );
+    }
+
+    #[test]
+    fn an_election_on_consul_needs_a_session_ttl_consul_accepts() {
+        // The workload's default 2 s lease, and one past Consul's day: refused before the
+        // consul binary is looked for, naming the flag and the range.
+        for ttl_ms in [2000, 9999, 86_400_001] {
+            let e = validate(&election_test(TargetKind::Consul, ttl_ms))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with(&format!(
+                    "--candidate-ttl-ms {ttl_ms}: Consul's session TTL must be within \
+                     10000..=86400000 ms"
+                )),
+                "{e}"
             );
-            match validate(&test) {
-                Ok(()) => assert!(ok, "{kind:?} has no recipe"),
-                Err(e) => {
-                    assert!(!ok, "{kind:?}: {e}");
-                    assert!(
-                        e.to_string().contains("no election recipe for --target"),
-                        "{e}"
-                    );
-                }
+        }
+        // At 10 s the TTL is fine: only a missing binary can refuse it here.
+        for ttl_ms in [10_000, 86_400_000] {
+            match validate(&election_test(TargetKind::Consul, ttl_ms)) {
+                Ok(()) => assert!(crate::consul::absent_reason(None).is_none()),
+                Err(e) => assert!(e.to_string().starts_with("--target consul: "), "{e}"),
             }
         }
     }

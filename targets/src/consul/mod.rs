@@ -9,8 +9,11 @@
 //! status(node)        ─► /v1/agent/self (Stats.raft: state, term) + /v1/status/leader
 //!                          (the leader's RPC address → node name)
 //! ConsulKv            ─► GET /v1/kv/K?consistent (or default / ?stale), PUT /v1/kv/K,
-//!                          PUT ?cas=ModifyIndex; locks: session + ?acquire / ?release,
-//!                          fencing token = the key's ModifyIndex after the acquire
+//!                          PUT ?cas=ModifyIndex
+//! ConsulKv::lock_key  ─► session/create ─► PUT /v1/kv/K?acquire=S ─► GET ?consistent:
+//!                          token = ModifyIndex while Session = S (the lock workload's
+//!                          client and the election recipe, [`election`], both take
+//!                          their locks here)
 //! ```
 //!
 //! Read modes: `linearizable` uses `?consistent`; `serializable` uses `?stale` (any
@@ -26,6 +29,23 @@
 //! | any other HTTP 5xx, timeout, reset, unparsable body | indeterminate | definite |
 //!
 //! A cas or acquire answering `false` is a definite refusal (`Ok(false)` / `Busy`).
+//! A session renewal answered 404 means the session is gone (`Ok(false)`).
+//!
+//! ## Sessions and lock tokens
+//!
+//! A lock is a key acquired by a session (`?acquire=S`); it is held until the session
+//! releases it (`?release=S`) or the session is invalidated (destroyed, its TTL lapsed,
+//! or, unless it was created without checks, its node's `serfHealth` failed), after
+//! which the key is released or deleted as the session's `Behavior` says and, for the
+//! session's `LockDelay`, nobody may acquire it. The token a holder fences with is the
+//! key's `ModifyIndex` read back after the acquire (the acquire answers only
+//! true/false), with `?consistent` and only while the key still names the session: it
+//! is the Raft index of the acquire, and a later holder's acquire is a later entry of
+//! the same log, applied after the release or invalidation that let it in.
+
+pub mod election;
+#[cfg(test)]
+mod fake;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -154,6 +174,134 @@ fn from_reqwest(e: reqwest::Error) -> ConsulError {
     }
 }
 
+/// Consul's bounds on a session's TTL (`SessionTTLMin`, the server's default, and
+/// `SessionTTLMax`).
+pub const SESSION_TTL_MIN: Duration = Duration::from_secs(10);
+pub const SESSION_TTL_MAX: Duration = Duration::from_secs(86_400);
+
+/// Checks a session TTL against Consul's bounds (the caller names its flag).
+pub fn check_session_ttl(ttl: Duration) -> Result<(), String> {
+    if (SESSION_TTL_MIN..=SESSION_TTL_MAX).contains(&ttl) {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: Consul's session TTL must be within {}..={} ms (10 s to 86400 s)",
+        ttl.as_millis(),
+        SESSION_TTL_MIN.as_millis(),
+        SESSION_TTL_MAX.as_millis()
+    ))
+}
+
+/// What becomes of the keys a session holds when it is invalidated (`Behavior`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behavior {
+    /// The keys stay, with no session (Consul's default).
+    Release,
+    /// The keys are deleted (like ZooKeeper's ephemeral znodes).
+    Delete,
+}
+
+impl Behavior {
+    fn name(self) -> &'static str {
+        match self {
+            Behavior::Release => "release",
+            Behavior::Delete => "delete",
+        }
+    }
+}
+
+/// How a session is created (the body of `PUT /v1/session/create`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSpec {
+    /// Consul invalidates the session if it is not renewed for this long; it may keep it
+    /// up to twice as long (its timer runs 2 × TTL, and a new Consul leader restarts every
+    /// timer), never shorter. Within [`SESSION_TTL_MIN`]..=[`SESSION_TTL_MAX`].
+    pub ttl: Duration,
+    pub behavior: Behavior,
+    /// After the session is invalidated (not after a release), nobody may acquire its
+    /// keys for this long. Consul's default is 15 s.
+    pub lock_delay: Duration,
+    /// `true`: no health checks (`Checks` and `NodeChecks` empty), so the TTL alone ends
+    /// the session; `false`: Consul's default, the `serfHealth` check of the node whose
+    /// agent answered the create.
+    pub ttl_only: bool,
+}
+
+impl SessionSpec {
+    /// The lock workload's sessions: the lock's TTL in whole seconds, at least Consul's
+    /// 10 s; deleted keys; no lock-delay; Consul's default checks.
+    pub fn for_lock(ttl: Duration) -> SessionSpec {
+        let secs = ttl.as_millis().div_ceil(1000).max(10) as u64;
+        SessionSpec {
+            ttl: Duration::from_secs(secs),
+            behavior: Behavior::Delete,
+            lock_delay: Duration::ZERO,
+            ttl_only: false,
+        }
+    }
+
+    /// The JSON body (durations as Go duration strings in milliseconds: Consul parses
+    /// them with `time.ParseDuration`).
+    pub fn body(&self) -> Value {
+        let mut body = json!({
+            "TTL": format!("{}ms", self.ttl.as_millis()),
+            "Behavior": self.behavior.name(),
+            "LockDelay": format!("{}ms", self.lock_delay.as_millis()),
+        });
+        if self.ttl_only {
+            // `Checks` for servers before 1.7, `NodeChecks` since: an empty list drops
+            // the default serfHealth check.
+            body["Checks"] = json!([]);
+            body["NodeChecks"] = json!([]);
+        }
+        body
+    }
+}
+
+/// One key as `GET /v1/kv/:key` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvEntry {
+    pub value: String,
+    pub create_index: u64,
+    /// The Raft index of the last write to the key.
+    pub modify_index: u64,
+    /// How many times the key was acquired (reset if the key is deleted).
+    pub lock_index: u64,
+    /// The session holding the key's lock.
+    pub session: Option<String>,
+}
+
+impl KvEntry {
+    fn from_json(entry: &Value) -> Result<KvEntry, ConsulError> {
+        let value = match entry.get("Value").and_then(Value::as_str) {
+            Some(b) => {
+                let bytes = B64
+                    .decode(b)
+                    .map_err(|e| ConsulError::Protocol(format!("base64: {e}")))?;
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            None => String::new(),
+        };
+        let index = |field: &str| {
+            entry
+                .get(field)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| ConsulError::Protocol(format!("no {field} in {entry}")))
+        };
+        Ok(KvEntry {
+            value,
+            create_index: index("CreateIndex")?,
+            modify_index: index("ModifyIndex")?,
+            lock_index: entry.get("LockIndex").and_then(Value::as_u64).unwrap_or(0),
+            session: entry
+                .get("Session")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        })
+    }
+}
+
 /// A client of one Consul server's HTTP API.
 #[derive(Clone, Debug)]
 pub struct ConsulNode {
@@ -195,6 +343,14 @@ impl ConsulNode {
         key: &str,
         mode: ReadMode,
     ) -> Result<Option<(String, u64)>, ConsulError> {
+        Ok(self
+            .entry(key, mode)
+            .await?
+            .map(|e| (e.value, e.modify_index)))
+    }
+
+    /// `key` with its indexes and lock holder (`None` when absent).
+    pub async fn entry(&self, key: &str, mode: ReadMode) -> Result<Option<KvEntry>, ConsulError> {
         let q = match mode {
             ReadMode::Linearizable => "consistent",
             ReadMode::Serializable => "stale",
@@ -208,20 +364,7 @@ impl ConsulNode {
                 let entry = v
                     .get(0)
                     .ok_or_else(|| ConsulError::Protocol(text.clone()))?;
-                let value = match entry.get("Value").and_then(Value::as_str) {
-                    Some(b) => {
-                        let bytes = B64
-                            .decode(b)
-                            .map_err(|e| ConsulError::Protocol(format!("base64: {e}")))?;
-                        String::from_utf8_lossy(&bytes).into_owned()
-                    }
-                    None => String::new(),
-                };
-                let index = entry
-                    .get("ModifyIndex")
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| ConsulError::Protocol(text.clone()))?;
-                Ok(Some((value, index)))
+                KvEntry::from_json(entry).map(Some)
             }
             (s, text) => Err(ConsulError::Http(s, text)),
         }
@@ -238,20 +381,32 @@ impl ConsulNode {
             .ok_or_else(|| ConsulError::Protocol(format!("not a boolean: {v}")))
     }
 
-    pub async fn session_create(&self, ttl: Duration) -> Result<String, ConsulError> {
-        let ttl_s = ttl.as_millis().div_ceil(1000).max(10);
-        let body = json!({ "TTL": format!("{ttl_s}s"), "Behavior": "delete", "LockDelay": "0s" });
+    /// A new session's ID.
+    pub async fn session_create(&self, spec: &SessionSpec) -> Result<String, ConsulError> {
         let v = self
             .json(
                 self.http
                     .put(format!("{}/v1/session/create", self.base))
-                    .json(&body),
+                    .json(&spec.body()),
             )
             .await?;
         v.get("ID")
             .and_then(Value::as_str)
             .map(str::to_string)
             .ok_or_else(|| ConsulError::Protocol(format!("session without ID: {v}")))
+    }
+
+    /// Restarts the session's TTL: `Ok(false)` when Consul says the session is gone
+    /// (HTTP 404: invalidated, destroyed, or never was).
+    pub async fn session_renew(&self, id: &str) -> Result<bool, ConsulError> {
+        let req = self
+            .http
+            .put(format!("{}/v1/session/renew/{id}", self.base));
+        match self.send(req).await? {
+            (200, _) => Ok(true),
+            (404, _) => Ok(false),
+            (s, text) => Err(ConsulError::Http(s, text)),
+        }
     }
 
     pub async fn session_destroy(&self, id: &str) -> Result<(), ConsulError> {
@@ -315,7 +470,8 @@ impl ConsulKv {
         })
     }
 
-    async fn each<T, F, Fut>(&self, call: F) -> Result<T, ConsulError>
+    /// Runs `call` at the home server, then the next ones while connections fail.
+    pub async fn each<T, F, Fut>(&self, call: F) -> Result<T, ConsulError>
     where
         F: Fn(ConsulNode) -> Fut,
         Fut: std::future::Future<Output = Result<T, ConsulError>>,
@@ -394,35 +550,47 @@ impl Kv for ConsulKv {
     }
 }
 
-impl Lock for ConsulKv {
-    async fn acquire(&self, lock: &str, client: &str, ttl: Duration) -> Result<u64, LockError> {
+impl ConsulKv {
+    /// Takes `key`'s lock with a new session made from `spec`, writing `value` into the
+    /// key: the one place Consul locks are taken (the lock workload's client and the
+    /// election recipe). `Ok((session, token))`: held by `session`, and `token` is the
+    /// key's ModifyIndex read back with `?consistent` while the key still named the
+    /// session (the acquire itself answers only true or false).
+    ///
+    /// Errors: `Busy`: another session holds the key (or its lock-delay runs), and the
+    /// new session was destroyed; `Definite`: nothing is held; `Indeterminate`: the key
+    /// may be held by the new session until its TTL runs out.
+    pub async fn lock_key(
+        &self,
+        key: &str,
+        value: &str,
+        spec: &SessionSpec,
+    ) -> Result<(String, u64), LockError> {
         let session = self
-            .each(|n| async move { n.session_create(ttl).await })
+            .each(|n| async move { n.session_create(spec).await })
             .await
             .map_err(|e| LockError::Definite(format!("session create: {e}")))?;
-        let k = format!("faultline-locks/{lock}");
         let q = format!("?acquire={session}");
         let acquired = self
             .each(|n| {
-                let (k, q) = (k.clone(), q.clone());
-                async move { n.put(&k, client, &q).await }
+                let q = q.as_str();
+                async move { n.put(key, value, q).await }
             })
             .await;
-        let destroy = || {
-            let s = session.clone();
-            async move {
-                self.each(|n| {
-                    let s = s.clone();
-                    async move { n.session_destroy(&s).await }
-                })
-                .await
-            }
+        let destroy = || async {
+            self.each(|n| {
+                let s = session.as_str();
+                async move { n.session_destroy(s).await }
+            })
+            .await
         };
         match acquired {
             Ok(true) => {}
             Ok(false) => {
-                let _ = destroy().await;
-                return Err(LockError::Busy(format!("lock {lock} is held")));
+                if let Err(e) = destroy().await {
+                    tracing::debug!("destroying session {session}: {e}");
+                }
+                return Err(LockError::Busy(format!("{key} is held")));
             }
             Err(e) => {
                 return Err(match destroy().await {
@@ -431,28 +599,41 @@ impl Lock for ConsulKv {
                 })
             }
         }
-        // The fencing token: the key's ModifyIndex, which the acquire set.
-        match self
-            .each(|n| {
-                let k = k.clone();
-                async move { n.get(&k, ReadMode::Linearizable).await }
-            })
-            .await
-        {
-            Ok(Some((_, index))) => {
-                self.sessions
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert((lock.to_string(), client.to_string()), session);
-                Ok(index)
+        // The token: the key's ModifyIndex, which the acquire set, as long as the key
+        // still names our session (it may have been invalidated since, and the key
+        // released or deleted and even acquired by another session).
+        let read = self
+            .each(|n| async move { n.entry(key, ReadMode::Linearizable).await })
+            .await;
+        let why = match read {
+            Ok(Some(e)) if e.session.as_deref() == Some(session.as_str()) => {
+                return Ok((session, e.modify_index))
             }
-            other => {
-                let _ = destroy().await;
-                Err(LockError::Indeterminate(format!(
-                    "acquired, but reading the lock index failed: {other:?}"
-                )))
-            }
+            Ok(Some(e)) => format!(
+                "the session lost {key} before its index was read (held by {:?})",
+                e.session
+            ),
+            Ok(None) => format!("the session lost {key} before its index was read (deleted)"),
+            Err(e) => format!("reading {key}'s index: {e}"),
+        };
+        if let Err(e) = destroy().await {
+            tracing::debug!("destroying session {session}: {e}");
         }
+        Err(LockError::Indeterminate(format!("acquired, but {why}")))
+    }
+}
+
+impl Lock for ConsulKv {
+    async fn acquire(&self, lock: &str, client: &str, ttl: Duration) -> Result<u64, LockError> {
+        let key = format!("faultline-locks/{lock}");
+        let (session, token) = self
+            .lock_key(&key, client, &SessionSpec::for_lock(ttl))
+            .await?;
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((lock.to_string(), client.to_string()), session);
+        Ok(token)
     }
 
     async fn release(&self, lock: &str, client: &str, _token: u64) -> Result<(), LockError> {
