@@ -45,7 +45,7 @@
 
 pub mod election;
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -210,14 +210,30 @@ pub fn election(
     recipe: workloads::election::candidates::Recipe,
     per_mode: u16,
 ) -> RunOutcome {
+    election_timed(name, target, recipe, per_mode, 2000, TIME_LIMIT)
+}
+
+/// [`election`] with a lease of `ttl_ms` and a run of `time_limit`: the pause lasts a
+/// third of the run, which must outlast what the service takes to replace a paused
+/// leader.
+pub fn election_timed(
+    name: &str,
+    target: Arc<dyn Target>,
+    recipe: workloads::election::candidates::Recipe,
+    per_mode: u16,
+    ttl_ms: u64,
+    time_limit: Duration,
+) -> RunOutcome {
     use nemesis::{Fault, FaultKind, NodeSpec, Step, Timed};
     use workloads::election::candidates::{Candidates, Program};
     use workloads::election::workload::{ElectionWorkload, Idle};
     use workloads::election::ElectionOpts;
     let mut opts = options(name);
     opts.concurrency = 1;
+    opts.time_limit = time_limit;
     let election = ElectionOpts {
         candidates: per_mode,
+        ttl_ms,
         ..ElectionOpts::default()
     };
     let program: Program = Arc::new(|_: &dyn Runtime, _| {
@@ -226,13 +242,13 @@ pub fn election(
     let faults = nemesis::Plan::Scripted {
         steps: vec![
             Timed {
-                at: TIME_LIMIT / 3,
+                at: time_limit / 3,
                 step: Step::Start(Fault::Pause {
                     nodes: NodeSpec::LeaderCandidate,
                 }),
             },
             Timed {
-                at: 2 * TIME_LIMIT / 3,
+                at: 2 * time_limit / 3,
                 step: Step::Stop(FaultKind::Pause),
             },
         ],
