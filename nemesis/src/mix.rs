@@ -86,6 +86,10 @@ pub struct Mix {
     pub window: Span,
     /// How long the cluster is left alone before the next fault (and before the first).
     pub gap: Span,
+    /// The election candidates' lease, when the mix has candidate faults
+    /// ([`Mix::with_candidate_faults`]): every window outlasts it ([`lease_floor`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_lease: Option<Duration>,
 }
 
 /// Windows last at least this many failover figures …
@@ -172,17 +176,21 @@ impl Mix {
                 min: Duration::ZERO,
                 max: Duration::ZERO,
             },
+            candidate_lease: None,
         }
         .scaled_to(failover)
     }
 
     /// The mix with faults on election candidates beside the system's (the election
-    /// workload's default): the leading candidates paused (weight 4: a stop-the-world
-    /// pause lasting a window, longer than any candidate lease the window outlasts),
-    /// cut off from the coordination cluster but not from the resource (2), or killed
-    /// and restarted (1). With the system's 9, 7 windows in 16 hit candidates. A mix
-    /// that has them already is unchanged.
-    pub fn with_candidate_faults(mut self) -> Mix {
+    /// workload's default), for candidates whose lease is `lease`: the leading
+    /// candidates paused (weight 4: a stop-the-world pause past their lease), cut off
+    /// from the coordination cluster but not from the resource (2), or killed and
+    /// restarted (1). Every window then outlasts the lease and the takeover behind it
+    /// ([`lease_floor`]), and a deck alternates candidate and system faults, a candidate
+    /// fault first ([`Mix::deck`]), so even a run of four windows (ZooKeeper's 60 s)
+    /// pauses or cuts off a leading candidate. A mix that has them already keeps its
+    /// faults and takes the new lease.
+    pub fn with_candidate_faults(mut self, lease: Duration) -> Mix {
         let extra = [
             (
                 4,
@@ -208,13 +216,18 @@ impl Mix {
                 self.choices.push(Choice { weight, fault });
             }
         }
-        self
+        self.candidate_lease = Some(lease);
+        let failover = self.failover;
+        self.scaled_to(failover)
     }
 
     /// The same faults, with windows and gaps for a target that fails over within
     /// `failover` (a mix resolved before its target was known takes the target's figure).
     pub fn scaled_to(self, failover: Duration) -> Mix {
-        let window_min = (failover * WINDOW_FAILOVERS).max(MIN_WINDOW);
+        let lease = self
+            .candidate_lease
+            .map_or(Duration::ZERO, |l| lease_floor(l, failover));
+        let window_min = (failover * WINDOW_FAILOVERS).max(MIN_WINDOW).max(lease);
         let gap_min = failover.max(MIN_GAP);
         Mix {
             failover,
@@ -256,14 +269,34 @@ impl Mix {
     /// fault of the mix plays once in each run long enough for a deck (stratified, not
     /// independent draws: with independent draws a fault of weight 1 in 9 is missing
     /// from a third of the 9-window runs, and with it the bugs only it exposes).
+    ///
+    /// With candidate faults, the candidates' cards and the system's are shuffled
+    /// apart and dealt in turn, a candidate's first, until one pile runs out: every
+    /// other window hits a candidate, however few windows a run holds.
     pub fn deck(&self, rng: &mut impl Rng) -> Vec<Fault> {
-        let mut deck: Vec<Fault> = self
-            .choices
-            .iter()
-            .flat_map(|c| std::iter::repeat_n(c.fault.clone(), c.weight as usize))
-            .collect();
-        deck.shuffle(rng);
-        deck
+        let cards = |candidates: bool| -> Vec<Fault> {
+            self.choices
+                .iter()
+                .filter(|c| on_candidates(&c.fault) == candidates)
+                .flat_map(|c| std::iter::repeat_n(c.fault.clone(), c.weight as usize))
+                .collect()
+        };
+        let (mut system, mut candidate) = (cards(false), cards(true));
+        system.shuffle(rng);
+        candidate.shuffle(rng);
+        // Dealt from the end (a schedule pops): a pile's cards in the order they will be
+        // dealt are its reverse, and the deck is the dealing order reversed. Without
+        // candidate faults this is the one shuffled pile, as it always was.
+        let (mut system, mut candidate) = (system.into_iter().rev(), candidate.into_iter().rev());
+        let mut dealt = Vec::with_capacity(self.deck_len());
+        loop {
+            match (candidate.next(), system.next()) {
+                (None, None) => break,
+                (c, s) => dealt.extend(c.into_iter().chain(s)),
+            }
+        }
+        dealt.reverse();
+        dealt
     }
 
     /// Windows in one deck.
@@ -292,6 +325,28 @@ impl Mix {
             }
         }
         kinds
+    }
+}
+
+/// The shortest window for candidates whose lease is `lease` on a target that fails
+/// over within `failover`: twice the lease, plus the failover. A paused (or cut off)
+/// leading candidate is replaced only after the service's lease ran out (up to one
+/// lease after the pause began: it was renewed just before), the next candidate's
+/// campaign (up to a quarter lease later) and the commits between; the second lease
+/// and the failover are slack for a loaded machine and a service that changes its own
+/// leader meanwhile. A shorter pause ends before anyone took over, and shows nothing.
+pub fn lease_floor(lease: Duration, failover: Duration) -> Duration {
+    lease * 2 + failover
+}
+
+/// Whether a fault hits election candidates rather than the system's nodes.
+pub fn on_candidates(f: &Fault) -> bool {
+    match f {
+        Fault::Pause { nodes } | Fault::Kill { nodes } | Fault::Loss { nodes, .. } => {
+            nodes.is_candidates()
+        }
+        Fault::Partition { kind } => *kind == PartitionKind::LeaderCandidate,
+        Fault::Grudge { .. } => false,
     }
 }
 
@@ -340,13 +395,24 @@ impl fmt::Display for Mix {
             .collect();
         write!(
             f,
-            "{}, dealt in shuffled decks of {}; windows {}, gaps {} (target failover {} ms)",
+            "{}, dealt in shuffled decks of {}",
             parts.join(", "),
-            self.deck_len(),
+            self.deck_len()
+        )?;
+        if self.choices.iter().any(|c| on_candidates(&c.fault)) {
+            write!(f, ", candidate and system faults in turn")?;
+        }
+        write!(
+            f,
+            "; windows {}, gaps {} (target failover {} ms",
             self.window,
             self.gap,
             self.failover.as_millis()
-        )
+        )?;
+        if let Some(lease) = self.candidate_lease {
+            write!(f, ", candidate lease {} ms", lease.as_millis())?;
+        }
+        write!(f, ")")
     }
 }
 
@@ -356,23 +422,88 @@ mod tests {
 
     #[test]
     fn candidate_faults_join_the_mix_once() {
-        let mix = Mix::default_for(Duration::from_millis(300)).with_candidate_faults();
+        let lease = Duration::from_secs(2);
+        let mix = Mix::default_for(Duration::from_millis(300)).with_candidate_faults(lease);
         let total: u32 = mix.choices.iter().map(|c| c.weight).sum();
         let on_candidates: u32 = mix
             .choices
             .iter()
-            .filter(|c| match &c.fault {
-                Fault::Pause { nodes } | Fault::Kill { nodes } => nodes.is_candidates(),
-                Fault::Partition { kind } => *kind == PartitionKind::LeaderCandidate,
-                _ => false,
-            })
+            .filter(|c| on_candidates(&c.fault))
             .map(|c| c.weight)
             .sum();
         assert_eq!((on_candidates, total), (7, 16));
-        assert_eq!(mix.clone().with_candidate_faults(), mix);
-        assert!(mix.to_string().contains("pause:leader-candidate"), "{mix}");
-        // Windows outlast the candidates' default 2 s lease.
-        assert!(mix.window.min > Duration::from_secs(2));
+        assert_eq!(mix.clone().with_candidate_faults(lease), mix);
+        let line = mix.to_string();
+        assert!(line.contains("pause:leader-candidate"), "{line}");
+        assert!(line.contains("candidate lease 2000 ms"), "{line}");
+        // Windows outlast the candidates' lease and the takeover behind it, not only
+        // the Raft's 300 ms failover (whose floor is 3 s) …
+        assert_eq!(mix.window.min, Duration::from_millis(4300));
+        assert_eq!(mix.window.max, Duration::from_millis(6450));
+        // … also once the run scales the mix to its target.
+        let zk = mix.clone().scaled_to(Duration::from_millis(2400));
+        assert_eq!(
+            zk.window.min,
+            Duration::from_millis(7200),
+            "3 × 2.4 s is longer"
+        );
+        let long = Mix::default_for(Duration::from_millis(300))
+            .with_candidate_faults(Duration::from_secs(10))
+            .scaled_to(Duration::from_millis(300));
+        assert_eq!(long.window.min, Duration::from_millis(20300));
+        // A stored mix without a lease still reads.
+        let mut json = serde_json::to_value(Mix::default_for(Duration::from_millis(300))).unwrap();
+        assert!(json.get("candidate_lease").is_none());
+        json.as_object_mut().unwrap().remove("candidate_lease");
+        let back: Mix = serde_json::from_value(json).unwrap();
+        assert_eq!(back, Mix::default_for(Duration::from_millis(300)));
+    }
+
+    #[test]
+    fn candidate_and_system_faults_are_dealt_in_turn() {
+        let mix = Mix::default_for(Duration::from_millis(300))
+            .with_candidate_faults(Duration::from_secs(2));
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut firsts = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let mut deck = mix.deck(&mut rng);
+            assert_eq!(deck.len(), 16);
+            for c in &mix.choices {
+                assert_eq!(
+                    deck.iter().filter(|f| **f == c.fault).count(),
+                    c.weight as usize
+                );
+            }
+            let mut dealt = Vec::new();
+            while let Some(f) = deck.pop() {
+                dealt.push(on_candidates(&f));
+            }
+            // Seven candidate cards, each followed by a system card; the system's last
+            // two come at the end.
+            let expected: Vec<bool> = (0..14).map(|i| i % 2 == 0).chain([false, false]).collect();
+            assert_eq!(dealt, expected);
+            firsts.insert(format!("{:?}", mix.deck(&mut rng).pop()));
+        }
+        assert!(
+            firsts.len() >= 3,
+            "the first candidate fault varies: {firsts:?}"
+        );
+    }
+
+    #[test]
+    fn without_candidate_faults_a_deck_is_one_shuffled_pile() {
+        // The deck a seed gave before candidate faults existed: same seed, same run.
+        let mix = Mix::default_for(Duration::from_millis(300));
+        let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(9), ChaCha8Rng::seed_from_u64(9));
+        for _ in 0..50 {
+            let mut pile: Vec<Fault> = mix
+                .choices
+                .iter()
+                .flat_map(|c| std::iter::repeat_n(c.fault.clone(), c.weight as usize))
+                .collect();
+            pile.shuffle(&mut b);
+            assert_eq!(mix.deck(&mut a), pile);
+        }
     }
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;

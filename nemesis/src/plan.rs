@@ -353,12 +353,12 @@ impl Resolved {
         }
     }
 
-    /// Adds faults on election candidates to the default mix
+    /// Adds faults on election candidates whose lease is `lease` to the default mix
     /// ([`Mix::with_candidate_faults`]); a plan the user spelled out is played as asked.
-    pub fn with_candidate_faults(self) -> Resolved {
+    pub fn with_candidate_faults(self, lease: Duration) -> Resolved {
         match self {
             Resolved::Mix { mix, seed } => Resolved::Mix {
-                mix: mix.with_candidate_faults(),
+                mix: mix.with_candidate_faults(lease),
                 seed,
             },
             other => other,

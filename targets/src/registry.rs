@@ -472,6 +472,7 @@ fn run_workload<K: Kv + Lock>(
         WorkloadKind::Election => {
             let recipe = election_recipe(test.target.kind);
             let opts = test.workload.election.clone();
+            let lease = opts.ttl();
             run::run(Plan {
                 options,
                 test_json,
@@ -483,7 +484,7 @@ fn run_workload<K: Kv + Lock>(
                 clients: Box::new(|_, _| Ok(Idle)),
                 // The default mix aims at the candidates too (pauses past their lease,
                 // cut off from the cluster, killed); a spelled-out --nemesis is kept.
-                faults: faults.map(nemesis::Resolved::with_candidate_faults),
+                faults: faults.map(|f| f.with_candidate_faults(lease)),
                 shutdown,
                 progress,
                 artifacts,
