@@ -351,7 +351,7 @@ fn check_mode(mode: Mode, events: &[&Event], faults: &[FaultWindow]) -> ModeRepo
     let overlaps = overlaps(&tenures, faults);
     let stale_writes = stale_writes(events, &tenures);
     let token_order = token_order(&tenures);
-    let failovers = failovers(&tenures, faults);
+    let failovers = failovers(events, &tenures, faults);
     let writes_accepted = tenures.iter().map(|t| t.accepted).sum();
     let writes_fenced = events
         .iter()
@@ -552,7 +552,11 @@ fn token_order(tenures: &[Tenure]) -> Vec<TokenOrder> {
     out
 }
 
-fn failovers(tenures: &[Tenure], faults: &[FaultWindow]) -> Vec<Failover> {
+/// Per succession of tenures (sorted by start), from the old leader's last accepted
+/// write before the new tenure began (its tenure's start when it wrote nothing by then)
+/// to the new leader's first accepted write. The old leader's *last* write overall is
+/// no measure: one that was paused writes again, stale, after it woke.
+fn failovers(events: &[&Event], tenures: &[Tenure], faults: &[FaultWindow]) -> Vec<Failover> {
     let mut out = Vec::new();
     for pair in tenures.windows(2) {
         let (old, new) = (&pair[0], &pair[1]);
@@ -562,9 +566,20 @@ fn failovers(tenures: &[Tenure], faults: &[FaultWindow]) -> Vec<Failover> {
         let Some(first_write) = new.first_write else {
             continue;
         };
-        let lost = old
-            .last_write
-            .filter(|w| *w <= new.start)
+        let lost = events
+            .iter()
+            .filter(|e| {
+                e.process == old.process
+                    && (old.start..=new.start).contains(&e.time)
+                    && matches!(
+                        e.what,
+                        What::Write {
+                            outcome: WriteOutcome::Accepted
+                        }
+                    )
+            })
+            .map(|e| e.time)
+            .max()
             .unwrap_or(old.start.min(new.start));
         let fault = faults
             .iter()
@@ -872,6 +887,25 @@ mod tests {
             .leader(900, 2, "c2", mode, 9)
             .write(905, 2, "c2", mode, 9)
             .write(1005, 2, "c2", mode, 9)
+    }
+
+    #[test]
+    fn failover_runs_from_the_old_leaders_last_write_before_the_takeover() {
+        // c1 leads and writes until it is paused at ~2 s; c2 takes over at 4 s and writes
+        // at 4.01 s; c1 wakes at 6 s and writes once more, stale, then steps down.
+        let h = H::new()
+            .leader(100, 1, "c1", "naive", 5)
+            .write(1000, 1, "c1", "naive", 5)
+            .write(2000, 1, "c1", "naive", 5)
+            .leader(4000, 2, "c2", "naive", 9)
+            .write(4010, 2, "c2", "naive", 9)
+            .write(6000, 1, "c1", "naive", 5)
+            .down(6010, 1, "c1", "naive", 5);
+        let m = &h.report(&[]).modes[0];
+        assert_eq!(m.stale_writes.len(), 1);
+        assert_eq!(m.failovers.len(), 1);
+        assert_eq!(m.failovers[0].lost, 2000 * MS);
+        assert_eq!(m.failovers[0].nanos, 2010 * MS);
     }
 
     #[test]
