@@ -59,11 +59,7 @@ pub fn assemble(dir: &Path, results: &Results) -> io::Result<ReportInput> {
         .and_then(|r| r.get("leader_changes").cloned())
         .and_then(|l| serde_json::from_value(l).ok())
         .unwrap_or_default();
-    let election = results
-        .checkers
-        .iter()
-        .find(|c| c.name == "stale-writes")
-        .and_then(|c| serde_json::from_value(c.details.clone()).ok());
+    let election = crate::election::from_results(results);
     let verdicts = anomalies::verdicts(results, &ops);
     Ok(ReportInput {
         summary: summary(&test, dir),

@@ -16,11 +16,55 @@
 
 use std::fmt::{self, Write};
 
+use checkers::check::Results;
 use checkers::election::{ElectionReport, ModeReport, Tenure, TenureEnd};
 
 use super::describe::{self, esc};
 use super::input::FaultWindow;
 use super::timeline::{axis, shade_faults, Window, AXIS, LABEL, LANE, PLOT, TOP, WIDTH};
+
+/// An election run's report: the stale-writes checker's details (`None` for other
+/// runs, or when the details do not read as one).
+pub fn from_results(results: &Results) -> Option<ElectionReport> {
+    results
+        .checkers
+        .iter()
+        .find(|c| c.name == "stale-writes")
+        .and_then(|c| serde_json::from_value(c.details.clone()).ok())
+}
+
+/// The terminal's table by mode: overlaps, stale writes accepted, writes fenced off,
+/// writes accepted, failover p50/p99 and the mode's verdict.
+pub fn terminal_table(report: &ElectionReport) -> String {
+    let secs =
+        |ns: Option<u64>| ns.map_or("-".to_string(), |ns| format!("{:.2} s", ns as f64 / 1e9));
+    let mut out = format!(
+        "{:<16} {:>8} {:>13} {:>10} {:>9} {:>13} {:>9}  {}\n",
+        "election",
+        "overlaps",
+        "stale writes",
+        "fenced off",
+        "accepted",
+        "failover p50",
+        "p99",
+        "verdict"
+    );
+    for m in &report.modes {
+        let _ = writeln!(
+            out,
+            "    {:<12} {:>8} {:>13} {:>10} {:>9} {:>13} {:>9}  {}",
+            m.mode.to_string(),
+            m.overlaps.len(),
+            m.stale_writes.len(),
+            m.writes_fenced,
+            m.writes_accepted,
+            secs(m.failover_percentile(50)),
+            secs(m.failover_percentile(99)),
+            if m.valid { "VALID" } else { "INVALID" }
+        );
+    }
+    out
+}
 
 /// Writes the election section: a heading, a key, and one sentence and lane drawing
 /// per mode.

@@ -93,6 +93,9 @@ pub fn render_text(results: &Results) -> String {
             ));
         }
     }
+    if let Some(election) = crate::election::from_results(results) {
+        out.push_str(&crate::election::terminal_table(&election));
+    }
     out.push_str(&format!("{:<16} {}\n", "overall", word(results.valid)));
     out
 }
@@ -130,6 +133,78 @@ mod tests {
         assert!(xml.contains(r#"errors="1""#), "{xml}");
         assert!(xml.contains("two leaders in term 4: n1 and n3"), "{xml}");
         assert!(xml.contains(r#"<testcase name="linearizability""#), "{xml}");
+    }
+
+    #[test]
+    fn an_election_run_ends_with_a_table_by_mode() {
+        use checkers::election::{ElectionReport, Failover, Mode, ModeReport, StaleWrite};
+        let mode = |mode, stale: usize, fenced, failovers: &[u64]| ModeReport {
+            mode,
+            valid: stale == 0,
+            tenures: vec![],
+            overlaps: vec![],
+            stale_writes: (0..stale)
+                .map(|i| StaleWrite {
+                    time: i as u64,
+                    candidate: "c1".into(),
+                    process: 1,
+                    token: 3,
+                    newest_candidate: "c2".into(),
+                    newest_token: 7,
+                    newest_since: 0,
+                })
+                .collect(),
+            writes_accepted: 500,
+            writes_fenced: fenced,
+            token_order: vec![],
+            failovers: failovers
+                .iter()
+                .map(|ms| Failover {
+                    from: "c1".into(),
+                    to: "c2".into(),
+                    lost: 0,
+                    first_write: ms * 1_000_000,
+                    nanos: ms * 1_000_000,
+                    fault: None,
+                })
+                .collect(),
+        };
+        let report = ElectionReport {
+            modes: vec![
+                mode(Mode::Naive, 12, 0, &[1900, 2100, 4000]),
+                mode(Mode::Fenced, 0, 9, &[]),
+            ],
+        };
+        let r = Results::new(vec![CheckerResult::new(
+            "stale-writes",
+            Validity::Invalid,
+            vec![],
+        )
+        .with_details(&report)]);
+        let text = render_text(&r);
+        let table: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("election "))
+            .take(3)
+            .collect();
+        assert_eq!(table.len(), 3, "{text}");
+        assert!(
+            table[0].contains("stale writes") && table[0].contains("p99"),
+            "{text}"
+        );
+        let cols = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            cols(table[1]),
+            ["naive", "0", "12", "0", "500", "2.10", "s", "4.00", "s", "INVALID"]
+        );
+        assert_eq!(
+            cols(table[2]),
+            ["fenced", "0", "0", "9", "500", "-", "-", "VALID"]
+        );
+        assert!(text.ends_with("overall          INVALID\n"), "{text}");
+        // Other runs have no such table.
+        let plain = Results::new(vec![result("lock", Validity::Valid, &[])]);
+        assert!(!render_text(&plain).contains("fenced off"));
     }
 
     #[test]
