@@ -5,6 +5,7 @@
 //! ```text
 //! candidate nK ──TCP, JSON lines──► Resource::serve (control runtime)
 //!                                     ├─ hello → a history process per incarnation
+//!                                     ├─ leader → (fenced mode) its token is announced: older ones refused from now
 //!                                     ├─ write → fencing decision (fenced mode) → accepted | rejected
 //!                                     └─ every report → history.jsonl: invoke + ok, same instant
 //! ```
@@ -66,7 +67,7 @@ pub enum Start {
 #[derive(Debug, Default)]
 struct State {
     next_process: u64,
-    /// Highest accepted token per mode.
+    /// Highest token per mode: accepted in a write, or announced by a leader (fenced).
     highest: BTreeMap<Mode, u64>,
     starts: BTreeMap<String, Start>,
     /// Who believes it leads right now, per mode: candidate → token.
@@ -208,6 +209,15 @@ impl Resource {
                     .entry(mode)
                     .or_default()
                     .insert(candidate.to_string(), token);
+                // Fenced: taking over is the new leader's first act at the storage, and
+                // it announces its token there (as HDFS's quorum journal's new epoch, or
+                // a lock service's storage that a new holder writes to first). From now
+                // on an older token is refused, even one that arrives before the new
+                // leader's first write.
+                if mode == Mode::Fenced {
+                    let h = st.highest.entry(mode).or_default();
+                    *h = (*h).max(token);
+                }
                 let v = with(json!({"token": token, "lease_ms": lease_ms}));
                 (F_LEADER, v.clone(), v, Reply::Recorded)
             }
@@ -272,5 +282,91 @@ impl Resource {
     pub fn writes(&self) -> (u64, u64) {
         let st = self.state();
         (st.accepted, st.rejected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// One candidate incarnation speaking the wire protocol by hand.
+    struct Speaker {
+        lines: tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf>>,
+        write: tokio::net::tcp::OwnedWriteHalf,
+    }
+
+    impl Speaker {
+        async fn hello(addr: std::net::SocketAddr, candidate: &str, mode: Mode) -> Speaker {
+            let (read, write) = TcpStream::connect(addr).await.unwrap().into_split();
+            let mut s = Speaker {
+                lines: BufReader::new(read).lines(),
+                write,
+            };
+            let hello = Report::Hello {
+                candidate: candidate.into(),
+                mode,
+            };
+            assert!(matches!(s.say(&hello).await, Reply::Process { .. }));
+            s
+        }
+        async fn say(&mut self, r: &Report) -> Reply {
+            let mut line = serde_json::to_string(r).unwrap();
+            line.push('\n');
+            self.write.write_all(line.as_bytes()).await.unwrap();
+            let answer = self.lines.next_line().await.unwrap().expect("an answer");
+            serde_json::from_str(&answer).unwrap()
+        }
+    }
+
+    fn leader(token: u64) -> Report {
+        Report::Leader {
+            token,
+            lease_ms: None,
+        }
+    }
+    fn write(token: u64) -> Report {
+        Report::Write {
+            token,
+            lease_ms: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fenced_takeover_refuses_the_old_token_before_the_new_leaders_first_write() {
+        let dir = std::env::temp_dir().join(format!("fl-resource-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = Arc::new(HistoryLog::create(&dir.join("history.jsonl"), Instant::now()).unwrap());
+        let resource = Resource::new(Arc::clone(&log), 0);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(Arc::clone(&resource).serve(listener));
+        for mode in [Mode::Naive, Mode::Fenced] {
+            let mut old = Speaker::hello(addr, "c1", mode).await;
+            let mut new = Speaker::hello(addr, "c2", mode).await;
+            assert_eq!(old.say(&leader(5)).await, Reply::Recorded);
+            assert_eq!(old.say(&write(5)).await, Reply::Accepted);
+            // c2 takes over; c1, not knowing, writes before c2's first write.
+            assert_eq!(new.say(&leader(9)).await, Reply::Recorded);
+            let late = old.say(&write(5)).await;
+            assert_eq!(new.say(&write(9)).await, Reply::Accepted);
+            match mode {
+                Mode::Fenced => assert_eq!(late, Reply::Rejected { highest: 9 }),
+                _ => assert_eq!(late, Reply::Accepted, "only fenced mode refuses"),
+            }
+        }
+        server.abort();
+        drop(resource);
+        let bytes = std::fs::read(dir.join("history.jsonl")).unwrap();
+        let (_, records) =
+            checkers::format::read(&bytes, Some(checkers::format::Format::Jsonl)).unwrap();
+        let report = checkers::election::check(&checkers::election::events(&records).unwrap(), &[]);
+        let by_mode = |m: Mode| report.modes.iter().find(|r| r.mode == m).unwrap();
+        assert_eq!(by_mode(Mode::Naive).stale_writes.len(), 1);
+        assert!(by_mode(Mode::Fenced).stale_writes.is_empty());
+        assert_eq!(by_mode(Mode::Fenced).writes_fenced, 1);
+        assert!(by_mode(Mode::Fenced).valid && !by_mode(Mode::Naive).valid);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
