@@ -520,18 +520,7 @@ mod tests {
         let m = mix();
         let mut whole = 0;
         for seed in 0..100 {
-            let now = std::rc::Rc::new(std::cell::Cell::new(Duration::ZERO));
-            let mut inj = Stamping(now.clone(), Vec::new());
-            run_with(
-                &mut SharedClock(now),
-                &mut inj,
-                &mut Schedule::mix(m.clone(), seed).unwrap(),
-                Duration::from_secs(60),
-                &AtomicBool::new(false),
-                |_| {},
-            );
-            let started: Vec<Fault> = inj
-                .1
+            let started: Vec<Fault> = played(&m, seed, Duration::from_secs(60))
                 .into_iter()
                 .filter_map(|(_, s)| match s {
                     Step::Start(f) => Some(f),
@@ -555,6 +544,53 @@ mod tests {
             whole >= 95,
             "{whole} of 100 runs of 60 s dealt a whole deck"
         );
+    }
+
+    /// The steps a mix's schedule plays with `seed` within `limit`, each at its moment
+    /// (on a test clock: instantly).
+    fn played(m: &Mix, seed: u64, limit: Duration) -> Vec<(Duration, Step)> {
+        let now = std::rc::Rc::new(std::cell::Cell::new(Duration::ZERO));
+        let mut inj = Stamping(now.clone(), Vec::new());
+        run_with(
+            &mut SharedClock(now),
+            &mut inj,
+            &mut Schedule::mix(m.clone(), seed).unwrap(),
+            limit,
+            &AtomicBool::new(false),
+            |_| {},
+        );
+        inj.1
+    }
+
+    #[test]
+    fn every_sixty_second_election_run_pauses_or_cuts_off_a_leading_candidate() {
+        use crate::grudge::PartitionKind;
+        use crate::spec::NodeSpec;
+        let lease = Duration::from_secs(2);
+        // The bundled Raft's 300 ms failover and ZooKeeper's 2.4 s (the longest: four
+        // windows a minute).
+        for failover in [300, 2400] {
+            let m = Mix::default_for(Duration::from_millis(failover)).with_candidate_faults(lease);
+            for seed in 0..200 {
+                let hits = played(&m, seed, Duration::from_secs(60))
+                    .into_iter()
+                    .filter(|(_, s)| {
+                        matches!(
+                            s,
+                            Step::Start(Fault::Pause {
+                                nodes: NodeSpec::LeaderCandidate
+                            }) | Step::Start(Fault::Partition {
+                                kind: PartitionKind::LeaderCandidate
+                            })
+                        )
+                    })
+                    .count();
+                assert!(
+                    hits >= 1,
+                    "failover {failover} ms, seed {seed}: no candidate pause or cut"
+                );
+            }
+        }
     }
 
     /// A clock and an injector sharing the time, so each step's moment is recorded.
@@ -592,19 +628,8 @@ mod tests {
         let m = mix();
         for seed in 0..10 {
             for limit_s in 8..40 {
-                let limit = Duration::from_secs(limit_s);
-                let now = std::rc::Rc::new(std::cell::Cell::new(Duration::ZERO));
-                let mut inj = Stamping(now.clone(), Vec::new());
-                run_with(
-                    &mut SharedClock(now),
-                    &mut inj,
-                    &mut Schedule::mix(m.clone(), seed).unwrap(),
-                    limit,
-                    &AtomicBool::new(false),
-                    |_| {},
-                );
                 let mut started = None;
-                for (t, step) in inj.1 {
+                for (t, step) in played(&m, seed, Duration::from_secs(limit_s)) {
                     match step {
                         Step::Start(_) => started = Some(t),
                         Step::Stop(_) => {
