@@ -602,5 +602,25 @@ fn issue_18_an_election_run_pauses_leading_candidates_and_fencing_holds() {
         }
     }
     assert!(paused >= 1, "no candidate was paused: {history}");
+    // The terminal ends with the table by mode, its figures the checker's.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("stale writes") && stdout.contains("fenced off"),
+        "{}",
+        text(&out)
+    );
+    for m in &modes {
+        let row = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == m["mode"].as_str())
+            .unwrap_or_else(|| panic!("no table row for {}: {}", m["mode"], text(&out)));
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(
+            cols[2],
+            m["stale_writes"].as_array().unwrap().len().to_string(),
+            "{row}"
+        );
+        assert_eq!(cols[3], m["writes_fenced"].to_string(), "{row}");
+    }
     let _ = std::fs::remove_dir_all(&store);
 }
