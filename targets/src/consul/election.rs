@@ -6,7 +6,9 @@
 //! campaign: session/create {TTL: ttl, Behavior: release, LockDelay: 0, no checks}
 //!           ─► PUT kv/<key>?acquire=S ─┬─ true: GET kv/<key>?consistent, Session = S:
 //!           (ConsulKv::lock_key)       │        leader, token = ModifyIndex
-//!                                      └─ false: session/destroy S; not leader
+//!                                      └─ false: session/destroy S; not leader;
+//!           wait_turn: GET kv/<key>?index=I&wait=ttl/4 (a blocking query) until the key
+//!           has no session, then campaign again (at the latest after ttl/4)
 //! renew:    PUT session/renew/S ─► 200: still leader │ 404: lost │ no answer: unsure
 //! resign:   PUT kv/<key>?release=S, session/destroy S
 //! ```
@@ -92,6 +94,32 @@ impl ConsulRecipe {
     fn session(&self) -> std::sync::MutexGuard<'_, Option<String>> {
         self.session.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Returns once the election's key has no session (released, its holder's session
+    /// invalidated, or deleted); never returns when the watch fails (the caller bounds
+    /// the wait).
+    async fn until_free(&self, wait: Duration) {
+        let key = self.key.as_str();
+        let mut index = 0;
+        loop {
+            match self
+                .kv
+                .each(|n| async move { n.watch(key, index, wait).await })
+                .await
+            {
+                Ok((entry, _)) if entry.as_ref().is_none_or(|e| e.session.is_none()) => return,
+                // Held: block until the key changes. An index that went backwards (a
+                // Consul snapshot restore) or stood still would answer at once again.
+                Ok((_, next)) if next > index => index = next,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::debug!("watching {key}: {e}");
+                    break;
+                }
+            }
+        }
+        std::future::pending::<()>().await;
+    }
 }
 
 impl Recipe for ConsulRecipe {
@@ -133,6 +161,16 @@ impl Recipe for ConsulRecipe {
         self.ttl
     }
 
+    /// Consul's guide: a candidate that did not lead watches the key (a blocking query)
+    /// and campaigns again as soon as it has no session, or after `retry` at the latest;
+    /// never sooner than `retry / 10`, so a key that looks free but cannot be taken
+    /// (errors) does not make the candidate spin.
+    async fn wait_turn(&self, retry: Duration) {
+        let floor = tokio::time::Instant::now() + retry / 10;
+        let _ = tokio::time::timeout(retry, self.until_free(retry)).await;
+        tokio::time::sleep_until(floor).await;
+    }
+
     async fn resign(&self) {
         let Some(session) = self.session().take() else {
             return;
@@ -161,6 +199,7 @@ impl Recipe for ConsulRecipe {
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
+    use std::time::Instant;
 
     use super::*;
     use crate::consul::fake::FakeConsul;
@@ -258,6 +297,34 @@ mod tests {
         assert_eq!(entry.session, None);
         let t3 = c1.campaign().await.unwrap().expect("c1 leads again");
         assert!(t3 > t2, "tokens increase: {t2} then {t3}");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_candidate_wakes_when_the_key_is_free_and_not_before() {
+        let fake = FakeConsul::start().await;
+        let (c1, c2) = (recipe(&fake, "c1-1"), recipe(&fake, "c2-2"));
+        let t1 = c1.campaign().await.unwrap().expect("c1 leads");
+        assert_eq!(c2.campaign().await, Ok(None));
+        // Held all along: it waits its whole retry.
+        let start = Instant::now();
+        c2.wait_turn(Duration::from_millis(400)).await;
+        assert!(start.elapsed() >= Duration::from_millis(400));
+        // Freed while it waits: it wakes at once, not after its 30 s retry.
+        let waiting = tokio::spawn(async move {
+            let start = Instant::now();
+            c2.wait_turn(Duration::from_secs(30)).await;
+            (start.elapsed(), c2)
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fake.watching() == 0 {
+            assert!(Instant::now() < deadline, "c2 never watched the key");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        c1.resign().await;
+        let (waited, c2) = waiting.await.unwrap();
+        assert!(waited < Duration::from_secs(10), "woke after {waited:?}");
+        let t2 = c2.campaign().await.unwrap().expect("c2 leads");
+        assert!(t2 > t1, "{t1} then {t2}");
     }
 
     #[tokio::test]

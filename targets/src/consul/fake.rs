@@ -11,7 +11,7 @@
 //! | `PUT /v1/session/destroy/:id` | invalidates the session (idempotent): each key it holds is released (`Session` cleared) or deleted as its `Behavior` says, and locked against acquires for its `LockDelay`; `true` |
 //! | `PUT /v1/kv/:key?acquire=S` | HTTP 500 for an unknown session; `false` while the key's lock-delay runs or another session holds it; else `true`, the value written, `Session` = S, `LockIndex` + 1 unless S already held it |
 //! | `PUT /v1/kv/:key?release=S` | `false` unless S holds the key; else `true`, the value written, `Session` cleared, `LockIndex` kept (no lock-delay) |
-//! | `GET /v1/kv/:key` | `[{CreateIndex, ModifyIndex, LockIndex, Key, Flags, Value (base64), Session}]`, or 404 |
+//! | `GET /v1/kv/:key` | `[{CreateIndex, ModifyIndex, LockIndex, Key, Flags, Value (base64), Session}]`, or 404; header `X-Consul-Index`: the key's ModifyIndex, or for an absent key the KV store's last change; with `?index=I` (I > 0) a blocking query: answers once that index passes I, or after `?wait` (default 5 min) |
 //!
 //! Every write takes the next index of one log (as a Raft index), which a key's
 //! `CreateIndex` / `ModifyIndex` record.
@@ -64,7 +64,11 @@ struct Store {
     kv: BTreeMap<String, FakeEntry>,
     /// Keys under a lock-delay, until when.
     lock_delay: BTreeMap<String, Duration>,
+    /// The index of the KV store's last change (a write, a release, a delete).
+    kv_index: u64,
     created: u64,
+    /// Blocking queries waiting right now.
+    watching: usize,
     stalled: bool,
     invalidate_after_acquire: bool,
 }
@@ -88,6 +92,9 @@ impl Store {
             .filter(|(_, e)| e.session.as_deref() == Some(id))
             .map(|(k, _)| k.clone())
             .collect();
+        if !held.is_empty() {
+            self.kv_index = index;
+        }
         for key in held {
             if session.behavior == "delete" {
                 self.kv.remove(&key);
@@ -116,9 +123,17 @@ impl Store {
     }
 }
 
+/// The fake's state, shared with its handlers.
+#[derive(Default)]
+struct Inner {
+    store: Mutex<Store>,
+    /// Woken after every change, for blocking queries.
+    changed: tokio::sync::Notify,
+}
+
 /// The fake Consul server, serving on 127.0.0.1 until dropped.
 pub struct FakeConsul {
-    store: Arc<Mutex<Store>>,
+    store: Shared,
     addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
 }
@@ -129,10 +144,15 @@ impl Drop for FakeConsul {
     }
 }
 
-type Shared = Arc<Mutex<Store>>;
+type Shared = Arc<Inner>;
 
 fn lock(store: &Shared) -> MutexGuard<'_, Store> {
-    store.lock().unwrap_or_else(|e| e.into_inner())
+    store.store.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Wakes the blocking queries (after a change).
+fn changed(store: &Shared) {
+    store.changed.notify_waiters();
 }
 
 impl FakeConsul {
@@ -165,14 +185,18 @@ impl FakeConsul {
 
     /// Moves the fake's clock on, invalidating the sessions whose TTL timer ran out.
     pub fn advance(&self, by: Duration) {
-        let mut s = lock(&self.store);
-        s.now += by;
-        s.reap();
+        {
+            let mut s = lock(&self.store);
+            s.now += by;
+            s.reap();
+        }
+        changed(&self.store);
     }
 
     /// Destroys a session, as `PUT /v1/session/destroy/:id` does.
     pub fn destroy(&self, id: &str) {
         lock(&self.store).invalidate(id);
+        changed(&self.store);
     }
 
     /// From now on no request is answered (a server cut off or stalled).
@@ -183,6 +207,11 @@ impl FakeConsul {
     /// The next successful acquire's session is invalidated right after it.
     pub fn invalidate_after_next_acquire(&self) {
         lock(&self.store).invalidate_after_acquire = true;
+    }
+
+    /// How many blocking queries are waiting.
+    pub fn watching(&self) -> usize {
+        lock(&self.store).watching
     }
 
     /// The live sessions, in ID order.
@@ -364,24 +393,59 @@ async fn session_renew(State(store): State<Shared>, Path(id): Path<String>) -> R
 async fn session_destroy(State(store): State<Shared>, Path(id): Path<String>) -> Response {
     answering(&store).await;
     lock(&store).invalidate(&id);
+    changed(&store);
     Json(json!(true)).into_response()
 }
 
-async fn kv_get(State(store): State<Shared>, Path(key): Path<String>) -> Response {
+/// What a blocking query on `key` waits to pass.
+fn key_index(s: &Store, key: &str) -> u64 {
+    s.kv.get(key).map_or(s.kv_index, |e| e.modify_index)
+}
+
+async fn kv_get(
+    State(store): State<Shared>,
+    Path(key): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     answering(&store).await;
+    let index: u64 = q.get("index").and_then(|i| i.parse().ok()).unwrap_or(0);
+    if index > 0 {
+        let wait = q
+            .get("wait")
+            .and_then(|w| go_duration(w))
+            .unwrap_or(Duration::from_secs(300));
+        let deadline = tokio::time::Instant::now() + wait;
+        lock(&store).watching += 1;
+        loop {
+            let notified = store.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if key_index(&lock(&store), &key) > index {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break;
+            }
+        }
+        lock(&store).watching -= 1;
+    }
     let s = lock(&store);
+    let headers = [("X-Consul-Index", key_index(&s, &key).to_string())];
     match s.kv.get(&key) {
-        None => StatusCode::NOT_FOUND.into_response(),
-        Some(e) => Json(json!([{
-            "CreateIndex": e.create_index,
-            "ModifyIndex": e.modify_index,
-            "LockIndex": e.lock_index,
-            "Key": key,
-            "Flags": 0,
-            "Value": (!e.value.is_empty()).then(|| B64.encode(&e.value)),
-            "Session": e.session,
-        }]))
-        .into_response(),
+        None => (StatusCode::NOT_FOUND, headers).into_response(),
+        Some(e) => (
+            headers,
+            Json(json!([{
+                "CreateIndex": e.create_index,
+                "ModifyIndex": e.modify_index,
+                "LockIndex": e.lock_index,
+                "Key": key,
+                "Flags": 0,
+                "Value": (!e.value.is_empty()).then(|| B64.encode(&e.value)),
+                "Session": e.session,
+            }])),
+        )
+            .into_response(),
     }
 }
 
@@ -424,22 +488,31 @@ async fn kv_put(
                 session: Some(session.clone()),
             },
         );
+        s.kv_index = index;
         if std::mem::take(&mut s.invalidate_after_acquire) {
             s.invalidate(session);
         }
+        drop(s);
+        changed(&store);
         return Json(json!(true)).into_response();
     }
     if let Some(session) = q.get("release") {
         let index = s.next_index();
-        return match s.kv.get_mut(&key) {
+        let released = match s.kv.get_mut(&key) {
             Some(e) if e.session.as_deref() == Some(session.as_str()) => {
                 e.session = None;
                 e.value = value;
                 e.modify_index = index;
-                Json(json!(true)).into_response()
+                true
             }
-            _ => Json(json!(false)).into_response(),
+            _ => false,
         };
+        if released {
+            s.kv_index = index;
+            drop(s);
+            changed(&store);
+        }
+        return Json(json!(released)).into_response();
     }
     error(
         StatusCode::BAD_REQUEST,

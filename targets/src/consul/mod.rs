@@ -307,6 +307,8 @@ impl KvEntry {
 pub struct ConsulNode {
     http: reqwest::Client,
     base: String,
+    /// Bounds each request (a blocking query gets its wait on top).
+    timeout: Duration,
 }
 
 impl ConsulNode {
@@ -320,6 +322,7 @@ impl ConsulNode {
         Ok(ConsulNode {
             http,
             base: format!("http://{addr}"),
+            timeout,
         })
     }
 
@@ -368,6 +371,49 @@ impl ConsulNode {
             }
             (s, text) => Err(ConsulError::Http(s, text)),
         }
+    }
+
+    /// A blocking query on `key` (`?index=&wait=`): answers once the key's index passes
+    /// `index`, or after `wait` (plus Consul's jitter of up to wait/16) with no change;
+    /// `index` 0 answers at once. Returns the key (`None` when absent) and the index to
+    /// block on next (`X-Consul-Index`: the key's ModifyIndex, or for an absent key the
+    /// KV store's last change). A wake-up is a hint, never a grant: only an acquire takes
+    /// the key.
+    pub async fn watch(
+        &self,
+        key: &str,
+        index: u64,
+        wait: Duration,
+    ) -> Result<(Option<KvEntry>, u64), ConsulError> {
+        let url = format!(
+            "{}/v1/kv/{key}?index={index}&wait={}ms",
+            self.base,
+            wait.as_millis()
+        );
+        let req = self.http.get(url).timeout(wait + wait / 16 + self.timeout);
+        let resp = req.send().await.map_err(from_reqwest)?;
+        let status = resp.status().as_u16();
+        let next = resp
+            .headers()
+            .get("X-Consul-Index")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let text = resp.text().await.map_err(from_reqwest)?;
+        let entry = match status {
+            404 => None,
+            200 => {
+                let v: Value =
+                    serde_json::from_str(&text).map_err(|_| ConsulError::Protocol(text.clone()))?;
+                let entry = v
+                    .get(0)
+                    .ok_or_else(|| ConsulError::Protocol(text.clone()))?;
+                Some(KvEntry::from_json(entry)?)
+            }
+            s => return Err(ConsulError::Http(s, text)),
+        };
+        let next =
+            next.ok_or_else(|| ConsulError::Protocol(format!("no X-Consul-Index for {key}")))?;
+        Ok((entry, next))
     }
 
     /// PUT with an optional query (`cas=I`, `acquire=S`, `release=S`); Consul answers

@@ -36,7 +36,8 @@ fn consul_register_run_with_the_leader_killed_is_linearizable() {
 /// and it may keep a session up to twice its TTL, so the leases are 10 s and the pause
 /// 30 s of a 90 s run: up to 20 s until Consul invalidates the paused leader's session
 /// (counted from its last renewal, up to ttl/3 before the pause), then the next campaign
-/// (every ttl/4) and its first write.
+/// (the waiting candidates watch the key: at once, at the latest ttl/4 later) and its
+/// first write.
 #[test]
 #[cfg_attr(
     not(faultline_has_consul),
