@@ -154,7 +154,9 @@ pub struct CleanArgs {
     run: Option<String>,
     /// SSH nodes to clean (`--nodes h1,h2,…` or `--nodes-file`, with the login flags of
     /// `faultline test`): every run faultline left on them (or only --run) — its
-    /// processes, the FAULTLINE chain and its directory. Without them: namespaces here.
+    /// processes, the FAULTLINE chain and its directory. An election run's candidate
+    /// hosts are cleaned only when named too: `--service-nodes h4,…` (or in the nodes
+    /// file, or simply in --nodes). Without them: namespaces here.
     #[command(flatten)]
     nodes: crate::test_cmd::NodesArgs,
 }

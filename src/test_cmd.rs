@@ -14,7 +14,7 @@ use nemesis::FaultList;
 use report::torture::TortureRun;
 use runtime::exec::RealExec;
 use runtime::netns::Registry;
-use runtime::ssh::{HostKeyChecking, NodesArg, SshNodes};
+use runtime::ssh::{HostKeyChecking, HostLists, NodesArg, SshNodes};
 use targets::bundled::Bug;
 use targets::registry::{Launch, TargetSpec};
 pub use targets::registry::{TargetKind, TargetOpts, Test};
@@ -116,6 +116,12 @@ pub struct NodesArgs {
     /// peers use when SSH reaches the node elsewhere), `#` comments. Excludes --nodes.
     #[arg(long)]
     pub nodes_file: Option<PathBuf>,
+    /// SSH nodes for the workload's own services, beside --nodes (h4,h5,…; named
+    /// n<N+1>… after the system's): the election workload runs one candidate on each, so
+    /// give --candidates × (number of --candidate-mode) hosts. In a nodes file: the hosts
+    /// after a `[service-nodes]` line. `faultline clean` needs them too to clean them.
+    #[arg(long)]
+    pub service_nodes: Option<String>,
     /// SSH login name (default root; the ssh config's when --ssh-config is given).
     #[arg(long)]
     pub username: Option<String>,
@@ -180,6 +186,7 @@ impl NodesArgs {
         let arg = NodesArg::from_flags(
             self.nodes.as_deref(),
             file.as_ref().map(|(p, t)| (*p, t.as_str())),
+            self.service_nodes.as_deref(),
             &ssh_flags,
         )?;
         match arg {
@@ -187,11 +194,21 @@ impl NodesArgs {
                 "--nodes {n}: at most {MAX_NAMESPACE_NODES} namespace nodes"
             )),
             NodesArg::Count(n) => Ok((n, None)),
-            NodesArg::Ssh(nodes) => {
-                let count = u16::try_from(nodes.len())
-                    .map_err(|_| format!("{} SSH nodes are too many", nodes.len()))?;
+            NodesArg::Ssh(HostLists {
+                nodes,
+                service_nodes,
+            }) => {
+                let count = u16::try_from(nodes.len() + service_nodes.len()).map_err(|_| {
+                    format!(
+                        "{} SSH nodes are too many",
+                        nodes.len() + service_nodes.len()
+                    )
+                })?;
+                // The system's nodes only: what --concurrency 2n and the checkers count.
+                let count = count - service_nodes.len() as u16;
                 let ssh = SshNodes {
                     nodes,
+                    service_nodes,
                     nodes_file: self.nodes_file.clone(),
                     username: self.username.clone(),
                     private_key: self.ssh_private_key.clone(),
@@ -798,6 +815,101 @@ mod tests {
         assert_eq!(serde_json::from_value::<Test>(json).unwrap(), test);
         let plain = serde_json::to_value(test_from_args(&parse(&[]), 1).unwrap()).unwrap();
         assert!(plain["options"].get("ssh").is_none(), "{plain}");
+    }
+
+    #[test]
+    fn service_nodes_are_stored_and_counted_against_the_candidates() {
+        let files = SshFiles::new("svc");
+        let election = [
+            "--workload",
+            "election",
+            "--candidates",
+            "1",
+            "--candidate-mode",
+            "naive,fenced",
+        ];
+        let with = |extra: &[&str]| -> Test {
+            let words: Vec<&str> = election.iter().chain(extra).copied().collect();
+            test_from_args(&parse(&words), 2).unwrap()
+        };
+        let test = with(&["--nodes", "h1,h2,h3", "--service-nodes", "h4,h5"]);
+        assert_eq!(test.options.nodes, 3, "the system's nodes only");
+        let ssh = test.options.ssh.as_ref().unwrap();
+        assert_eq!(ssh.service_nodes[1].host.as_str(), "h5");
+        assert_eq!(test.validate(), Ok(()));
+        assert!(
+            test.command
+                .contains(" --nodes h1,h2,h3 --service-nodes h4,h5"),
+            "{}",
+            test.command
+        );
+        assert_eq!(reparse(&test), test, "{}", test.command);
+        let json = serde_json::to_value(&test).unwrap();
+        assert_eq!(json["options"]["ssh"]["service_nodes"][0]["host"], "h4");
+        assert_eq!(serde_json::from_value::<Test>(json).unwrap(), test);
+
+        // From a nodes file's [service-nodes] section, given back as the file.
+        let file = files.0.join("election.txt");
+        std::fs::write(
+            &file,
+            "n1 10.0.0.1\nn2\nn3\n[service-nodes]\nn4 10.0.0.4\nn5\n",
+        )
+        .unwrap();
+        let file = file.display().to_string();
+        let test = with(&["--nodes-file", &file]);
+        let ssh = test.options.ssh.as_ref().unwrap();
+        assert_eq!((ssh.nodes.len(), ssh.service_nodes.len()), (3, 2));
+        assert_eq!(test.validate(), Ok(()));
+        assert!(
+            !test.command.contains("--service-nodes"),
+            "{}",
+            test.command
+        );
+        assert_eq!(reparse(&test), test, "{}", test.command);
+
+        // One host per candidate, or an error naming both counts and what to change.
+        let e = with(&["--nodes", "h1,h2,h3", "--service-nodes", "h4,h5,h6"])
+            .validate()
+            .unwrap_err()
+            .0;
+        assert_eq!(
+            e,
+            "--workload election over SSH runs each of its services on a service host of its \
+             own: --candidates 1 × 2 mode(s) (--candidate-mode naive,fenced) = 2 candidates, \
+             but --service-nodes names 3 host(s); give --service-nodes 2 host(s), or change \
+             --candidates or --candidate-mode to match"
+        );
+        let e = with(&["--nodes", "h1,h2,h3"]).validate().unwrap_err().0;
+        assert!(
+            e.contains("= 2 candidates, but no service node is given; give --service-nodes 2"),
+            "{e}"
+        );
+        let short = files.0.join("short.txt");
+        std::fs::write(&short, "n1\n[service-nodes]\nn4\n").unwrap();
+        let e = with(&["--nodes-file", &short.display().to_string()])
+            .validate()
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("short.txt lists 1 service node(s) after [service-nodes]")
+                && e.contains("list 2 host(s) after [service-nodes] in"),
+            "{e}"
+        );
+        // Another workload has no services to put there.
+        let e = test_from_args(&parse(&["--nodes", "h1,h2,h3", "--service-nodes", "h4"]), 1)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .0;
+        assert!(
+            e.starts_with(
+                "--service-nodes names 1 host(s), but --workload register runs no services"
+            ),
+            "{e}"
+        );
+        // Namespace runs make their own service nodes.
+        let e = test_from_args(&parse(&["--nodes", "3", "--service-nodes", "h4"]), 1).unwrap_err();
+        assert!(e.starts_with("--service-nodes is for SSH nodes"), "{e}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use runtime::ssh::testbed::SshBed;
+use runtime::ssh::SshNodes;
 use runtime::Runtime;
 
 const ROOT: &str = "/var/lib/faultline";
@@ -45,14 +46,91 @@ fn bed_down(bed: SshBed) {
 
 /// `faultline ARGS` inside the bed's control namespace, with the bed's SSH flags.
 fn command(bed: &SshBed, args: &[&str]) -> Command {
+    command_to(bed, &bed.nodes(), args)
+}
+
+/// `faultline ARGS` inside the bed's control namespace, reaching `nodes`.
+fn command_to(bed: &SshBed, nodes: &SshNodes, args: &[&str]) -> Command {
     let mut c = Command::new("ip");
     c.args(["netns", "exec", &bed.cluster.control_ns()])
         .arg(env!("CARGO_BIN_EXE_faultline"))
         .args(args)
-        .args(bed.nodes().command_words())
+        .args(nodes.command_words())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
+}
+
+/// One test's SSH bed and scratch store: `faultline test` runs in the bed's control
+/// namespace against the bed's sshd nodes and keeps its runs in the store.
+struct Fixture {
+    bed: SshBed,
+    store: PathBuf,
+    /// How `faultline` reaches the bed: every node a system node, or the last ones
+    /// service nodes ([`Fixture::with_service_nodes`]).
+    nodes: SshNodes,
+}
+
+impl Fixture {
+    /// A bed of `n` nodes named after `tag`, and an empty store.
+    fn up(tag: &str, n: u16) -> Fixture {
+        let bed = bed(tag, n);
+        let nodes = bed.nodes();
+        Fixture {
+            bed,
+            store: scratch(tag),
+            nodes,
+        }
+    }
+
+    /// The bed's last `k` nodes become `--service-nodes`.
+    fn with_service_nodes(mut self, k: usize) -> Fixture {
+        self.nodes = self.bed.nodes_with_services(k);
+        self
+    }
+
+    /// `faultline ARGS --store STORE --no-progress` and the node flags, started.
+    fn spawn(&self, args: &[&str]) -> Child {
+        let store = self.store.to_str().expect("a UTF-8 path");
+        let mut all = args.to_vec();
+        all.extend(["--store", store, "--no-progress"]);
+        command_to(&self.bed, &self.nodes, &all)
+            .spawn()
+            .expect("faultline starts")
+    }
+
+    /// [`Fixture::spawn`], waited for up to `limit`: its output and the run's directory.
+    fn run(&self, args: &[&str], limit: Duration) -> (Output, PathBuf) {
+        let out = wait(self.spawn(args), limit);
+        (out, self.latest())
+    }
+
+    /// The directory of the store's latest run.
+    fn latest(&self) -> PathBuf {
+        std::fs::canonicalize(self.store.join("latest")).expect("store/latest names a run")
+    }
+
+    /// Polls (up to `limit`) until some node has a `FAULTLINE` chain: a partition is in
+    /// force.
+    fn await_partition(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline
+            && !self.bed.cluster.node_ids().iter().any(|n| {
+                self.bed
+                    .iptables_in(*n, &["-n", "-L", "FAULTLINE"])
+                    .unwrap()
+                    .success()
+            })
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The store goes, then the bed (none of its namespaces is left).
+    fn down(self) {
+        std::fs::remove_dir_all(&self.store).unwrap();
+        bed_down(self.bed);
+    }
 }
 
 fn text(out: &Output) -> String {
@@ -235,9 +313,7 @@ fn ssh_unreachable_nodes_are_a_harness_error_naming_the_node() {
 /// same run on namespace nodes.
 #[test]
 fn ssh_a_raft_run_is_valid_and_leaves_nothing_on_the_nodes() {
-    let bed = bed("sshraft", 3);
-    let store = scratch("raft");
-    let s = store.to_str().unwrap();
+    let f = Fixture::up("sshraft", 3);
     let args = [
         "test",
         "--time-limit",
@@ -248,17 +324,14 @@ fn ssh_a_raft_run_is_valid_and_leaves_nothing_on_the_nodes() {
         "2",
         "--seed",
         "7",
-        "--store",
-        s,
-        "--no-progress",
     ];
     let started = Instant::now();
-    let child = command(&bed, &args).spawn().expect("faultline starts");
-    let to_first_op = first_op(&store, started, Duration::from_secs(120));
+    let child = f.spawn(&args);
+    let to_first_op = first_op(&f.store, started, Duration::from_secs(120));
     let out = wait(child, Duration::from_secs(300));
     let total = started.elapsed();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    let run = f.latest();
     assert_eq!(results(&run)["valid"], "valid");
     let test: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("test.json")).unwrap()).unwrap();
@@ -282,14 +355,157 @@ fn ssh_a_raft_run_is_valid_and_leaves_nothing_on_the_nodes() {
         assert!(!dir.join("service.pid").exists(), "no stale pidfile");
     }
     let node_run = node_run(&run);
-    assert_nothing_left(&bed, &node_run);
+    assert_nothing_left(&f.bed, &node_run);
     eprintln!(
         "ssh raft run (3 nodes): first op after {:?}, whole run {:.1} s",
         to_first_op,
         total.as_secs_f64()
     );
-    std::fs::remove_dir_all(&store).unwrap();
-    bed_down(bed);
+    f.down();
+}
+
+/// Issue 18 over SSH: the election workload's candidates run on service hosts of their
+/// own (`--service-nodes n4,n5`: one per candidate, `--candidates 1` × two modes), reach
+/// the bundled Raft on n1..n3 and report to the fenced resource on the controller; the
+/// nemesis pauses leading candidates on their hosts, never a Raft node; the four
+/// election checks run; the candidates' logs come back from their hosts; nothing of the
+/// run is left on any of the five. The time to the first candidate report is printed.
+#[test]
+fn ssh_an_election_runs_its_candidates_on_service_hosts() {
+    let f = Fixture::up("sshelect", 5).with_service_nodes(2);
+    let started = Instant::now();
+    let child = f.spawn(&[
+        "test",
+        "--workload",
+        "election",
+        "--candidates",
+        "1",
+        "--candidate-mode",
+        "naive,fenced",
+        "--candidate-ttl-ms",
+        "1000",
+        "--candidate-lease-margin-ms",
+        "200",
+        "--time-limit",
+        "12",
+        "--nemesis",
+        "pause:leader-candidate",
+        "--nemesis-interval",
+        "3",
+        "--seed",
+        "18",
+    ]);
+    let first_report = first_op(&f.store, started, Duration::from_secs(180));
+    let out = wait(child, Duration::from_secs(400));
+    let total = started.elapsed();
+    // Naive mode may split (exit 1); anything else is a broken run.
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "{}",
+        text(&out)
+    );
+    let run = f.latest();
+    let r = results(&run);
+    let checker = |name: &str| -> serde_json::Value {
+        r["checkers"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == name))
+            .unwrap_or_else(|| panic!("no {name} checker: {r}"))
+            .clone()
+    };
+    for name in [
+        "application-split-brain",
+        "stale-writes",
+        "election-tokens",
+        "election-failover",
+    ] {
+        assert_ne!(checker(name)["valid"], "unknown", "{name}: {r}");
+    }
+    assert_eq!(checker("election-tokens")["valid"], "valid");
+    let junit = std::fs::read_to_string(run.join("junit.xml")).expect("junit.xml");
+    for case in ["application-split-brain", "stale-writes", "election-tokens"] {
+        assert!(junit.contains(&format!("name=\"{case}\"")), "{junit}");
+    }
+    // Each candidate (c1 on n4, c2 on n5) reported and had writes accepted; fencing held.
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let ops: Vec<serde_json::Value> = history
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    for c in ["c1", "c2"] {
+        let accepted = ops
+            .iter()
+            .filter(|op| {
+                op["type"] == "ok"
+                    && op["f"] == "write"
+                    && op["value"]["candidate"] == c
+                    && op["value"]["outcome"] == "accepted"
+            })
+            .count();
+        assert!(accepted > 5, "{c}: {accepted} writes accepted");
+    }
+    for m in checker("stale-writes")["details"]["modes"]
+        .as_array()
+        .expect("a report per mode")
+    {
+        if m["mode"] == "fenced" {
+            assert_eq!(m["stale_writes"], serde_json::json!([]), "{m}");
+        }
+    }
+    // The pauses hit the service hosts only.
+    let mut paused = 0;
+    for op in ops
+        .iter()
+        .filter(|op| op["process"] == "nemesis" && op["f"] == "start-pause")
+    {
+        for n in op["value"]["nodes"].as_array().into_iter().flatten() {
+            assert!(matches!(n.as_str(), Some("n4" | "n5")), "{op}");
+            paused += 1;
+        }
+    }
+    assert!(paused >= 1, "no candidate was paused: {history}");
+    // Stored and given back as service nodes.
+    let test: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("test.json")).unwrap()).unwrap();
+    assert_eq!(
+        test["options"]["ssh"]["service_nodes"][1]["host"], "n5",
+        "{test}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("--nodes n1,n2,n3 --service-nodes n4,n5"),
+        "{}",
+        text(&out)
+    );
+    for n in ["n4", "n5"] {
+        let log = run.join("nodes").join(n).join("candidate.log");
+        assert!(log.exists(), "{} came back from {n}", log.display());
+    }
+    let node_run = node_run(&run);
+    assert_nothing_left(&f.bed, &node_run);
+    // No candidate of this bed's (its --nodes name the bed's addresses) outlived the run.
+    let raft = format!("n1={}:", f.bed.cluster.nodes()[0].addr);
+    let ps = Command::new("ps")
+        .args(["-eo", "pid,args"])
+        .output()
+        .unwrap();
+    let left: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains("node candidate") && l.contains(&raft))
+        .map(str::to_owned)
+        .collect();
+    assert!(left.is_empty(), "candidates left: {left:?}");
+    let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
+    let down = log
+        .lines()
+        .find_map(|l| l.split("nodes torn down in ").nth(1))
+        .unwrap_or("?");
+    eprintln!(
+        "ssh election (3 Raft + 2 candidate hosts): first candidate report after {:.2?}, \
+         teardown {down}, whole run {:.1} s, {paused} pauses",
+        first_report,
+        total.as_secs_f64()
+    );
+    f.down();
 }
 
 /// Real etcd through SSH nodes: Debian's `etcd-server`, found installed on each node
@@ -297,11 +513,8 @@ fn ssh_a_raft_run_is_valid_and_leaves_nothing_on_the_nodes() {
 /// nothing behind.
 #[test]
 fn ssh_real_etcd_runs_valid() {
-    let bed = bed("sshetcd", 3);
-    let store = scratch("etcd");
-    let s = store.to_str().unwrap();
-    let child = command(
-        &bed,
+    let f = Fixture::up("sshetcd", 3);
+    let (out, run) = f.run(
         &[
             "test",
             "--target",
@@ -314,22 +527,15 @@ fn ssh_real_etcd_runs_valid() {
             "2",
             "--seed",
             "3",
-            "--store",
-            s,
-            "--no-progress",
         ],
-    )
-    .spawn()
-    .expect("faultline starts");
-    let out = wait(child, Duration::from_secs(300));
+        Duration::from_secs(300),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let run = std::fs::canonicalize(store.join("latest")).unwrap();
     assert_eq!(results(&run)["valid"], "valid");
     let log = run.join("nodes/n1/etcd.log");
     assert!(log.exists(), "etcd's log came back from n1");
-    assert_nothing_left(&bed, &node_run(&run));
-    std::fs::remove_dir_all(&store).unwrap();
-    bed_down(bed);
+    assert_nothing_left(&f.bed, &node_run(&run));
+    f.down();
 }
 
 /// Real ZooKeeper through SSH nodes: Debian's `zookeeper` and `java`, found on each
@@ -338,11 +544,8 @@ fn ssh_real_etcd_runs_valid() {
 /// valid, ZooKeeper's log comes back, and nothing is left behind.
 #[test]
 fn ssh_real_zookeeper_runs_valid() {
-    let bed = bed("sshzk", 3);
-    let store = scratch("zk");
-    let s = store.to_str().unwrap();
-    let child = command(
-        &bed,
+    let f = Fixture::up("sshzk", 3);
+    let (out, run) = f.run(
         &[
             "test",
             "--target",
@@ -355,16 +558,10 @@ fn ssh_real_zookeeper_runs_valid() {
             "3",
             "--seed",
             "3",
-            "--store",
-            s,
-            "--no-progress",
         ],
-    )
-    .spawn()
-    .expect("faultline starts");
-    let out = wait(child, Duration::from_secs(400));
+        Duration::from_secs(400),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let run = std::fs::canonicalize(store.join("latest")).unwrap();
     assert_eq!(results(&run)["valid"], "valid");
     let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
     assert!(log.contains("zookeeper set up in"), "{log}");
@@ -376,9 +573,8 @@ fn ssh_real_zookeeper_runs_valid() {
         run.join("nodes/n2/data/myid").exists(),
         "n2's data came back"
     );
-    assert_nothing_left(&bed, &node_run(&run));
-    std::fs::remove_dir_all(&store).unwrap();
-    bed_down(bed);
+    assert_nothing_left(&f.bed, &node_run(&run));
+    f.down();
 }
 
 /// Consul has no Debian package: over SSH, a node without `consul` is a harness error
@@ -389,35 +585,19 @@ fn ssh_consul_missing_on_the_nodes_is_a_harness_error_naming_the_node() {
         eprintln!("skipped: consul is installed here, so the nodes have it too");
         return;
     }
-    let bed = bed("sshconsul", 2);
-    let store = scratch("consul");
-    let s = store.to_str().unwrap();
-    let child = command(
-        &bed,
-        &[
-            "test",
-            "--target",
-            "consul",
-            "--time-limit",
-            "5",
-            "--store",
-            s,
-            "--no-progress",
-        ],
-    )
-    .spawn()
-    .expect("faultline starts");
-    let out = wait(child, Duration::from_secs(120));
+    let f = Fixture::up("sshconsul", 2);
+    let (out, run) = f.run(
+        &["test", "--target", "consul", "--time-limit", "5"],
+        Duration::from_secs(120),
+    );
     assert_eq!(out.status.code(), Some(255), "{}", text(&out));
     let all = text(&out);
     assert!(
         all.contains("consul setup: n1: `consul` is not on the node's PATH"),
         "{all}"
     );
-    let run = std::fs::canonicalize(store.join("latest")).unwrap();
-    assert_nothing_left(&bed, &node_run(&run));
-    std::fs::remove_dir_all(&store).unwrap();
-    bed_down(bed);
+    assert_nothing_left(&f.bed, &node_run(&run));
+    f.down();
 }
 
 /// How a test bed node dies mid-run.
@@ -434,34 +614,24 @@ enum Death {
 /// reachable nodes' logs kept, and nothing left on the other nodes. The run has
 /// partitions and kills in force, which must never count as a dead node.
 fn a_node_that_dies_mid_run(tag: &str, death: Death) {
-    let bed = bed(tag, 3);
-    let store = scratch(tag);
-    let s = store.to_str().unwrap();
+    let f = Fixture::up(tag, 3);
     let started = Instant::now();
-    let child = command(
-        &bed,
-        &[
-            "test",
-            "--time-limit",
-            "600",
-            "--nemesis",
-            "partition,kill",
-            "--nemesis-interval",
-            "1",
-            "--seed",
-            "2",
-            "--store",
-            s,
-            "--no-progress",
-        ],
-    )
-    .spawn()
-    .expect("faultline starts");
+    let child = f.spawn(&[
+        "test",
+        "--time-limit",
+        "600",
+        "--nemesis",
+        "partition,kill",
+        "--nemesis-interval",
+        "1",
+        "--seed",
+        "2",
+    ]);
     assert!(
-        first_op(&store, started, Duration::from_secs(120)).is_some(),
+        first_op(&f.store, started, Duration::from_secs(120)).is_some(),
         "no op within 120 s"
     );
-    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    let run = f.latest();
     // Some faults first: they must not look like a dead node.
     let history = run.join("history.jsonl");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -474,7 +644,8 @@ fn a_node_that_dies_mid_run(tag: &str, death: Death) {
     {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let ns = bed
+    let ns = f
+        .bed
         .cluster
         .member(runtime::NodeId::nth(3))
         .unwrap()
@@ -542,7 +713,8 @@ fn a_node_that_dies_mid_run(tag: &str, death: Death) {
     for n in [1, 2] {
         let d = Path::new(ROOT).join(&node_run).join(format!("n{n}"));
         assert!(!d.exists(), "{} left", d.display());
-        let chain = bed
+        let chain = f
+            .bed
             .iptables_in(runtime::NodeId::nth(n), &["-n", "-L", "FAULTLINE"])
             .unwrap();
         assert!(!chain.success(), "n{n}: the FAULTLINE chain is left");
@@ -566,8 +738,7 @@ fn a_node_that_dies_mid_run(tag: &str, death: Death) {
         stopped.as_secs_f64()
     );
     let _ = std::fs::remove_dir_all(Path::new(ROOT).join(&node_run));
-    std::fs::remove_dir_all(&store).unwrap();
-    bed_down(bed);
+    f.down();
 }
 
 #[test]
@@ -599,29 +770,19 @@ fn sigint(child: &Child) {
 /// directory of the run goes from the nodes, and no local `ssh` master outlives the
 /// controller.
 fn interrupted_during_a_partition(tag: &str, how: Interrupt) {
-    let bed = bed(tag, 3);
-    let store = scratch(tag);
-    let s = store.to_str().unwrap();
+    let f = Fixture::up(tag, 3);
     let started = Instant::now();
-    let mut child = command(
-        &bed,
-        &[
-            "test",
-            "--time-limit",
-            "600",
-            "--nemesis",
-            "partition:majority",
-            "--nemesis-interval",
-            "1",
-            "--seed",
-            "4",
-            "--store",
-            s,
-            "--no-progress",
-        ],
-    )
-    .spawn()
-    .expect("faultline starts");
+    let mut child = f.spawn(&[
+        "test",
+        "--time-limit",
+        "600",
+        "--nemesis",
+        "partition:majority",
+        "--nemesis-interval",
+        "1",
+        "--seed",
+        "4",
+    ]);
     // The controller's stderr, line by line, to see when it took the first signal.
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, said) = std::sync::mpsc::channel::<String>();
@@ -635,21 +796,12 @@ fn interrupted_during_a_partition(tag: &str, how: Interrupt) {
         all
     });
     assert!(
-        first_op(&store, started, Duration::from_secs(120)).is_some(),
+        first_op(&f.store, started, Duration::from_secs(120)).is_some(),
         "no op within 120 s"
     );
-    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    let run = f.latest();
     let node_run = node_run(&run);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline
-        && !bed.cluster.node_ids().iter().any(|n| {
-            bed.iptables_in(*n, &["-n", "-L", "FAULTLINE"])
-                .unwrap()
-                .success()
-        })
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    f.await_partition(Duration::from_secs(30));
     sigint(&child);
     if let Interrupt::Twice = how {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -682,12 +834,12 @@ fn interrupted_during_a_partition(tag: &str, how: Interrupt) {
     }
     let stderr = reader.join().expect("stderr reader");
     let all = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
-    assert_nothing_left_within(&bed, &node_run, Duration::from_secs(15));
+    assert_nothing_left_within(&f.bed, &node_run, Duration::from_secs(15));
     let ps = Command::new("ps")
         .args(["-eo", "pid,args"])
         .output()
         .unwrap();
-    let config = bed.dir.join("ssh_config").display().to_string();
+    let config = f.bed.dir.join("ssh_config").display().to_string();
     let masters: Vec<String> = String::from_utf8_lossy(&ps.stdout)
         .lines()
         .filter(|l| l.contains(&config))
@@ -714,8 +866,7 @@ fn interrupted_during_a_partition(tag: &str, how: Interrupt) {
             );
         }
     }
-    std::fs::remove_dir_all(&store).unwrap();
-    bed_down(bed);
+    f.down();
 }
 
 #[test]
@@ -732,32 +883,22 @@ fn ssh_a_second_ctrl_c_still_cleans_the_nodes_before_exiting() {
 /// as on namespace nodes in `cli_test.rs`).
 #[test]
 fn ssh_a_planted_stale_read_is_caught() {
-    let bed = bed("sshstale", 3);
-    let store = scratch("stale");
-    let s = store.to_str().unwrap();
+    let f = Fixture::up("sshstale", 3);
     let mut tried = Vec::new();
     for seed in ["11", "12", "13"] {
-        let child = command(
-            &bed,
-            &[
-                "test",
-                "--time-limit",
-                "10",
-                "--bug",
-                "stale-read",
-                "--nemesis",
-                "partition:primaries",
-                "--nemesis-interval",
-                "1",
-                "--seed",
-                seed,
-                "--store",
-                s,
-                "--no-progress",
-            ],
-        )
-        .spawn()
-        .expect("faultline starts");
+        let child = f.spawn(&[
+            "test",
+            "--time-limit",
+            "10",
+            "--bug",
+            "stale-read",
+            "--nemesis",
+            "partition:primaries",
+            "--nemesis-interval",
+            "1",
+            "--seed",
+            seed,
+        ]);
         let out = wait(child, Duration::from_secs(300));
         let code = out.status.code();
         assert!(
@@ -765,8 +906,8 @@ fn ssh_a_planted_stale_read_is_caught() {
             "harness trouble: {}",
             text(&out)
         );
-        let run = std::fs::canonicalize(store.join("latest")).unwrap();
-        assert_nothing_left(&bed, &node_run(&run));
+        let run = f.latest();
+        assert_nothing_left(&f.bed, &node_run(&run));
         if code == Some(1) {
             let r = results(&run);
             let lin = r["checkers"]
@@ -774,8 +915,7 @@ fn ssh_a_planted_stale_read_is_caught() {
                 .and_then(|c| c.iter().find(|c| c["name"] == "linearizability"))
                 .expect("a linearizability checker");
             assert_eq!(lin["valid"], "invalid", "{r}");
-            std::fs::remove_dir_all(&store).unwrap();
-            bed_down(bed);
+            f.down();
             return;
         }
         tried.push(seed);
@@ -787,65 +927,45 @@ fn ssh_a_planted_stale_read_is_caught() {
 /// `faultline clean --nodes …` removes every process, chain and directory of the run.
 #[test]
 fn ssh_clean_removes_what_a_sigkilled_controller_left() {
-    let bed = bed("sshkill", 3);
-    let store = scratch("kill");
-    let s = store.to_str().unwrap();
+    let f = Fixture::up("sshkill", 3);
     let started = Instant::now();
-    let mut child = command(
-        &bed,
-        &[
-            "test",
-            "--time-limit",
-            "120",
-            "--nemesis",
-            "partition:majority",
-            "--nemesis-interval",
-            "1",
-            "--seed",
-            "5",
-            "--store",
-            s,
-            "--no-progress",
-        ],
-    )
-    .spawn()
-    .expect("faultline starts");
-    let first = first_op(&store, started, Duration::from_secs(120));
+    let mut child = f.spawn(&[
+        "test",
+        "--time-limit",
+        "120",
+        "--nemesis",
+        "partition:majority",
+        "--nemesis-interval",
+        "1",
+        "--seed",
+        "5",
+    ]);
+    let first = first_op(&f.store, started, Duration::from_secs(120));
     assert!(first.is_some(), "no op within 120 s");
-    let run = std::fs::canonicalize(store.join("latest")).unwrap();
+    let run = f.latest();
     let node_run = node_run(&run);
     let dir = Path::new(ROOT).join(&node_run);
     // Wait (bounded) until a partition is in force on some node, then kill.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline
-        && !bed.cluster.node_ids().iter().any(|n| {
-            bed.iptables_in(*n, &["-n", "-L", "FAULTLINE"])
-                .unwrap()
-                .success()
-        })
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    f.await_partition(Duration::from_secs(30));
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     assert!(dir.exists(), "the killed run's directory is there");
     // Only this run: the other tests' runs on the shared /var/lib/faultline stay.
-    let out = command(&bed, &["clean", "--run", &node_run])
+    let out = command(&f.bed, &["clean", "--run", &node_run])
         .output()
         .expect("clean runs");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("killed process group"), "{said}");
     assert!(said.contains(&node_run), "{said}");
-    assert_nothing_left(&bed, &node_run);
+    assert_nothing_left(&f.bed, &node_run);
     // Clean again: nothing left to do.
-    let out = command(&bed, &["clean", "--run", &node_run])
+    let out = command(&f.bed, &["clean", "--run", &node_run])
         .output()
         .expect("clean runs");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to clean"));
-    std::fs::remove_dir_all(&store).unwrap();
-    bed_down(bed);
+    f.down();
 }
 
 /// One short run's figures: from the spawn to the first op in the history, and the

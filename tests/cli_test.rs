@@ -409,12 +409,12 @@ fn bad_flags_exit_254() {
         "{}",
         text(&out)
     );
-    // Candidates need service nodes, which SSH runs do not have (checked before any
-    // connection is made).
+    // Over SSH, candidates need one service host each (checked before any connection
+    // is made); namespace runs make their own.
     let (out, _) = faultline(&["test", "--workload", "election", "--nodes", "h1,h2,h3"]);
     assert_eq!(out.status.code(), Some(254), "{}", text(&out));
     assert!(
-        text(&out).contains("need service nodes of their own, which SSH runs do not have"),
+        text(&out).contains("= 9 candidates, but no service node is given; give --service-nodes 9"),
         "{}",
         text(&out)
     );

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! RunOptions { nodes, ssh: None }       ─► netns::Cluster::up_with(run, nodes, store dir)
-//! RunOptions { ssh: Some(SshNodes), … } ─► ssh::SshCluster::connect(nodes.config(run))
+//! RunOptions { ssh: Some(SshNodes), … } ─► ssh::SshCluster::connect(nodes.config(run)),
+//!                                          service nodes = SshNodes::service_nodes
 //!            │
 //!            ▼ Arc<dyn Runtime> for the run ──► Nodes::down: the owner tears down; when a
 //!              stuck thread still holds the runtime, everything is removed all the same
@@ -38,7 +39,8 @@ pub(crate) enum Nodes {
 impl Nodes {
     /// Brings up the nodes `opts` asks for, as run `run` (namespace nodes keep their
     /// files in `dir`, the store's run directory), with `services` service nodes beside
-    /// them (a workload's own services; namespace nodes only, for now).
+    /// them (a workload's own services): more namespaces, or over SSH the hosts of
+    /// `--service-nodes`, which must be exactly that many.
     pub(crate) fn up(
         opts: &RunOptions,
         run: &str,
@@ -57,17 +59,22 @@ impl Nodes {
                 nodes: opts.nodes.saturating_add(services),
                 source,
             }),
-            Some(_) if services > 0 => Err(HarnessError::Services(
-                format!(
-                    "the workload needs {services} service nodes of its own; SSH runs have \
-                     none yet (namespace runs do)"
-                )
-                .into(),
-            )),
+            // Test::validate refuses a mismatch before anything starts; a test.json
+            // edited by hand could still ask for one.
+            Some(ssh) if usize::from(services) != ssh.service_nodes.len() => {
+                Err(HarnessError::Services(
+                    format!(
+                        "the workload needs {services} service nodes of its own, the run names \
+                         {} (--service-nodes)",
+                        ssh.service_nodes.len()
+                    )
+                    .into(),
+                ))
+            }
             Some(ssh) => {
                 let cluster = SshCluster::connect(&ssh.config(run)).map_err(|source| {
                     HarnessError::SshNodes {
-                        nodes: ssh.nodes.len(),
+                        nodes: ssh.nodes.len() + ssh.service_nodes.len(),
                         source: Box::new(source),
                     }
                 })?;

@@ -845,10 +845,14 @@ fn run_name() -> String {
 }
 
 /// Copies each node's extra log files into `nodes/<n>/` of the run directory (service
-/// logs are already there or are collected by the runtime). Best effort: failures are
-/// noted.
+/// logs are already there or are collected by the runtime), the service nodes' too (the
+/// candidates' logs; SSH nodes keep them on the machine until collected). Best effort:
+/// failures are noted.
 fn collect_logs(target: &dyn Target, rt: &dyn Runtime, dir: &RunDir, note: &Notes) {
-    for node in rt.node_ids() {
+    // A target's log files are on its own nodes only.
+    let system = rt.node_ids().into_iter().map(|n| (n, target.log_files(n)));
+    let service = rt.service_nodes().into_iter().map(|n| (n.id, Vec::new()));
+    for (node, files) in system.chain(service) {
         let dest = match dir.node_dir(&node.to_string()) {
             Ok(d) => d,
             Err(e) => {
@@ -856,7 +860,7 @@ fn collect_logs(target: &dyn Target, rt: &dyn Runtime, dir: &RunDir, note: &Note
                 continue;
             }
         };
-        if let Err(e) = rt.collect(node, &target.log_files(node), &dest) {
+        if let Err(e) = rt.collect(node, &files, &dest) {
             note.line(&format!("collecting logs of {node}: {e}"));
         }
     }

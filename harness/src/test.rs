@@ -34,6 +34,12 @@ pub trait Spec: Clone + Debug + PartialEq + Serialize + DeserializeOwned {
     fn drives_clients(&self) -> bool {
         true
     }
+    /// The service nodes the workload's own services need (one each), with the flags
+    /// that ask for that many, in words for errors (`--candidates 1 × 2 modes
+    /// (--candidate-mode naive,fenced) = 2 candidates`). `None`: it has no services.
+    fn services(&self) -> Option<(u16, String)> {
+        None
+    }
 }
 
 /// The faults of a scheduled run: which kinds, and the mean time between steps.
@@ -129,7 +135,53 @@ impl<T: Spec, W: Spec> Test<T, W> {
         }
         self.target.validate().map_err(InvalidTest)?;
         self.workload.validate().map_err(InvalidTest)?;
-        Ok(())
+        self.validate_service_nodes()
+    }
+
+    /// Over SSH, the service hosts given must be exactly one per service of the
+    /// workload (namespace runs make theirs).
+    fn validate_service_nodes(&self) -> Result<(), InvalidTest> {
+        let Some(ssh) = &self.options.ssh else {
+            return Ok(());
+        };
+        let given = ssh.service_nodes.len();
+        let source = match &ssh.nodes_file {
+            Some(f) => format!(
+                "{} lists {given} service node(s) after {}",
+                f.display(),
+                runtime::ssh::SERVICE_NODES_MARKER
+            ),
+            None => format!("--service-nodes names {given} host(s)"),
+        };
+        match self.workload.services() {
+            None if given > 0 => Err(InvalidTest(format!(
+                "{source}, but --workload {} runs no services of its own (only --workload \
+                 election runs its candidates on service nodes): drop them",
+                self.workload.name()
+            ))),
+            Some((wanted, how)) if usize::from(wanted) != given => {
+                let give = match &ssh.nodes_file {
+                    Some(f) => format!(
+                        "list {wanted} host(s) after {} in {}",
+                        runtime::ssh::SERVICE_NODES_MARKER,
+                        f.display()
+                    ),
+                    None => format!("give --service-nodes {wanted} host(s)"),
+                };
+                let given = if given == 0 {
+                    "no service node is given".to_string()
+                } else {
+                    source
+                };
+                Err(InvalidTest(format!(
+                    "--workload {} over SSH runs each of its services on a service host of its \
+                     own: {how}, but {given}; {give}, or change --candidates or \
+                     --candidate-mode to match",
+                    self.workload.name()
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 }
 

@@ -228,13 +228,6 @@ pub fn validate(test: &Test) -> Result<(), harness::test::InvalidTest> {
                 .into(),
         ));
     }
-    if test.workload.kind == WorkloadKind::Election && test.options.ssh.is_some() {
-        return Err(harness::test::InvalidTest(
-            "--workload election: its candidates need service nodes of their own, which SSH \
-             runs do not have yet (namespace runs do)"
-                .into(),
-        ));
-    }
     Ok(())
 }
 

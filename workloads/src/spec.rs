@@ -120,6 +120,25 @@ impl harness::test::Spec for WorkloadSpec {
         w
     }
 
+    /// One service node per candidate: `--candidates` of each `--candidate-mode`.
+    fn services(&self) -> Option<(u16, String)> {
+        if self.kind != WorkloadKind::Election {
+            return None;
+        }
+        let e = &self.election;
+        let modes: Vec<&str> = e.modes.iter().map(|m| m.name()).collect();
+        Some((
+            e.total(),
+            format!(
+                "--candidates {} × {} mode(s) (--candidate-mode {}) = {} candidates",
+                e.candidates,
+                modes.len(),
+                modes.join(","),
+                e.total()
+            ),
+        ))
+    }
+
     /// The election's clients are its candidates, on service nodes of their own.
     fn drives_clients(&self) -> bool {
         self.kind != WorkloadKind::Election

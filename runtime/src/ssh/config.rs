@@ -4,14 +4,17 @@
 //!
 //! ```text
 //! "n1,n2,n3" ──parse_host_list──► [Host("n1"), Host("n2"), Host("n3")] ──► SshConfig.nodes
-//! nodes.txt  ──parse_nodes_file──► [NodeSpec { host, addr }] (`HOST [ADDRESS]` lines; blank
-//!                                   lines and `#` comments skipped)
+//! nodes.txt  ──parse_nodes_file──► HostLists { nodes, service_nodes } (`HOST [ADDRESS]`
+//!                                   lines; blank lines and `#` comments skipped; the hosts
+//!                                   after a `[service-nodes]` line are service nodes)
+//! "h4,h5" (--service-nodes) ──parse_hosts──► SshConfig.service_nodes (n<N+1>…)
 //! "accept-new" ──HostKeyChecking::from_str──► StrictHostKeyChecking=accept-new
 //! ```
 //!
 //! Invariants: a host never starts with `-` (it would be read as an `ssh` option) and
-//! holds no whitespace or shell metacharacter; hosts are distinct; errors name the
-//! offending entry (its position, or the file and line).
+//! holds no whitespace or shell metacharacter; hosts are distinct, system and service
+//! nodes together (one machine's packet filter is one node's); errors name the
+//! offending entry (its flag and position, or the file and line).
 //!
 //! Reference: Jepsen's `jepsen.cli` (`--nodes`, `--nodes-file`, `--username`,
 //! `--ssh-private-key`, `--strict-host-key-checking`), ssh_config(5).
@@ -84,15 +87,31 @@ impl fmt::Display for Host {
 
 /// `--nodes a,b,c`: the hosts in order (node `n<i>` is the i-th).
 pub fn parse_host_list(list: &str) -> Result<Vec<Host>, String> {
+    parse_hosts("--nodes", list, &[])
+}
+
+/// A comma-separated host list given as `flag`, in order; `taken` are hosts already
+/// given elsewhere (as `(flag, hosts)`), which none of these may repeat.
+pub fn parse_hosts(flag: &str, list: &str, taken: &[(&str, &[Host])]) -> Result<Vec<Host>, String> {
     let mut hosts: Vec<Host> = Vec::new();
     for (i, item) in list.split(',').enumerate() {
-        let host = Host::parse(item.trim()).map_err(|e| format!("--nodes entry {}: {e}", i + 1))?;
+        let host = Host::parse(item.trim()).map_err(|e| format!("{flag} entry {}: {e}", i + 1))?;
         if let Some(j) = hosts.iter().position(|h| *h == host) {
             return Err(format!(
-                "--nodes entry {}: {host} is already entry {}",
+                "{flag} entry {}: {host} is already entry {}",
                 i + 1,
                 j + 1
             ));
+        }
+        for (other, given) in taken {
+            if let Some(j) = given.iter().position(|h| *h == host) {
+                return Err(format!(
+                    "{flag} entry {}: {host} is already {other} entry {} (a machine is a \
+                     system node or a service node, not both)",
+                    i + 1,
+                    j + 1
+                ));
+            }
         }
         hosts.push(host);
     }
@@ -116,14 +135,37 @@ impl From<Host> for NodeSpec {
     }
 }
 
+/// The line of a nodes file after which the hosts are service nodes.
+pub const SERVICE_NODES_MARKER: &str = "[service-nodes]";
+
+/// The hosts of a run: the system's nodes (`n1..nN`) and the service nodes beside them
+/// (`n<N+1>`…, [`crate::Runtime::service_nodes`]: the election workload's candidates).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostLists {
+    pub nodes: Vec<NodeSpec>,
+    pub service_nodes: Vec<NodeSpec>,
+}
+
 /// A nodes file: one node per line, `HOST [ADDRESS]`; blank lines and lines starting
-/// with `#` are skipped. `file` names the file in errors (`FILE:LINE: …`).
-pub fn parse_nodes_file(file: &Path, text: &str) -> Result<Vec<NodeSpec>, String> {
+/// with `#` are skipped; the hosts after a `[service-nodes]` line (at most one) are
+/// service nodes. `file` names the file in errors (`FILE:LINE: …`).
+pub fn parse_nodes_file(file: &Path, text: &str) -> Result<HostLists, String> {
     let mut nodes: Vec<(NodeSpec, usize)> = Vec::new();
+    // The line of the marker and how many system nodes came before it.
+    let mut marker: Option<(usize, usize)> = None;
     for (i, line) in text.lines().enumerate() {
         let at = format!("{}:{}", file.display(), i + 1);
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line == SERVICE_NODES_MARKER {
+            if let Some((first, _)) = marker {
+                return Err(format!(
+                    "{at}: a second {SERVICE_NODES_MARKER} line (the first is line {first})"
+                ));
+            }
+            marker = Some((i + 1, nodes.len()));
             continue;
         }
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -137,7 +179,7 @@ pub fn parse_nodes_file(file: &Path, text: &str) -> Result<Vec<NodeSpec>, String
             }
             _ => {
                 return Err(format!(
-                    "{at}: {} fields; a line is `HOST [ADDRESS]`",
+                    "{at}: {} fields; a line is `HOST [ADDRESS]` (or {SERVICE_NODES_MARKER})",
                     fields.len()
                 ))
             }
@@ -155,32 +197,60 @@ pub fn parse_nodes_file(file: &Path, text: &str) -> Result<Vec<NodeSpec>, String
         }
         nodes.push((NodeSpec { host, addr }, i + 1));
     }
+    let split = marker.map_or(nodes.len(), |(_, k)| k);
+    let mut nodes: Vec<NodeSpec> = nodes.into_iter().map(|(n, _)| n).collect();
+    let service_nodes = nodes.split_off(split);
     if nodes.is_empty() {
-        return Err(format!("{}: no host in the file", file.display()));
+        return Err(match marker {
+            Some((line, _)) => format!(
+                "{}:{line}: no system node before {SERVICE_NODES_MARKER}",
+                file.display()
+            ),
+            None => format!("{}: no host in the file", file.display()),
+        });
     }
-    Ok(nodes.into_iter().map(|(n, _)| n).collect())
+    if let (Some((line, _)), true) = (marker, service_nodes.is_empty()) {
+        return Err(format!(
+            "{}:{line}: no host after {SERVICE_NODES_MARKER} (list the service nodes after \
+             it, or drop the line)",
+            file.display()
+        ));
+    }
+    Ok(HostLists {
+        nodes,
+        service_nodes,
+    })
 }
 
-/// What `--nodes` / `--nodes-file` ask for: namespace nodes on this machine, or SSH
-/// nodes (Jepsen's flags: a count and a host list exclude each other).
+/// What `--nodes` / `--nodes-file` / `--service-nodes` ask for: namespace nodes on
+/// this machine, or SSH nodes (Jepsen's flags: a count and a host list exclude each
+/// other).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodesArg {
     Count(u16),
-    Ssh(Vec<NodeSpec>),
+    Ssh(HostLists),
 }
 
 impl NodesArg {
     /// From the flags as given: `nodes` is `--nodes` (a count or `h1,h2,…`),
-    /// `nodes_file` is `--nodes-file`'s path and text, `ssh_flags` names the SSH-only
-    /// flags that were given (`--sudo`, `--ssh-config`, …). No flag: 5 namespace nodes.
+    /// `nodes_file` is `--nodes-file`'s path and text, `service_nodes` is
+    /// `--service-nodes` (`h4,h5,…`), `ssh_flags` names the SSH-only login flags that
+    /// were given (`--sudo`, `--ssh-config`, …). No flag: 5 namespace nodes.
     pub fn from_flags(
         nodes: Option<&str>,
         nodes_file: Option<(&Path, &str)>,
+        service_nodes: Option<&str>,
         ssh_flags: &[&str],
     ) -> Result<NodesArg, String> {
         let arg = match (nodes, nodes_file) {
             (Some(_), Some(_)) => {
                 return Err("--nodes and --nodes-file exclude each other".into());
+            }
+            (None, Some(_)) if service_nodes.is_some() => {
+                return Err(format!(
+                    "--service-nodes and --nodes-file exclude each other: list the service \
+                     nodes in the file, after a line {SERVICE_NODES_MARKER}"
+                ));
             }
             (None, Some((path, text))) => NodesArg::Ssh(parse_nodes_file(path, text)?),
             (Some(v), None) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
@@ -191,19 +261,33 @@ impl NodesArg {
                     .ok_or_else(|| format!("--nodes {v}: a count must be at least 1"))?;
                 NodesArg::Count(n)
             }
-            (Some(v), None) => NodesArg::Ssh(
-                parse_host_list(v)?
-                    .into_iter()
-                    .map(NodeSpec::from)
-                    .collect(),
-            ),
+            (Some(v), None) => {
+                let hosts = parse_hosts("--nodes", v, &[])?;
+                let service = match service_nodes {
+                    Some(s) => parse_hosts("--service-nodes", s, &[("--nodes", &hosts)])?,
+                    None => Vec::new(),
+                };
+                NodesArg::Ssh(HostLists {
+                    nodes: hosts.into_iter().map(NodeSpec::from).collect(),
+                    service_nodes: service.into_iter().map(NodeSpec::from).collect(),
+                })
+            }
             (None, None) => NodesArg::Count(5),
         };
-        if let (NodesArg::Count(n), Some(flag)) = (&arg, ssh_flags.first()) {
-            return Err(format!(
-                "{flag} is for SSH nodes, but --nodes {n} asks for namespace nodes \
-                 (give hosts: --nodes h1,h2,… or --nodes-file FILE)"
-            ));
+        if let NodesArg::Count(n) = &arg {
+            if service_nodes.is_some() {
+                return Err(format!(
+                    "--service-nodes is for SSH nodes, but --nodes {n} asks for namespace nodes \
+                     (a namespace run makes its service nodes itself: drop --service-nodes, or \
+                     give hosts: --nodes h1,h2,… --service-nodes h4,…)"
+                ));
+            }
+            if let Some(flag) = ssh_flags.first() {
+                return Err(format!(
+                    "{flag} is for SSH nodes, but --nodes {n} asks for namespace nodes \
+                     (give hosts: --nodes h1,h2,… or --nodes-file FILE)"
+                ));
+            }
         }
         Ok(arg)
     }
@@ -261,6 +345,9 @@ pub struct SshConfig {
     pub run: String,
     /// Node `n<i>` is `nodes[i-1]`.
     pub nodes: Vec<NodeSpec>,
+    /// Machines for the test's own services (the election's candidates), after the
+    /// system's nodes: `n<N+k>` is `service_nodes[k-1]`. Targets never deploy to them.
+    pub service_nodes: Vec<NodeSpec>,
     /// Login name (`ssh -l`); `None` leaves it to the ssh config (or the local user).
     pub user: Option<String>,
     /// `ssh -i` (and `IdentitiesOnly=yes`); `None`: the agent and the default keys.
@@ -285,6 +372,7 @@ impl SshConfig {
         SshConfig {
             run: run.into(),
             nodes,
+            service_nodes: Vec::new(),
             user: None,
             private_key: None,
             port: None,
@@ -304,6 +392,10 @@ impl SshConfig {
 pub struct SshNodes {
     /// Node `n<i>` is `nodes[i-1]`.
     pub nodes: Vec<NodeSpec>,
+    /// `--service-nodes` (or the nodes file's `[service-nodes]` section): machines for
+    /// the workload's own services, `n<N+1>`… after the system's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_nodes: Vec<NodeSpec>,
     /// `--nodes-file`, when the nodes came from one (the reproduce command names it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes_file: Option<PathBuf>,
@@ -327,6 +419,7 @@ impl SshNodes {
     pub fn new(nodes: Vec<NodeSpec>) -> SshNodes {
         SshNodes {
             nodes,
+            service_nodes: Vec::new(),
             nodes_file: None,
             username: None,
             private_key: None,
@@ -372,6 +465,7 @@ impl SshNodes {
     /// How a run named `run` reaches these nodes.
     pub fn config(&self, run: &str) -> SshConfig {
         let mut cfg = SshConfig::new(run, self.nodes.clone());
+        cfg.service_nodes.clone_from(&self.service_nodes);
         cfg.user = match (&self.username, &self.ssh_config) {
             (Some(u), _) => Some(u.clone()),
             (None, Some(_)) => None,
@@ -385,20 +479,26 @@ impl SshNodes {
         cfg
     }
 
-    /// The flags that give these nodes back (`--nodes h1,h2` or `--nodes-file F`, then
-    /// every login flag that was given), each value its own word.
+    /// The flags that give these nodes back (`--nodes h1,h2 [--service-nodes h3]` or
+    /// `--nodes-file F`, whose file holds both, then every login flag that was given),
+    /// each value its own word.
     pub fn command_words(&self) -> Vec<String> {
         let mut w = Vec::new();
+        let list = |nodes: &[NodeSpec]| {
+            nodes
+                .iter()
+                .map(|n| n.host.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         match &self.nodes_file {
             Some(f) => w.extend(["--nodes-file".into(), f.display().to_string()]),
-            None => w.extend([
-                "--nodes".into(),
-                self.nodes
-                    .iter()
-                    .map(|n| n.host.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ]),
+            None => {
+                w.extend(["--nodes".into(), list(&self.nodes)]);
+                if !self.service_nodes.is_empty() {
+                    w.extend(["--service-nodes".into(), list(&self.service_nodes)]);
+                }
+            }
         }
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
         for (flag, value) in [
@@ -456,8 +556,11 @@ mod tests {
     #[test]
     fn a_nodes_file_skips_comments_and_names_the_bad_line() {
         let f = Path::new("nodes.txt");
-        let nodes =
-            parse_nodes_file(f, "# the VMs\nn1\n\n  n2  192.168.56.102\n#n9\nn3\n").unwrap();
+        let HostLists {
+            nodes,
+            service_nodes,
+        } = parse_nodes_file(f, "# the VMs\nn1\n\n  n2  192.168.56.102\n#n9\nn3\n").unwrap();
+        assert!(service_nodes.is_empty());
         assert_eq!(nodes.len(), 3);
         assert_eq!(nodes[1].host.as_str(), "n2");
         assert_eq!(nodes[1].addr, Some(Ipv4Addr::new(192, 168, 56, 102)));
@@ -468,7 +571,10 @@ mod tests {
             "nodes.txt:2: the address \"n3\" of n2 is not an IPv4 address"
         );
         let e = parse_nodes_file(f, "n1\nn2 10.0.0.2 x\n").unwrap_err();
-        assert_eq!(e, "nodes.txt:2: 3 fields; a line is `HOST [ADDRESS]`");
+        assert_eq!(
+            e,
+            "nodes.txt:2: 3 fields; a line is `HOST [ADDRESS]` (or [service-nodes])"
+        );
         let e = parse_nodes_file(f, "n1\n\nn1\n").unwrap_err();
         assert_eq!(e, "nodes.txt:3: n1 is already on line 1");
         let e = parse_nodes_file(f, "n1 10.0.0.1\nn2 10.0.0.1\n").unwrap_err();
@@ -480,39 +586,107 @@ mod tests {
     }
 
     #[test]
-    fn nodes_is_a_count_or_hosts_and_excludes_a_nodes_file() {
+    fn a_nodes_file_names_its_service_nodes_after_a_marker_line() {
         let f = Path::new("nodes.txt");
+        let lists = parse_nodes_file(
+            f,
+            "n1 10.0.0.1\nn2\nn3\n# candidates\n[service-nodes]\nn4 10.0.0.4\nn5\n",
+        )
+        .unwrap();
+        let hosts = |l: &[NodeSpec]| l.iter().map(|n| n.host.to_string()).collect::<Vec<_>>();
+        assert_eq!(hosts(&lists.nodes), ["n1", "n2", "n3"]);
+        assert_eq!(hosts(&lists.service_nodes), ["n4", "n5"]);
         assert_eq!(
-            NodesArg::from_flags(None, None, &[]),
-            Ok(NodesArg::Count(5))
+            lists.service_nodes[0].addr,
+            Some(Ipv4Addr::new(10, 0, 0, 4))
         );
+        // Hosts and addresses are distinct across both parts.
+        let e = parse_nodes_file(f, "n1\n[service-nodes]\nn1\n").unwrap_err();
+        assert_eq!(e, "nodes.txt:3: n1 is already on line 1");
+        let e = parse_nodes_file(f, "n1 10.0.0.1\n[service-nodes]\nn2 10.0.0.1\n").unwrap_err();
+        assert_eq!(e, "nodes.txt:3: address 10.0.0.1 is already n1's on line 1");
+        let e = parse_nodes_file(f, "n1\n[service-nodes]\nn2\n[service-nodes]\nn3\n").unwrap_err();
         assert_eq!(
-            NodesArg::from_flags(Some("3"), None, &[]),
-            Ok(NodesArg::Count(3))
+            e,
+            "nodes.txt:4: a second [service-nodes] line (the first is line 2)"
         );
-        let NodesArg::Ssh(hosts) = NodesArg::from_flags(Some("n1,n2"), None, &["--sudo"]).unwrap()
+        let e = parse_nodes_file(f, "[service-nodes]\nn2\n").unwrap_err();
+        assert_eq!(e, "nodes.txt:1: no system node before [service-nodes]");
+        let e = parse_nodes_file(f, "n1\n[service-nodes]\n# none yet\n").unwrap_err();
+        assert!(
+            e.starts_with("nodes.txt:2: no host after [service-nodes]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn service_nodes_are_ssh_hosts_of_their_own() {
+        let f = Path::new("nodes.txt");
+        let NodesArg::Ssh(lists) =
+            NodesArg::from_flags(Some("n1,n2"), None, Some("n3, n4"), &[]).unwrap()
         else {
             panic!("a host list is SSH");
         };
-        assert_eq!(hosts.len(), 2);
+        assert_eq!(lists.nodes.len(), 2);
+        assert_eq!(lists.service_nodes[1].host.as_str(), "n4");
+        let e = NodesArg::from_flags(Some("n1,n2"), None, Some("n3,n2"), &[]).unwrap_err();
+        assert_eq!(
+            e,
+            "--service-nodes entry 2: n2 is already --nodes entry 2 (a machine is a system \
+             node or a service node, not both)"
+        );
+        let e = NodesArg::from_flags(Some("n1"), None, Some("n3,,n4"), &[]).unwrap_err();
+        assert!(e.starts_with("--service-nodes entry 2: empty"), "{e}");
+        let e = NodesArg::from_flags(Some("3"), None, Some("n4"), &[]).unwrap_err();
+        assert!(
+            e.starts_with("--service-nodes is for SSH nodes, but --nodes 3 asks for namespace"),
+            "{e}"
+        );
+        let e = NodesArg::from_flags(None, None, Some("n4"), &[]).unwrap_err();
+        assert!(e.contains("--nodes 5 asks for namespace nodes"), "{e}");
+        let e = NodesArg::from_flags(None, Some((f, "n1\n")), Some("n4"), &[]).unwrap_err();
+        assert!(
+            e.starts_with("--service-nodes and --nodes-file exclude each other"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn nodes_is_a_count_or_hosts_and_excludes_a_nodes_file() {
+        let f = Path::new("nodes.txt");
+        assert_eq!(
+            NodesArg::from_flags(None, None, None, &[]),
+            Ok(NodesArg::Count(5))
+        );
+        assert_eq!(
+            NodesArg::from_flags(Some("3"), None, None, &[]),
+            Ok(NodesArg::Count(3))
+        );
         let NodesArg::Ssh(hosts) =
-            NodesArg::from_flags(None, Some((f, "n1 10.0.0.1\n")), &[]).unwrap()
+            NodesArg::from_flags(Some("n1,n2"), None, None, &["--sudo"]).unwrap()
+        else {
+            panic!("a host list is SSH");
+        };
+        assert_eq!(hosts.nodes.len(), 2);
+        assert!(hosts.service_nodes.is_empty());
+        let NodesArg::Ssh(hosts) =
+            NodesArg::from_flags(None, Some((f, "n1 10.0.0.1\n")), None, &[]).unwrap()
         else {
             panic!("a nodes file is SSH");
         };
-        assert_eq!(hosts[0].addr, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(hosts.nodes[0].addr, Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(
-            NodesArg::from_flags(Some("3"), Some((f, "n1\n")), &[]).unwrap_err(),
+            NodesArg::from_flags(Some("3"), Some((f, "n1\n")), None, &[]).unwrap_err(),
             "--nodes and --nodes-file exclude each other"
         );
-        assert!(NodesArg::from_flags(Some("0"), None, &[])
+        assert!(NodesArg::from_flags(Some("0"), None, None, &[])
             .unwrap_err()
             .contains("at least 1"));
-        let e = NodesArg::from_flags(Some("5"), None, &["--ssh-config"]).unwrap_err();
+        let e = NodesArg::from_flags(Some("5"), None, None, &["--ssh-config"]).unwrap_err();
         assert!(e.starts_with("--ssh-config is for SSH nodes"), "{e}");
         // A host that is all digits would be a count: hosts need a letter or a dot.
         assert!(matches!(
-            NodesArg::from_flags(Some("10.0.0.1"), None, &[]),
+            NodesArg::from_flags(Some("10.0.0.1"), None, None, &[]),
             Ok(NodesArg::Ssh(_))
         ));
     }
@@ -528,6 +702,12 @@ mod tests {
         );
         assert_eq!(nodes.config("r").user.as_deref(), Some("root"));
         assert_eq!(nodes.command_words(), ["--nodes", "n1,n2"]);
+        nodes.service_nodes = vec![NodeSpec::from(Host::parse("n3").unwrap())];
+        assert_eq!(
+            nodes.command_words(),
+            ["--nodes", "n1,n2", "--service-nodes", "n3"]
+        );
+        assert_eq!(nodes.config("r").service_nodes, nodes.service_nodes);
         nodes.ssh_config = Some(PathBuf::from("/etc/ssh cfg"));
         assert_eq!(nodes.config("r").user, None, "left to the ssh config");
         nodes.username = Some("vagrant".into());

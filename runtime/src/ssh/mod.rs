@@ -2,8 +2,9 @@
 //! namespaces.
 //!
 //! ```text
-//! SshCluster::connect(SshConfig { hosts: [h1..hN], user, key, -F, host keys, sudo })
-//!   ├─ one SshLink per host (openssh: a multiplexed `ssh -M` master each), in parallel
+//! SshCluster::connect(SshConfig { hosts: [h1..hN], service hosts: [s1..sK], user, … })
+//!   ├─ one SshLink per host (openssh: a multiplexed `ssh -M` master each), in parallel;
+//!   │  n1..nN are the system's nodes, n<N+1>..n<N+K> the service nodes (candidates)
 //!   ├─ `printenv SSH_CONNECTION` on each: the node's address and the controller's
 //!   └─ mkdir <root>/<run>/n<i>        (root: /var/lib/faultline)
 //! exec        ─► [sudo -n --] argv over the master
@@ -42,8 +43,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub use config::{
-    parse_host_list, parse_nodes_file, Host, HostKeyChecking, NodeSpec, NodesArg, SshConfig,
-    SshNodes,
+    parse_host_list, parse_hosts, parse_nodes_file, Host, HostKeyChecking, HostLists, NodeSpec,
+    NodesArg, SshConfig, SshNodes, SERVICE_NODES_MARKER,
 };
 pub use link::{NodeLink, SshLink};
 
@@ -103,7 +104,10 @@ pub struct SshCluster {
     run: String,
     root: PathBuf,
     sudo: bool,
+    /// The system's nodes, then the service nodes (the last `services` of them): every
+    /// per-node operation, teardown and clean treat both alike.
     nodes: Vec<SshNode>,
+    services: usize,
     exempt: Vec<Ipv4Addr>,
     clients: Clients,
     /// The local binary and its sha256, hashed on first use.
@@ -184,10 +188,10 @@ impl SshCluster {
             return Err(RuntimeError::Other("no SSH node given".into()));
         }
         let handle = clients.handle();
+        let all: Vec<&NodeSpec> = cfg.nodes.iter().chain(&cfg.service_nodes).collect();
         // Every master at once: a 5-node connect costs one handshake, not five.
         let links: Vec<Result<SshLink, String>> = std::thread::scope(|s| {
-            let jobs: Vec<_> = cfg
-                .nodes
+            let jobs: Vec<_> = all
                 .iter()
                 .map(|n| {
                     let handle = handle.clone();
@@ -209,26 +213,42 @@ impl SshCluster {
             })?;
             let node = NodeSpec {
                 host: link.host().clone(),
-                addr: cfg.nodes[i].addr,
+                addr: all[i].addr,
             };
             ok.push((node, Arc::new(link) as Arc<dyn NodeLink>));
         }
-        Self::from_links(&cfg.run, &cfg.root, cfg.sudo, ok, clients, owned)
+        Self::from_links(
+            &cfg.run,
+            &cfg.root,
+            cfg.sudo,
+            ok,
+            cfg.service_nodes.len(),
+            clients,
+            owned,
+        )
     }
 
     /// Builds the cluster over already-open links (real ones, or recording ones in
-    /// unit tests): learns each node's address (unless given) and the controller's from
-    /// `SSH_CONNECTION`, and (when `owned`) makes the run's directory on each node.
+    /// unit tests; the last `services` are service nodes): learns each node's address
+    /// (unless given) and the controller's from `SSH_CONNECTION`, and (when `owned`)
+    /// makes the run's directory on each node.
     fn from_links(
         run: &str,
         root: &Path,
         sudo: bool,
         links: Vec<(NodeSpec, Arc<dyn NodeLink>)>,
+        services: usize,
         clients: Clients,
         owned: bool,
     ) -> Result<SshCluster, RuntimeError> {
         if links.len() > usize::from(u16::MAX) {
             return Err(RuntimeError::Other("too many nodes".into()));
+        }
+        if services >= links.len() {
+            return Err(RuntimeError::Other(format!(
+                "{services} service nodes leave no system node of {}",
+                links.len()
+            )));
         }
         // Every node at once: the round trips overlap.
         let learned: Vec<Result<(Ipv4Addr, Ipv4Addr), RuntimeError>> = std::thread::scope(|s| {
@@ -280,6 +300,7 @@ impl SshCluster {
             root: root.to_path_buf(),
             sudo,
             nodes,
+            services,
             exempt: exempt.into_iter().collect(),
             clients,
             local_binary: Mutex::new(None),
@@ -316,9 +337,24 @@ impl SshCluster {
         })
     }
 
-    /// The nodes with their hosts.
+    /// The nodes with their hosts: the system's, then the service nodes.
     pub fn members(&self) -> &[SshNode] {
         &self.nodes
+    }
+
+    /// The system's nodes (`n1..nN`), then the service nodes.
+    fn split(&self) -> (&[SshNode], &[SshNode]) {
+        self.nodes.split_at(self.nodes.len() - self.services)
+    }
+
+    fn infos(nodes: &[SshNode]) -> Vec<NodeInfo> {
+        nodes
+            .iter()
+            .map(|n| NodeInfo {
+                id: n.id,
+                addr: n.addr,
+            })
+            .collect()
     }
 
     fn member(&self, id: NodeId) -> Result<&SshNode, RuntimeError> {
@@ -715,13 +751,12 @@ impl Runtime for SshCluster {
     }
 
     fn nodes(&self) -> Vec<NodeInfo> {
-        self.nodes
-            .iter()
-            .map(|n| NodeInfo {
-                id: n.id,
-                addr: n.addr,
-            })
-            .collect()
+        Self::infos(self.split().0)
+    }
+
+    /// The machines of `--service-nodes`, `n<N+1>`… after the system's.
+    fn service_nodes(&self) -> Vec<NodeInfo> {
+        Self::infos(self.split().1)
     }
 
     fn clients(&self) -> Result<ControlHandle, RuntimeError> {

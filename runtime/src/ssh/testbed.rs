@@ -137,6 +137,15 @@ impl SshBed {
         nodes
     }
 
+    /// [`SshBed::nodes`] with the last `k` bed nodes as service nodes
+    /// (`--service-nodes`), for a workload that runs services of its own.
+    pub fn nodes_with_services(&self, k: usize) -> SshNodes {
+        let mut nodes = self.nodes();
+        let system = nodes.nodes.len().saturating_sub(k);
+        nodes.service_nodes = nodes.nodes.split_off(system);
+        nodes
+    }
+
     /// A config reaching every node through the bed's ssh_config, with the runs' files
     /// under the bed's own `root/`.
     pub fn config(&self, run: &str) -> SshConfig {

@@ -140,8 +140,17 @@ struct Fixture {
 }
 
 fn fixture(sudo: bool, owned: bool) -> Fixture {
+    fixture_with(sudo, owned, 0)
+}
+
+/// Two system nodes and `services` service nodes (10.9.0.3, …).
+fn fixture_with(sudo: bool, owned: bool, services: usize) -> Fixture {
+    const ADDRS: [&str; 4] = ["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.0.4"];
     let rt = PlainRuntime::new(1).unwrap();
-    let nodes = vec![FakeNode::new("10.9.0.1"), FakeNode::new("10.9.0.2")];
+    let nodes: Vec<_> = ADDRS[..2 + services]
+        .iter()
+        .map(|a| FakeNode::new(a))
+        .collect();
     let links = nodes
         .iter()
         .enumerate()
@@ -157,6 +166,7 @@ fn fixture(sudo: bool, owned: bool) -> Fixture {
         Path::new("/r"),
         sudo,
         links,
+        services,
         Clients::Given(rt.handle()),
         owned,
     )
@@ -319,6 +329,58 @@ fn teardown_kills_clears_and_removes_only_the_run() {
     assert!(!log
         .iter()
         .any(|l| l.contains("-F INPUT") || l.contains("iptables -F\n")));
+}
+
+#[test]
+fn service_nodes_follow_the_systems_and_are_torn_down_alike() {
+    let f = fixture_with(true, true, 2);
+    let ids = |v: Vec<NodeInfo>| v.iter().map(|n| n.id.to_string()).collect::<Vec<_>>();
+    assert_eq!(ids(f.cluster.nodes()), ["n1", "n2"]);
+    assert_eq!(ids(f.cluster.service_nodes()), ["n3", "n4"]);
+    let n4 = NodeId::nth(4);
+    assert_eq!(f.cluster.addr(n4).unwrap(), Ipv4Addr::new(10, 9, 0, 4));
+    assert_eq!(
+        f.nodes[3].log(),
+        ["printenv SSH_CONNECTION", "sudo -n -- mkdir -p -- /r/t1/n4"],
+        "a service node gets its directory as a system node does"
+    );
+    // Every per-node method takes a service node.
+    f.cluster
+        .start_service(
+            n4,
+            ServiceSpec::new(["candidate"], "/r/t1/n4", "/r/t1/n4/candidate.log"),
+        )
+        .unwrap();
+    f.cluster.pause(n4).unwrap();
+    f.cluster.probe(n4).unwrap();
+    let table = FilterTable {
+        drop_from: [Ipv4Addr::new(10, 9, 0, 1)].into(),
+        ..FilterTable::default()
+    };
+    f.cluster.apply_filter(n4, &table).unwrap();
+    assert!(f.nodes[3]
+        .log()
+        .iter()
+        .any(|l| l.contains("kill -s STOP -- -4242")));
+    assert!(f.nodes[3]
+        .log()
+        .iter()
+        .any(|l| l.contains("iptables-restore")));
+    assert!(
+        f.nodes[1].log().iter().all(|l| !l.contains("candidate")),
+        "nothing of the service node's reaches a system node"
+    );
+    for n in &f.nodes {
+        n.clear();
+    }
+    let n4_link = Arc::clone(&f.nodes[3]);
+    f.cluster.down().unwrap();
+    let log = n4_link.log();
+    assert!(log.iter().any(|l| l.contains("kill -s KILL")), "{log:?}");
+    assert!(
+        log.iter().any(|l| l == "sudo -n -- rm -rf -- /r/t1/n4"),
+        "{log:?}"
+    );
 }
 
 #[test]

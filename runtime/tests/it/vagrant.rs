@@ -44,24 +44,44 @@ fn vagrant_nodes(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The nodes file the README writes (`cat > vagrant-nodes.txt <<'EOF'` … `EOF`), parsed
-/// as faultline parses a nodes file.
-fn readme_nodes(text: &str) -> BTreeMap<String, String> {
-    let open = "cat > vagrant-nodes.txt <<'EOF'\n";
+/// A nodes file the README writes (`cat > NAME <<'EOF'` … `EOF`), parsed as faultline
+/// parses a nodes file.
+fn readme_file(text: &str, name: &str) -> runtime::ssh::HostLists {
+    let open = format!("cat > {name} <<'EOF'\n");
     let start = text
-        .find(open)
-        .expect("the README writes vagrant-nodes.txt")
+        .find(&open)
+        .unwrap_or_else(|| panic!("the README writes {name}"))
         + open.len();
     let body = &text[start..];
     let body = &body[..body.find("\nEOF\n").expect("the heredoc ends")];
     runtime::ssh::parse_nodes_file(Path::new("README.md"), body)
-        .expect("the README's nodes file parses")
-        .into_iter()
+        .unwrap_or_else(|e| panic!("the README's {name} parses: {e}"))
+}
+
+/// Host → address of every node of a nodes file, system and service nodes alike.
+fn addresses(lists: &runtime::ssh::HostLists) -> BTreeMap<String, String> {
+    lists
+        .nodes
+        .iter()
+        .chain(&lists.service_nodes)
         .map(|n| {
             let addr = n.addr.expect("every line has an address");
             (n.host.to_string(), addr.to_string())
         })
         .collect()
+}
+
+/// The nodes file the README writes for ordinary runs.
+fn readme_nodes(text: &str) -> BTreeMap<String, String> {
+    addresses(&readme_file(text, "vagrant-nodes.txt"))
+}
+
+#[test]
+fn the_readmes_election_nodes_file_splits_the_same_vms_three_and_two() {
+    let (_, readme) = repo_file("README.md");
+    let election = readme_file(&readme, "vagrant-election.txt");
+    assert_eq!((election.nodes.len(), election.service_nodes.len()), (3, 2));
+    assert_eq!(addresses(&election), readme_nodes(&readme));
 }
 
 #[test]

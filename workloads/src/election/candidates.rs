@@ -139,13 +139,34 @@ impl Candidates {
             .exempt()
             .first()
             .ok_or("the runtime has no controller address to keep the resource on")?;
-        let listener = handle
-            .block_on(tokio::net::TcpListener::bind((control, 0)))
-            .map_err(|e| format!("the resource: {e}"))?
-            .map_err(|e| format!("the resource cannot listen on {control}: {e}"))?;
-        let addr = listener
+        let bind = |ip: std::net::Ipv4Addr| {
+            handle
+                .block_on(tokio::net::TcpListener::bind((ip, 0)))
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .and_then(|r| r)
+        };
+        let listener = match bind(control) {
+            Ok(l) => l,
+            // Remote nodes that see the controller through a NAT (Vagrant's VirtualBox
+            // provider: 10.0.2.2) name an address that is not the controller's own;
+            // their connections to it arrive on one of its own, so listen on all of
+            // them and tell the candidates the address they see.
+            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable && rt.remote() => {
+                let l = bind(std::net::Ipv4Addr::UNSPECIFIED)
+                    .map_err(|e| format!("the resource cannot listen on any address here: {e}"))?;
+                tracing::info!(
+                    "the nodes see the controller as {control}, not one of its own addresses \
+                     (a NAT between them): the resource listens on all of its addresses"
+                );
+                l
+            }
+            Err(e) => return Err(format!("the resource cannot listen on {control}: {e}")),
+        };
+        let port = listener
             .local_addr()
-            .map_err(|e| format!("the resource: {e}"))?;
+            .map_err(|e| format!("the resource: {e}"))?
+            .port();
+        let addr = SocketAddr::from((control, port));
         let resource = Resource::new(Arc::clone(log), PROCESS_BASE);
         let server = handle.spawn(Arc::clone(&resource).serve(listener));
         self.running = Some(Running {
