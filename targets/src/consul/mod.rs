@@ -272,6 +272,16 @@ pub struct KvEntry {
 }
 
 impl KvEntry {
+    /// The one entry of a single-key read's answer (`[{…}]`).
+    fn from_body(text: &str) -> Result<KvEntry, ConsulError> {
+        let v: Value =
+            serde_json::from_str(text).map_err(|_| ConsulError::Protocol(text.to_string()))?;
+        let entry = v
+            .get(0)
+            .ok_or_else(|| ConsulError::Protocol(text.to_string()))?;
+        KvEntry::from_json(entry)
+    }
+
     fn from_json(entry: &Value) -> Result<KvEntry, ConsulError> {
         let value = match entry.get("Value").and_then(Value::as_str) {
             Some(b) => {
@@ -361,14 +371,7 @@ impl ConsulNode {
         let req = self.http.get(format!("{}/v1/kv/{key}?{q}", self.base));
         match self.send(req).await? {
             (404, _) => Ok(None),
-            (200, text) => {
-                let v: Value =
-                    serde_json::from_str(&text).map_err(|_| ConsulError::Protocol(text.clone()))?;
-                let entry = v
-                    .get(0)
-                    .ok_or_else(|| ConsulError::Protocol(text.clone()))?;
-                KvEntry::from_json(entry).map(Some)
-            }
+            (200, text) => KvEntry::from_body(&text).map(Some),
             (s, text) => Err(ConsulError::Http(s, text)),
         }
     }
@@ -401,14 +404,7 @@ impl ConsulNode {
         let text = resp.text().await.map_err(from_reqwest)?;
         let entry = match status {
             404 => None,
-            200 => {
-                let v: Value =
-                    serde_json::from_str(&text).map_err(|_| ConsulError::Protocol(text.clone()))?;
-                let entry = v
-                    .get(0)
-                    .ok_or_else(|| ConsulError::Protocol(text.clone()))?;
-                Some(KvEntry::from_json(entry)?)
-            }
+            200 => Some(KvEntry::from_body(&text)?),
             s => return Err(ConsulError::Http(s, text)),
         };
         let next =
