@@ -695,7 +695,9 @@ fn on_ssh(
             return Ok(exit::HARNESS);
         }
     };
-    let n = cluster.nodes().len();
+    // The service hosts (--service-nodes) are nodes here too: exec, kill, pause,
+    // resume and heal reach them; partitions split the system's nodes only.
+    let n = cluster.members().len();
     let check_node = |id: NodeId| -> Result<(), String> {
         if usize::from(id.index()) > n {
             Err(format!("no node {id} (the hosts are n1..n{n})"))
@@ -767,11 +769,12 @@ fn on_ssh(
             ))
         }
         ClusterCommand::Heal => {
-            for id in cluster.node_ids() {
-                cluster.clear_filter(id)?;
+            let all: Vec<NodeId> = cluster.members().iter().map(|m| m.id).collect();
+            for id in &all {
+                cluster.clear_filter(*id)?;
             }
             println!("healed: every FAULTLINE chain removed");
-            signal_all(cluster.node_ids(), Signal::Cont)
+            signal_all(all, Signal::Cont)
         }
         ClusterCommand::Kill { spec, seed }
         | ClusterCommand::Pause { spec, seed }

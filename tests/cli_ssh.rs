@@ -265,6 +265,35 @@ fn ssh_flags_that_cannot_work_exit_254_naming_the_flag() {
             "--ssh-private-key /nonexistent/k: no such file",
         ),
         (&["clean", "--nodes", "3"], "give SSH hosts"),
+        // Service hosts: one per candidate, SSH only, only for a workload with services.
+        (
+            &[
+                "test",
+                "--workload",
+                "election",
+                "--candidates",
+                "1",
+                "--candidate-mode",
+                "naive,fenced",
+                "--nodes",
+                "n1,n2,n3",
+                "--service-nodes",
+                "n4",
+            ],
+            "= 2 candidates, but --service-nodes names 1 host(s); give --service-nodes 2",
+        ),
+        (
+            &["test", "--nodes", "n1", "--service-nodes", "n2"],
+            "but --workload register runs no services of its own",
+        ),
+        (
+            &["test", "--nodes", "3", "--service-nodes", "n4"],
+            "--service-nodes is for SSH nodes",
+        ),
+        (
+            &["test", "--nodes", "n1,n2", "--service-nodes", "n2"],
+            "--service-nodes entry 1: n2 is already --nodes entry 2",
+        ),
         (
             &["clean", "--nodes", "n1", "--run", "../etc"],
             "--run: run name",
@@ -1041,13 +1070,15 @@ fn ssh_time_to_first_op_against_namespaces_is_printed() {
 
 /// `faultline cluster --nodes … --name RUN` over SSH: status names the run's service group; a
 /// partition leaves SSH working (exec still answers) until heal removes every chain;
-/// pause, resume and kill reach the group; sandbox-only commands are refused.
+/// pause, resume and kill reach the group, on a service host too (heal resumes it);
+/// sandbox-only commands are refused.
 #[test]
 fn ssh_cluster_commands_fault_the_nodes_and_ssh_survives() {
     use runtime::{ServiceSpec, ServiceState};
     let bed = bed("sshcluster", 3);
     let run = run_name("svc");
-    let nodes = bed.nodes();
+    // n3 as a service host: `cluster` reaches it as it does the system's nodes.
+    let nodes = bed.nodes_with_services(1);
     let ssh =
         runtime::ssh::SshCluster::connect_with(&nodes.config(&run), bed.cluster.control().unwrap())
             .expect("ssh connect");
@@ -1101,7 +1132,24 @@ fn ssh_cluster_commands_fault_the_nodes_and_ssh_survives() {
         ssh.service_state(n1).unwrap(),
         ServiceState::Running | ServiceState::Paused
     ));
-    ok(&["heal"]);
+    // The service host's group: paused by name, resumed by heal.
+    let n3 = runtime::NodeId::nth(3);
+    let dir3 = ssh.node_dir(n3).unwrap();
+    ssh.start_service(
+        n3,
+        ServiceSpec::new(["sleep", "600"], &dir3, dir3.join("sleep.log")),
+    )
+    .unwrap();
+    ok(&["pause", "n3"]);
+    assert_eq!(ssh.service_state(n3).unwrap(), ServiceState::Paused);
+    let healed = ok(&["heal"]);
+    // (Named: the bed's nodes share one file system and pid space, so n1's pidfile
+    // search alone would find n3's group too.)
+    assert!(
+        healed.contains("n3: SIGCONT to 1 process group(s)"),
+        "{healed}"
+    );
+    assert_eq!(ssh.service_state(n3).unwrap(), ServiceState::Running);
     for n in bed.cluster.node_ids() {
         assert!(!bed
             .iptables_in(n, &["-n", "-L", "FAULTLINE"])

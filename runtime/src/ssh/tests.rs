@@ -407,6 +407,25 @@ fn clean_kills_only_this_boots_groups() {
 }
 
 #[test]
+fn clean_reaches_the_service_hosts_it_is_given() {
+    let f = fixture_with(false, false, 1);
+    {
+        let mut st = f.nodes[2].state.lock().unwrap();
+        st.alive = true;
+        st.pidfiles = vec![("/r/old-run/n3/service.pid".into(), format!("4242 {BOOT}\n"))];
+    }
+    let reports = f.cluster.clean(None);
+    assert_eq!(reports.len(), 3, "the service host is cleaned too");
+    let (id, r) = &reports[2];
+    assert_eq!(*id, NodeId::nth(3));
+    assert_eq!(r.as_ref().unwrap().groups, [4242]);
+    assert!(f.nodes[2]
+        .log()
+        .iter()
+        .any(|l| l.contains("kill -s KILL -- -4242")));
+}
+
+#[test]
 fn a_probe_names_the_node_whose_connection_dropped_and_runs_nothing_on_it() {
     let f = fixture(false, false);
     f.nodes[1].clear();
