@@ -361,10 +361,13 @@ fn execute<W: Workload>(
         move || shutdown.as_ref().is_some_and(Shutdown::requested)
     };
 
-    progress.phase(&format!("bringing up {} nodes", opts.nodes));
     let run_name = run_name();
     let services = plan.workload.services();
     let service_nodes = services.as_ref().map_or(0, |s| s.nodes());
+    progress.phase(&match service_nodes {
+        0 => format!("bringing up {} nodes", opts.nodes),
+        k => format!("bringing up {} nodes + {k} service nodes", opts.nodes),
+    });
     let nodes = Nodes::up(
         &opts,
         &run_name,
