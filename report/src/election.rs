@@ -21,7 +21,7 @@ use checkers::election::{ElectionReport, ModeReport, Tenure, TenureEnd};
 
 use super::describe::{self, esc};
 use super::input::FaultWindow;
-use super::timeline::{axis, shade_faults, Window, AXIS, LABEL, LANE, PLOT, TOP, WIDTH};
+use super::timeline::{axis, lane_top, shade_faults, Window, AXIS, LABEL, LANE, TOP, WIDTH};
 
 /// An election run's report: the stale-writes checker's details (`None` for other
 /// runs, or when the details do not read as one).
@@ -127,13 +127,7 @@ fn lanes(
             .expect("every tenure's incarnation has a lane")
     };
     for (i, (candidate, process)) in keys.iter().enumerate() {
-        let y = TOP + LANE * i as f64;
-        if i % 2 == 1 {
-            write!(
-                out,
-                r#"<rect class="band" x="{LABEL}" y="{y}" width="{PLOT}" height="{LANE}"/>"#
-            )?;
-        }
+        let y = lane_top(out, i)?;
         // The k-th incarnation of a candidate is labelled `c1 #k` from the second on.
         let k = keys[..i].iter().filter(|(c, _)| c == candidate).count() + 1;
         let label = if k == 1 {

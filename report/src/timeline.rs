@@ -67,13 +67,7 @@ impl Timeline<'_, '_> {
         )?;
         shade_faults(out, w, faults, self.history_end, TOP - 12.0, bottom)?;
         for (i, lane) in self.lanes.iter().enumerate() {
-            let y = TOP + LANE * i as f64;
-            if i % 2 == 1 {
-                write!(
-                    out,
-                    r#"<rect class="band" x="{LABEL}" y="{y}" width="{PLOT}" height="{LANE}"/>"#
-                )?;
-            }
+            let y = lane_top(out, i)?;
             let label = match lane {
                 Process::Client(p) => format!("p{p}"),
                 Process::Nemesis => "nemesis".into(),
@@ -141,6 +135,19 @@ impl Timeline<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// The top of lane `i`, after drawing its background band (every other lane is banded,
+/// so long lanes stay readable).
+pub fn lane_top(out: &mut String, i: usize) -> Result<f64, fmt::Error> {
+    let y = TOP + LANE * i as f64;
+    if i % 2 == 1 {
+        write!(
+            out,
+            r#"<rect class="band" x="{LABEL}" y="{y}" width="{PLOT}" height="{LANE}"/>"#
+        )?;
+    }
+    Ok(y)
 }
 
 /// Lanes are ordered nemesis first, then clients by id.
